@@ -1,0 +1,48 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "aimon",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "aimon", targets: ["aimon"]),
+        .executable(name: "aimon-bench", targets: ["aimon-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries, wrapped thinly by Sources/AimonCore/Store and Sources/AimonCore/System.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "AimonCore",
+            dependencies: [
+                "CHiredis", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "aimon",
+            dependencies: [
+                "AimonCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "aimon-bench",
+            dependencies: [
+                "AimonCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "AimonCoreTests", dependencies: ["AimonCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["AimonCore", "aimon"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

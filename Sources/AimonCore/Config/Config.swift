@@ -1,0 +1,57 @@
+/// aimon's configuration: one YAML file (Docs/configuration.md), checked before use.
+public struct Config: Equatable, Sendable {
+    public struct Source: Equatable, Sendable {
+        public var path: String
+        public var format: LogFormat
+        public var startAt: StartPosition
+    }
+
+    public struct Redis: Equatable, Sendable {
+        public var url: RedisURL
+        public var keyPrefix: String
+        /// Seconds allowed to connect and for each reply.
+        public var timeout: Double
+    }
+
+    public struct Ingest: Equatable, Sendable {
+        public var maxLineBytes: Int
+        /// Bytes read (at most) into one batch before it is committed.
+        public var batchBytes: Int
+        /// Seconds between two sweeps (the safety net behind inotify).
+        public var sweepInterval: Double
+        /// Distinct model names kept; more go to "(other)".
+        public var maxModels: Int
+    }
+
+    public var hostID: String
+    public var sources: [Source]
+    public var redis: Redis
+    public var retention: Retention
+    public var ingest: Ingest
+    public var logLevel: String
+
+    public static let defaultPath = "/etc/aimon/aimon.yaml"
+
+    /// The defaults, with the given sources.
+    public static func defaults(sources: [Source] = [], hostID: String = Config.hostname()) -> Config {
+        Config(
+            hostID: hostID,
+            sources: sources,
+            redis: Redis(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)), keyPrefix: "aimon", timeout: 5),
+            retention: Retention(),
+            ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000),
+            logLevel: "info")
+    }
+
+    public static func hostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count) == 0 else { return "localhost" }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public var keys: KeySchema { KeySchema(prefix: redis.keyPrefix) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,200 @@
+import Yams
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads and checks a configuration file. Every problem is collected, with its key and line, so one
+/// run of `aimon check-config` shows them all.
+public enum ConfigLoader {
+    /// The file to use: `--config`, else `$AIMON_CONFIG`, else the default path.
+    public static func resolvePath(_ option: String?, environment: [String: String]) -> String {
+        option ?? environment["AIMON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? Config.defaultPath
+    }
+
+    public static func load(path: String, hostname: String = Config.hostname()) throws(ConfigError) -> Config {
+        guard let fp = fopen(path, "r") else {
+            let reason = String(cString: strerror(errno))
+            throw ConfigError(file: path, problems: [.init(key: "", line: nil, message:
+                "cannot read the file: \(reason) (give another with --config PATH or AIMON_CONFIG; config/aimon.yaml is an example)")])
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, fp)
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        fclose(fp)
+        return try parse(String(decoding: bytes, as: UTF8.self), file: path, hostname: hostname)
+    }
+
+    public static func parse(_ text: String, file: String = "<config>", hostname: String = Config.hostname()) throws(ConfigError) -> Config {
+        var checker = Checker()
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw ConfigError(file: file, problems: [.init(key: "", line: nil, message: "not valid YAML: \(error)")])
+        }
+        var config = Config.defaults(hostID: hostname)
+        guard let root else {
+            throw ConfigError(file: file, problems: [.init(key: "sources", line: nil, message: "the file is empty; at least one source is needed")])
+        }
+        guard let top = checker.mapping(root, key: "") else { throw ConfigError(file: file, problems: checker.problems) }
+        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level"], in: "")
+
+        if let n = top["host_id"], let s = checker.string(n, key: "host_id") {
+            if s.isEmpty { checker.fail("host_id", n, "must not be empty") } else { config.hostID = s }
+        }
+        if let n = top["log_level"], let s = checker.string(n, key: "log_level") {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            if levels.contains(s) { config.logLevel = s } else { checker.fail("log_level", n, "must be one of \(levels.joined(separator: ", "))") }
+        }
+
+        if let n = top["sources"] {
+            if case let .sequence(seq) = n {
+                if seq.isEmpty { checker.fail("sources", n, "must list at least one source") }
+                for (i, item) in seq.enumerated() {
+                    if let s = checker.source(item, key: "sources[\(i)]") { config.sources.append(s) }
+                }
+            } else {
+                checker.fail("sources", n, "must be a list of sources, e.g.\n      sources:\n        - path: /var/log/gateway/*.jsonl")
+            }
+        } else {
+            checker.fail("sources", root, "is missing: list the gateway log files to read (see config/aimon.yaml)")
+        }
+
+        if let n = top["redis"], let m = checker.mapping(n, key: "redis") {
+            checker.allowOnly(m, ["url", "key_prefix", "timeout"], in: "redis")
+            if let u = m["url"], let s = checker.string(u, key: "redis.url") {
+                do { config.redis.url = try RedisURL(parsing: s) } catch { checker.fail("redis.url", u, error.description) }
+            }
+            if let p = m["key_prefix"], let s = checker.string(p, key: "redis.key_prefix") {
+                if s.isEmpty || s.contains(where: { $0 == " " || $0 == "{" || $0 == "}" }) {
+                    checker.fail("redis.key_prefix", p, "must be non-empty, without spaces or braces")
+                } else { config.redis.keyPrefix = s }
+            }
+            if let t = checker.duration(m["timeout"], key: "redis.timeout") {
+                if t <= 0 { checker.fail("redis.timeout", m["timeout"]!, "must be more than 0") } else { config.redis.timeout = t }
+            }
+        }
+
+        if let n = top["retention"], let m = checker.mapping(n, key: "retention") {
+            checker.allowOnly(m, ["minute_buckets", "hour_buckets"], in: "retention")
+            if let v = checker.duration(m["minute_buckets"], key: "retention.minute_buckets") {
+                config.retention.minuteBuckets = Int64(v)
+            }
+            if let v = checker.duration(m["hour_buckets"], key: "retention.hour_buckets") {
+                config.retention.hourBuckets = Int64(v)
+            }
+            if config.retention.minuteBuckets < 3600 {
+                checker.fail("retention.minute_buckets", m["minute_buckets"] ?? n, "must be at least 1h (the rules look back one hour)")
+            }
+            if config.retention.hourBuckets < config.retention.minuteBuckets {
+                checker.fail("retention.hour_buckets", m["hour_buckets"] ?? n, "must be at least retention.minute_buckets")
+            }
+        }
+
+        if let n = top["ingest"], let m = checker.mapping(n, key: "ingest") {
+            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models"], in: "ingest")
+            if let v = checker.size(m["max_line_bytes"], key: "ingest.max_line_bytes") {
+                if v < 64 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be at least 64 bytes") } else { config.ingest.maxLineBytes = v }
+            }
+            if let v = checker.size(m["batch_bytes"], key: "ingest.batch_bytes") {
+                if v < 4096 { checker.fail("ingest.batch_bytes", m["batch_bytes"]!, "must be at least 4KiB") } else { config.ingest.batchBytes = v }
+            }
+            if let v = checker.duration(m["sweep_interval"], key: "ingest.sweep_interval") {
+                if v < 0.1 || v > 60 { checker.fail("ingest.sweep_interval", m["sweep_interval"]!, "must be between 100ms and 60s") } else { config.ingest.sweepInterval = v }
+            }
+            if let node = m["max_models"], let s = checker.string(node, key: "ingest.max_models") {
+                if let v = Int(s), v >= 1 { config.ingest.maxModels = v } else { checker.fail("ingest.max_models", node, "must be a whole number, at least 1") }
+            }
+        }
+
+        if !checker.problems.isEmpty { throw ConfigError(file: file, problems: checker.problems) }
+        return config
+    }
+}
+
+/// Walks the YAML node tree, recording problems instead of stopping at the first.
+struct Checker {
+    var problems: [ConfigError.Problem] = []
+
+    mutating func fail(_ key: String, _ node: Node, _ message: String) {
+        problems.append(.init(key: key, line: node.mark?.line, message: message))
+    }
+
+    mutating func mapping(_ node: Node, key: String) -> Node.Mapping? {
+        if case let .mapping(m) = node { return m }
+        fail(key, node, key.isEmpty ? "the file must be a YAML mapping (key: value lines)" : "must be a mapping of keys")
+        return nil
+    }
+
+    mutating func string(_ node: Node, key: String) -> String? {
+        if case let .scalar(s) = node { return s.string }
+        fail(key, node, "must be a single value")
+        return nil
+    }
+
+    mutating func duration(_ node: Node?, key: String) -> Double? {
+        guard let node, let s = string(node, key: key) else { return nil }
+        if let v = Quantities.duration(s) { return v }
+        fail(key, node, "'\(s)' is not a duration (e.g. 30s, 5m, 48h, 35d)")
+        return nil
+    }
+
+    mutating func size(_ node: Node?, key: String) -> Int? {
+        guard let node, let s = string(node, key: key) else { return nil }
+        if let v = Quantities.size(s) { return v }
+        fail(key, node, "'\(s)' is not a size (e.g. 1048576, 512KiB, 1MiB)")
+        return nil
+    }
+
+    mutating func allowOnly(_ m: Node.Mapping, _ allowed: [String], in section: String) {
+        for (k, _) in m {
+            guard let name = k.string else { continue }
+            if !allowed.contains(name) {
+                let path = section.isEmpty ? name : "\(section).\(name)"
+                let hint = allowed.first { Self.close(name, $0) }.map { " (did you mean '\($0)'?)" } ?? ""
+                fail(path, k, "unknown key\(hint); known here: \(allowed.joined(separator: ", "))")
+            }
+        }
+    }
+
+    mutating func source(_ node: Node, key: String) -> Config.Source? {
+        guard let m = mapping(node, key: key) else { return nil }
+        allowOnly(m, ["path", "format", "start_at"], in: key)
+        var path: String?
+        if let p = m["path"], let s = string(p, key: "\(key).path") {
+            if s.hasPrefix("/") { path = s } else { fail("\(key).path", p, "'\(s)' must be an absolute path or glob, e.g. /var/log/gateway/*.jsonl") }
+        } else if m["path"] == nil {
+            fail("\(key).path", node, "is missing: the file or glob to read")
+        }
+        var format = LogFormat.native
+        if let f = m["format"], let s = string(f, key: "\(key).format") {
+            if let v = LogFormat(rawValue: s) { format = v } else {
+                fail("\(key).format", f, "unknown format '\(s)'; known: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        var startAt = StartPosition.end
+        if let n = m["start_at"], let s = string(n, key: "\(key).start_at") {
+            if let v = StartPosition(rawValue: s) { startAt = v } else { fail("\(key).start_at", n, "must be 'end' or 'beginning'") }
+        }
+        guard let path else { return nil }
+        return Config.Source(path: path, format: format, startAt: startAt)
+    }
+
+    /// Names one edit apart, or one a prefix of the other: likely typos.
+    static func close(_ a: String, _ b: String) -> Bool {
+        if a.hasPrefix(b) || b.hasPrefix(a) { return true }
+        let x = Array(a), y = Array(b)
+        guard abs(x.count - y.count) <= 1 else { return false }
+        var prev = Array(0...y.count)
+        for i in 1...max(x.count, 1) where !x.isEmpty {
+            var cur = [i] + [Int](repeating: 0, count: y.count)
+            for j in 1...max(y.count, 1) where !y.isEmpty {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            prev = cur
+        }
+        return prev[y.count] <= 2
+    }
+}

@@ -1,0 +1,354 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A strict, allocation-free JSON scanner over one line's bytes.
+///
+/// The hot path cannot afford Foundation's decoder (see PLATFORM.md: ~190k lines/s against ~2.8M for a
+/// byte scanner). This scanner validates everything RFC 8259 requires (structure, string escapes,
+/// `\u` sequences, UTF-8, number grammar, no trailing bytes) and hands out values as byte ranges, so
+/// callers materialise only the fields they need. Nesting depth is bounded, so hostile input cannot
+/// exhaust the stack.
+public struct JSONScanner {
+    public let bytes: UnsafeBufferPointer<UInt8>
+    public var index: Int = 0
+    public static let maxDepth = 64
+
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// A string value or key: the range between the quotes, still escaped when `hasEscapes`.
+    public struct StringToken {
+        public var start: Int
+        public var end: Int
+        public var hasEscapes: Bool
+    }
+
+    public enum ValueKind: Equatable { case string, number, bool, null, object, array }
+
+    @inline(__always) public var atEnd: Bool { index >= bytes.count }
+
+    @inline(__always) public mutating func skipWhitespace() {
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { index += 1 } else { return }
+        }
+    }
+
+    /// The next non-whitespace byte, without consuming it.
+    @inline(__always) public mutating func peek() throws(ParseFailure) -> UInt8 {
+        skipWhitespace()
+        guard index < bytes.count else { throw .truncated }
+        return bytes[index]
+    }
+
+    @inline(__always) public mutating func expect(_ byte: UInt8) throws(ParseFailure) {
+        let b = try peek()
+        guard b == byte else { throw .invalidJSON }
+        index += 1
+    }
+
+    /// Reads a string starting at the opening quote; validates escapes and UTF-8.
+    public mutating func readString() throws(ParseFailure) -> StringToken {
+        guard try peek() == 0x22 else { throw .invalidJSON }
+        index += 1
+        let start = index
+        var hasEscapes = false
+        while true {
+            guard index < bytes.count else { throw .truncated }
+            let b = bytes[index]
+            if b == 0x22 {
+                let token = StringToken(start: start, end: index, hasEscapes: hasEscapes)
+                index += 1
+                return token
+            } else if b == 0x5C {
+                hasEscapes = true
+                index += 1
+                guard index < bytes.count else { throw .truncated }
+                switch bytes[index] {
+                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 1
+                case 0x75:
+                    index += 1
+                    for _ in 0..<4 {
+                        guard index < bytes.count else { throw .truncated }
+                        guard Self.hexValue(bytes[index]) != nil else { throw .invalidJSON }
+                        index += 1
+                    }
+                default: throw .invalidJSON
+                }
+            } else if b < 0x20 {
+                throw b == 0 ? .nulByte : .invalidJSON
+            } else if b < 0x80 {
+                index += 1
+            } else {
+                try skipUTF8Sequence()
+            }
+        }
+    }
+
+    /// Validates one multi-byte UTF-8 sequence at `index` (RFC 3629: no overlongs, no surrogates).
+    @inline(__always) private mutating func skipUTF8Sequence() throws(ParseFailure) {
+        let b0 = bytes[index]
+        let length: Int
+        var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
+        switch b0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lower = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upper = 0x9F
+        case 0xF0: length = 4; lower = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upper = 0x8F
+        default: throw .invalidUTF8
+        }
+        guard index + length <= bytes.count else { throw .invalidUTF8 }
+        let b1 = bytes[index + 1]
+        guard b1 >= lower && b1 <= upper else { throw .invalidUTF8 }
+        var k = 2
+        while k < length {
+            guard bytes[index + k] & 0xC0 == 0x80 else { throw .invalidUTF8 }
+            k += 1
+        }
+        index += length
+    }
+
+    /// Reads a number; returns its byte range. Validates the JSON number grammar.
+    public mutating func readNumber() throws(ParseFailure) -> Range<Int> {
+        _ = try peek()
+        let start = index
+        if bytes[index] == 0x2D { index += 1 }
+        guard index < bytes.count else { throw .truncated }
+        if bytes[index] == 0x30 {
+            index += 1
+        } else if bytes[index] >= 0x31 && bytes[index] <= 0x39 {
+            while index < bytes.count && Self.isDigit(bytes[index]) { index += 1 }
+        } else {
+            throw .invalidJSON
+        }
+        if index < bytes.count && bytes[index] == 0x2E {
+            index += 1
+            guard index < bytes.count else { throw .truncated }
+            guard Self.isDigit(bytes[index]) else { throw .invalidJSON }
+            while index < bytes.count && Self.isDigit(bytes[index]) { index += 1 }
+        }
+        if index < bytes.count && (bytes[index] == 0x65 || bytes[index] == 0x45) {
+            index += 1
+            guard index < bytes.count else { throw .truncated }
+            if bytes[index] == 0x2B || bytes[index] == 0x2D { index += 1 }
+            guard index < bytes.count else { throw .truncated }
+            guard Self.isDigit(bytes[index]) else { throw .invalidJSON }
+            while index < bytes.count && Self.isDigit(bytes[index]) { index += 1 }
+        }
+        return start..<index
+    }
+
+    /// Reads a literal (`true`, `false`, `null`).
+    private mutating func readLiteral(_ word: StaticString) throws(ParseFailure) {
+        let count = word.utf8CodeUnitCount
+        let w = word.utf8Start
+        for k in 0..<count {
+            guard index + k < bytes.count else { throw .truncated }
+            guard bytes[index + k] == w[k] else { throw .invalidJSON }
+        }
+        index += count
+    }
+
+    /// The kind of the value that starts at the next non-whitespace byte.
+    public mutating func peekKind() throws(ParseFailure) -> ValueKind {
+        switch try peek() {
+        case 0x22: return .string
+        case 0x7B: return .object
+        case 0x5B: return .array
+        case 0x74, 0x66: return .bool
+        case 0x6E: return .null
+        case 0x2D, 0x30...0x39: return .number
+        case 0: throw .nulByte
+        default: throw .invalidJSON
+        }
+    }
+
+    public mutating func readBool() throws(ParseFailure) -> Bool {
+        if try peek() == 0x74 { try readLiteral("true"); return true }
+        try readLiteral("false")
+        return false
+    }
+
+    public mutating func readNull() throws(ParseFailure) { _ = try peek(); try readLiteral("null") }
+
+    /// Skips any value, validating it, with nesting bounded by `maxDepth`.
+    public mutating func skipValue(depth: Int = 0) throws(ParseFailure) {
+        guard depth < Self.maxDepth else { throw .invalidJSON }
+        switch try peekKind() {
+        case .string: _ = try readString()
+        case .number: _ = try readNumber()
+        case .bool: _ = try readBool()
+        case .null: try readNull()
+        case .object:
+            index += 1
+            if try peek() == 0x7D { index += 1; return }
+            while true {
+                _ = try readString()
+                try expect(0x3A)
+                try skipValue(depth: depth + 1)
+                let b = try peek()
+                index += 1
+                if b == 0x7D { return }
+                guard b == 0x2C else { throw .invalidJSON }
+            }
+        case .array:
+            index += 1
+            if try peek() == 0x5D { index += 1; return }
+            while true {
+                try skipValue(depth: depth + 1)
+                let b = try peek()
+                index += 1
+                if b == 0x5D { return }
+                guard b == 0x2C else { throw .invalidJSON }
+            }
+        }
+    }
+
+    /// Iterates the members of the object at the cursor; `body` must consume each value.
+    public mutating func readObject(
+        _ body: (inout JSONScanner, StringToken) throws(ParseFailure) -> Void
+    ) throws(ParseFailure) {
+        try expect(0x7B)
+        if try peek() == 0x7D { index += 1; return }
+        while true {
+            let key = try readString()
+            try expect(0x3A)
+            try body(&self, key)
+            let b = try peek()
+            index += 1
+            if b == 0x7D { return }
+            guard b == 0x2C else { throw .invalidJSON }
+        }
+    }
+
+    /// Fails unless only whitespace remains.
+    public mutating func expectEnd() throws(ParseFailure) {
+        skipWhitespace()
+        guard index == bytes.count else { throw bytes[index] == 0 ? .nulByte : .invalidJSON }
+    }
+
+    // MARK: - Materialising values
+
+    /// True when the token's (unescaped) bytes equal `literal`; keys are compared without allocating.
+    @inline(__always) public func equals(_ token: StringToken, _ literal: StaticString) -> Bool {
+        if token.hasEscapes { return decodeString(token).utf8.elementsEqual(
+            UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)) }
+        let count = literal.utf8CodeUnitCount
+        guard token.end - token.start == count else { return false }
+        return memcmp(bytes.baseAddress! + token.start, literal.utf8Start, count) == 0
+    }
+
+    /// The string's value, escapes decoded (lone surrogates become U+FFFD).
+    public func decodeString(_ token: StringToken) -> String {
+        let raw = UnsafeBufferPointer(rebasing: bytes[token.start..<token.end])
+        if !token.hasEscapes { return String(decoding: raw, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = 0
+        while i < raw.count {
+            let b = raw[i]
+            guard b == 0x5C else { out.append(b); i += 1; continue }
+            let e = raw[i + 1]
+            i += 2
+            switch e {
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                var scalar = Self.hex4(raw, i)
+                i += 4
+                if (0xD800...0xDBFF).contains(scalar), i + 6 <= raw.count, raw[i] == 0x5C, raw[i + 1] == 0x75 {
+                    let low = Self.hex4(raw, i + 2)
+                    if (0xDC00...0xDFFF).contains(low) {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                let value = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: String(Character(value)).utf8)
+            default: out.append(e)  // \" \\ \/
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The number's value as a Double: an exact fast path for short decimals, `strtod` otherwise.
+    public func doubleValue(_ range: Range<Int>) -> Double {
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        var negative = false
+        var i = range.lowerBound
+        if bytes[i] == 0x2D { negative = true; i += 1 }
+        var simple = true
+        var inFraction = false
+        while i < range.upperBound {
+            let b = bytes[i]
+            if Self.isDigit(b) {
+                mantissa = mantissa &* 10 &+ UInt64(b &- 0x30)
+                digits += 1
+                if inFraction { fractionDigits += 1 }
+            } else if b == 0x2E {
+                inFraction = true
+            } else {
+                simple = false
+                break
+            }
+            i += 1
+        }
+        if simple && digits <= 15 {
+            // Exact: an integer below 2^53 divided by an exact power of ten rounds correctly.
+            let value = Double(mantissa) / Self.powersOfTen[fractionDigits]
+            return negative ? -value : value
+        }
+        var buffer = [CChar](repeating: 0, count: range.count + 1)
+        for (k, j) in range.enumerated() { buffer[k] = CChar(bitPattern: bytes[j]) }
+        return strtod(buffer, nil)
+    }
+
+    /// The number's value when it is an integer that fits in Int64 (no fraction, no exponent).
+    public func integerValue(_ range: Range<Int>) -> Int64? {
+        var i = range.lowerBound
+        let negative = bytes[i] == 0x2D
+        if negative { i += 1 }
+        guard range.upperBound - i <= 18 else { return nil }
+        var value: Int64 = 0
+        while i < range.upperBound {
+            let b = bytes[i]
+            guard Self.isDigit(b) else { return nil }
+            value = value * 10 + Int64(b - 0x30)
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    // MARK: - Helpers
+
+    @inline(__always) static func isDigit(_ b: UInt8) -> Bool { b &- 0x30 < 10 }
+
+    @inline(__always) static func hexValue(_ b: UInt8) -> UInt32? {
+        switch b {
+        case 0x30...0x39: return UInt32(b - 0x30)
+        case 0x41...0x46: return UInt32(b - 0x41 + 10)
+        case 0x61...0x66: return UInt32(b - 0x61 + 10)
+        default: return nil
+        }
+    }
+
+    static func hex4(_ raw: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt32 {
+        var v: UInt32 = 0
+        for k in 0..<4 { v = v << 4 | (hexValue(raw[at + k]) ?? 0) }
+        return v
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { e in
+        var p = 1.0
+        for _ in 0..<e { p *= 10 }
+        return p
+    }
+}

@@ -1,0 +1,160 @@
+/// The seed's record, one JSON object a line (DESIGN.md):
+/// `timestamp, user_id, work_order_id, model_name, endpoint, success, response_time, status_code,
+/// error_message, input_length, output_length`. Unknown fields are validated and ignored.
+public struct NativeParser: LineParser {
+    public init() {}
+
+    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
+        try precheck(line)
+        var scanner = JSONScanner(line)
+        let first = try scanner.peek()
+        guard first == 0x7B else {
+            // Valid JSON of another shape is "not an object"; anything else is not JSON.
+            try scanner.skipValue()
+            try scanner.expectEnd()
+            throw .notAnObject
+        }
+        var timestamp: Double?
+        var userID: String?
+        var workOrderID: String?
+        var model: String?
+        var endpoint: String?
+        var success: Bool?
+        var responseTime: Double?
+        var statusCode: Int?
+        var errorMessage: String?
+        var inputLength = 0
+        var outputLength = 0
+        // A bad field value is reported only once the whole line is known to be valid JSON.
+        var fieldFailure: ParseFailure?
+
+        try scanner.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
+            switch s.fieldName(key) {
+            case .timestamp:
+                switch try s.peekKind() {
+                case .string:
+                    let t = try s.readString()
+                    let text = t.hasEscapes ? nil : UnsafeBufferPointer(rebasing: s.bytes[t.start..<t.end])
+                    if let text, let v = Timestamp.parseRFC3339(text) { timestamp = v }
+                    else { fieldFailure = fieldFailure ?? .badTimestamp }
+                case .number:
+                    let r = try s.readNumber()
+                    if let v = Timestamp.fromEpoch(s.doubleValue(r)) { timestamp = v }
+                    else { fieldFailure = fieldFailure ?? .badTimestamp }
+                case .null: try s.readNull()
+                default: fieldFailure = fieldFailure ?? .badTimestamp; try s.skipValue()
+                }
+            case .userID: userID = try s.readIdentifier(&fieldFailure)
+            case .workOrderID: workOrderID = try s.readIdentifier(&fieldFailure)
+            case .model:
+                switch try s.peekKind() {
+                case .string: model = s.decodeString(try s.readString())
+                case .null: try s.readNull(); model = nil
+                default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
+                }
+            case .endpoint: endpoint = try s.readOptionalString(&fieldFailure)
+            case .success:
+                switch try s.peekKind() {
+                case .bool: success = try s.readBool()
+                case .null: try s.readNull()
+                default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
+                }
+            case .responseTime:
+                switch try s.peekKind() {
+                case .number:
+                    let v = s.doubleValue(try s.readNumber())
+                    if v >= 0 && v.isFinite { responseTime = v } else { fieldFailure = fieldFailure ?? .wrongType }
+                case .null: try s.readNull()
+                default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
+                }
+            case .statusCode:
+                let v = try s.readOptionalCount(&fieldFailure)
+                if let v, v > 999 { fieldFailure = fieldFailure ?? .wrongType } else { statusCode = v }
+            case .errorMessage: errorMessage = try s.readOptionalString(&fieldFailure)
+            case .inputLength: inputLength = try s.readOptionalCount(&fieldFailure) ?? 0
+            case .outputLength: outputLength = try s.readOptionalCount(&fieldFailure) ?? 0
+            case .other: try s.skipValue()
+            }
+        }
+        try scanner.expectEnd()
+        if let fieldFailure { throw fieldFailure }
+        guard let model, !model.isEmpty else { throw .missingModel }
+        let ok = success ?? ((statusCode.map { $0 < 400 } ?? true) && (errorMessage?.isEmpty ?? true))
+        return APICall(
+            timestamp: timestamp, userID: userID, workOrderID: workOrderID, model: model,
+            endpoint: endpoint, success: ok, responseTime: responseTime, statusCode: statusCode,
+            errorMessage: errorMessage, inputLength: inputLength, outputLength: outputLength)
+    }
+}
+
+/// The native format's field names, matched without allocating.
+enum NativeField {
+    case timestamp, userID, workOrderID, model, endpoint, success, responseTime, statusCode
+    case errorMessage, inputLength, outputLength, other
+}
+
+extension JSONScanner {
+    @inline(__always) func fieldName(_ key: StringToken) -> NativeField {
+        // Dispatch on length first: most keys are rejected by one comparison.
+        switch key.end - key.start {
+        case 7: if equals(key, "user_id") { return .userID }; if equals(key, "success") { return .success }
+        case 8: if equals(key, "endpoint") { return .endpoint }
+        case 9: if equals(key, "timestamp") { return .timestamp }
+        case 10: if equals(key, "model_name") { return .model }
+        case 11: if equals(key, "status_code") { return .statusCode }
+        case 12: if equals(key, "input_length") { return .inputLength }
+        case 13:
+            if equals(key, "work_order_id") { return .workOrderID }
+            if equals(key, "response_time") { return .responseTime }
+            if equals(key, "error_message") { return .errorMessage }
+            if equals(key, "output_length") { return .outputLength }
+        default: if key.hasEscapes { return fieldNameSlow(key) }
+        }
+        return .other
+    }
+
+    private func fieldNameSlow(_ key: StringToken) -> NativeField {
+        let unescaped = decodeString(key)
+        let raw = Array(unescaped.utf8)
+        return raw.withUnsafeBufferPointer { buf in
+            let s = JSONScanner(buf)
+            return s.fieldName(StringToken(start: 0, end: buf.count, hasEscapes: false))
+        }
+    }
+
+    /// A string, or nil for null; another type records `.wrongType`.
+    mutating func readOptionalString(_ failure: inout ParseFailure?) throws(ParseFailure) -> String? {
+        switch try peekKind() {
+        case .string: return decodeString(try readString())
+        case .null: try readNull(); return nil
+        default: failure = failure ?? .wrongType; try skipValue(); return nil
+        }
+    }
+
+    /// An identifier written as a string or an integer; nil for null.
+    mutating func readIdentifier(_ failure: inout ParseFailure?) throws(ParseFailure) -> String? {
+        switch try peekKind() {
+        case .string: return decodeString(try readString())
+        case .number:
+            let r = try readNumber()
+            if let v = integerValue(r) { return String(v) }
+            failure = failure ?? .wrongType
+            return nil
+        case .null: try readNull(); return nil
+        default: failure = failure ?? .wrongType; try skipValue(); return nil
+        }
+    }
+
+    /// A non-negative integer (a count or a code), or nil for null.
+    mutating func readOptionalCount(_ failure: inout ParseFailure?) throws(ParseFailure) -> Int? {
+        switch try peekKind() {
+        case .number:
+            let r = try readNumber()
+            if let v = integerValue(r), v >= 0, v <= Int64(Int32.max) { return Int(v) }
+            failure = failure ?? .wrongType
+            return nil
+        case .null: try readNull(); return nil
+        default: failure = failure ?? .wrongType; try skipValue(); return nil
+        }
+    }
+}

@@ -1,0 +1,84 @@
+/// Event-time parsing: RFC 3339 text and epoch numbers, to seconds since the Unix epoch.
+public enum Timestamp {
+    /// Epoch numbers at or above this are taken as milliseconds (1e11 s is the year 5138).
+    static let millisecondsThreshold = 1e11
+
+    /// Seconds since the epoch from an epoch number in seconds or milliseconds.
+    public static func fromEpoch(_ value: Double) -> Double? {
+        guard value.isFinite, value >= 0 else { return nil }
+        return value >= millisecondsThreshold ? value / 1000 : value
+    }
+
+    /// Parses `YYYY-MM-DD(T| )hh:mm:ss[.fraction](Z|±hh:mm)`; a missing zone means UTC.
+    public static func parseRFC3339(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
+        let n = s.count
+        guard n >= 19 else { return nil }
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            var v = 0
+            for k in at..<(at + count) {
+                let d = s[k] &- 0x30
+                guard d < 10 else { return nil }
+                v = v * 10 + Int(d)
+            }
+            return v
+        }
+        guard let year = digits(0, 4), s[4] == 0x2D, let month = digits(5, 2), s[7] == 0x2D,
+              let day = digits(8, 2), s[10] == 0x54 || s[10] == 0x74 || s[10] == 0x20,
+              let hour = digits(11, 2), s[13] == 0x3A, let minute = digits(14, 2), s[16] == 0x3A,
+              let second = digits(17, 2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 60
+        else { return nil }
+        var i = 19
+        var fraction = 0.0
+        if i < n && s[i] == 0x2E {
+            i += 1
+            var scale = 0.1
+            let start = i
+            while i < n, case let d = s[i] &- 0x30, d < 10 {
+                fraction += Double(d) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        var offsetSeconds = 0
+        if i < n {
+            switch s[i] {
+            case 0x5A, 0x7A: i += 1
+            case 0x2B, 0x2D:
+                let sign = s[i] == 0x2D ? -1 : 1
+                guard i + 6 <= n, let oh = digits(i + 1, 2), s[i + 3] == 0x3A, let om = digits(i + 4, 2),
+                      oh <= 23, om <= 59
+                else { return nil }
+                offsetSeconds = sign * (oh * 3600 + om * 60)
+                i += 6
+            default: return nil
+            }
+        }
+        guard i == n else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        return Double(seconds) + fraction
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+}

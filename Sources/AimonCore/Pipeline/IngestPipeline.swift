@@ -1,0 +1,231 @@
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The data path of DESIGN.md on one thread: tailer -> splitter -> parser -> batch -> one Redis
+/// transaction per batch (window deltas + checkpoints), and again.
+///
+/// Blocking by design: while Redis is unreachable the loop retries the same batch and reads nothing
+/// more, so memory stays bounded and nothing is skipped. Stopping between commits loses nothing: the
+/// next start resumes from the checkpoints in Redis.
+public final class IngestPipeline: @unchecked Sendable {
+    public enum Mode: Sendable {
+        /// Follow the configured sources forever (the daemon).
+        case follow
+        /// Read these files from their checkpoint (or start) to their end, then return (replay).
+        case replay(paths: [String], format: LogFormat)
+    }
+
+    private let config: Config
+    private let mode: Mode
+    private let logger: Logger
+    private let clock: @Sendable () -> Double
+    public let waker = Waker()
+    public let stopSignal: StopSignal
+    private let statsBox = Mutex(IngestStats())
+    private let store: WindowStore
+
+    public init(config: Config, mode: Mode, logger: Logger,
+                clock: @escaping @Sendable () -> Double = { wallClock() }) {
+        self.config = config
+        self.mode = mode
+        self.logger = logger
+        self.clock = clock
+        self.stopSignal = StopSignal(waker: waker)
+        self.store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID)
+    }
+
+    public var stats: IngestStats { statsBox.withLock { $0 } }
+
+    public func stop() { stopSignal.stop() }
+
+    /// Runs until stopped (follow) or until the files are read (replay). Throws only for problems a
+    /// retry cannot fix (an unreadable file in replay...).
+    public func run(onReady: () -> Void = {}) throws {
+        guard var redis = connect() else { return }
+        var checkpoints: [String: Checkpoint] = [:]
+        var registry = ModelRegistry(capacity: config.ingest.maxModels)
+        while true {
+            do {
+                checkpoints = try store.loadCheckpoints(on: redis)
+                registry = ModelRegistry(capacity: config.ingest.maxModels, known: try store.loadModels(on: redis))
+                break
+            } catch {
+                logger.warning("cannot read checkpoints from Redis: \(error); retrying")
+                if stopSignal.sleep(1) { return }
+                guard let r = connect() else { return }
+                redis = r
+            }
+        }
+        let sources: [TailSource]
+        let parsers: [any LineParser]
+        let follow: Bool
+        switch mode {
+        case .follow:
+            sources = config.sources.map { TailSource(pattern: $0.path, startAt: $0.startAt) }
+            parsers = config.sources.map { $0.format.makeParser() }
+            follow = true
+        case let .replay(paths, format):
+            sources = paths.map { TailSource(pattern: $0, startAt: .beginning) }
+            parsers = paths.map { _ in format.makeParser() }
+            follow = false
+        }
+        let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: checkpoints,
+                                follow: follow, waker: waker, logger: logger)
+        try tailer.rescan()
+        logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
+                                                 "host_id": "\(config.hostID)"])
+        onReady()
+        var sampler = BadLineSampler(interval: 10)
+        var lastSweep = clock()
+
+        while !stopSignal.isStopped {
+            let now = clock()
+            var batch = WindowBatch(retention: config.retention)
+            var touched: [FileIdentity: TailedFile] = [:]
+            var lines: Int64 = 0
+            var overlong: Int64 = 0
+            var bad: [ParseFailure: Int64] = [:]
+            let more = try tailer.poll(maxBytes: config.ingest.batchBytes) { file, event, end in
+                touched[file.identity] = file
+                switch event {
+                case let .line(bytes):
+                    lines += 1
+                    do throws(ParseFailure) {
+                        let call = try parsers[file.sourceIndex].parse(bytes)
+                        batch.add(call, model: registry.canonical(call.model), now: now)
+                    } catch {
+                        bad[error, default: 0] += 1
+                        if sampler.shouldLog(error, now: now) {
+                            logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
+                                           metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
+                        }
+                    }
+                case .overlong:
+                    overlong += 1
+                    logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes))",
+                                   metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
+                }
+            }
+            let closed = tailer.takeClosed()
+            if !touched.isEmpty || !closed.isEmpty {
+                var counters: [String: Int64] = ["lines": lines, "overlong": overlong]
+                for (reason, n) in bad { counters["bad_" + reason.rawValue] = n }
+                var cps: [String: Checkpoint] = [:]
+                for f in touched.values { cps[f.identity.key] = try f.checkpoint() }
+                let commit = WindowStore.Commit(batch: batch, checkpoints: cps, counters: counters, forget: closed)
+                guard let r = commitWithRetry(commit, redis: redis) else { return }
+                redis = r
+                statsBox.withLock { s in
+                    s.lines += lines
+                    s.records += Int64(batch.records)
+                    s.lateRecords += Int64(batch.late)
+                    s.overlongLines += overlong
+                    for (reason, n) in bad { s.badLines[reason, default: 0] += n }
+                    s.batchesCommitted += 1
+                }
+            }
+            if !follow {
+                if !more { break }
+                continue
+            }
+            if clock() - lastSweep >= config.ingest.sweepInterval {
+                try tailer.sweep()
+                lastSweep = clock()
+                continue
+            }
+            if !more {
+                waker.wait(timeout: max(0.01, config.ingest.sweepInterval - (clock() - lastSweep)))
+            }
+        }
+        if !follow, tailer.pendingBytes > 0 {
+            logger.notice("left \(tailer.pendingBytes) bytes of an unfinished last line unread; a later replay or run reads it once complete")
+        }
+        logger.info("ingest stopped: \(stats.summary)")
+    }
+
+    /// Connects, retrying with backoff until Redis answers or a stop is asked (then nil).
+    private func connect() -> RedisConnection? {
+        var backoff = Backoff()
+        var warned = false
+        while !stopSignal.isStopped {
+            do {
+                let r = try RedisConnection(url: config.redis.url, timeout: config.redis.timeout)
+                if warned { logger.notice("Redis is back; catching up", metadata: ["redis": "\(config.redis.url)"]) }
+                statsBox.withLock { $0.redisConnected = true }
+                return r
+            } catch {
+                statsBox.withLock { $0.redisConnected = false }
+                if !warned {
+                    logger.error("Redis unreachable, reading paused until it answers: \(error)")
+                    warned = true
+                }
+                if stopSignal.sleep(backoff.next()) { return nil }
+            }
+        }
+        return nil
+    }
+
+    /// Commits, surviving a lost connection without applying the batch twice. nil when stopped first.
+    private func commitWithRetry(_ commit: WindowStore.Commit, redis: RedisConnection) -> RedisConnection? {
+        var redis = redis
+        var backoff = Backoff()
+        var mustVerify = false
+        while !stopSignal.isStopped {
+            do {
+                if mustVerify, try store.isCommitted(commit.checkpoints, on: redis) {
+                    logger.notice("the batch had landed before the connection broke; not applying it again")
+                    return redis
+                }
+                try store.commit(commit, on: redis)
+                return redis
+            } catch {
+                statsBox.withLock { $0.commitRetries += 1 }
+                mustVerify = true
+                if error.kind == .io || error.kind == .connection {
+                    logger.error("Redis connection lost during a commit; will verify and retry: \(error)")
+                    if stopSignal.sleep(backoff.next()) { return nil }
+                    guard let r = connect() else { return nil }
+                    redis = r
+                } else {
+                    logger.error("Redis refused a commit; retrying: \(error)")
+                    if stopSignal.sleep(backoff.next()) { return nil }
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// Seconds since the epoch, from the real-time clock.
+public func wallClock() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Logs at most one sample of each kind of bad line per interval.
+struct BadLineSampler {
+    let interval: Double
+    private var last: [ParseFailure: Double] = [:]
+
+    init(interval: Double) { self.interval = interval }
+
+    mutating func shouldLog(_ reason: ParseFailure, now: Double) -> Bool {
+        if let t = last[reason], now - t < interval { return false }
+        last[reason] = now
+        return true
+    }
+
+    /// The line's first 160 bytes, with control and non-UTF-8 bytes escaped.
+    static func preview(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        var out = ""
+        for b in bytes.prefix(160) {
+            if b >= 0x20 && b < 0x7F { out.unicodeScalars.append(Unicode.Scalar(b)) }
+            else { out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }
+        }
+        return bytes.count > 160 ? out + "..." : out
+    }
+}

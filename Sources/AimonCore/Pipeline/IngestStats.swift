@@ -1,0 +1,25 @@
+/// Running totals of one ingest process, for logs, status and tests.
+public struct IngestStats: Sendable, Equatable {
+    public var lines: Int64 = 0
+    public var records: Int64 = 0
+    public var badLines: [ParseFailure: Int64] = [:]
+    public var overlongLines: Int64 = 0
+    public var lateRecords: Int64 = 0
+    public var batchesCommitted: Int64 = 0
+    public var commitRetries: Int64 = 0
+    public var redisConnected = false
+
+    public init() {}
+
+    public var badTotal: Int64 { badLines.values.reduce(0, +) }
+
+    public var summary: String {
+        var parts = ["\(lines) lines", "\(records) records", "\(badTotal) bad", "\(overlongLines) overlong",
+                     "\(lateRecords) late", "\(batchesCommitted) batches"]
+        if !badLines.isEmpty {
+            parts.append("bad by reason: " + badLines.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " "))
+        }
+        return parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,110 @@
+import CHiredis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One blocking connection to Redis through hiredis. Owns the `redisContext` and frees it in `deinit`.
+///
+/// Not thread-safe: each user (the ingest loop, a CLI command) owns its own connection and calls it
+/// from one thread. After an `.io` error the connection is unusable; make a new one.
+public final class RedisConnection {
+    private let context: UnsafeMutablePointer<redisContext>
+    public let url: RedisURL
+
+    /// Connects, authenticates and selects the database. `timeout` bounds connect and each reply.
+    public init(url: RedisURL, timeout: Double = 5) throws(RedisError) {
+        self.url = url
+        let tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
+        let ctx: UnsafeMutablePointer<redisContext>?
+        switch url.endpoint {
+        case let .tcp(host, port): ctx = redisConnectWithTimeout(host, Int32(port), tv)
+        case let .unix(path): ctx = redisConnectUnixWithTimeout(path, tv)
+        }
+        guard let ctx else { throw RedisError(.connection, "cannot allocate a Redis context for \(url)") }
+        if ctx.pointee.err != 0 {
+            let reason = Self.errorString(ctx)
+            redisFree(ctx)
+            throw RedisError(.connection, "cannot connect to Redis at \(url): \(reason) (is redis-server running there? see redis.url in the config)")
+        }
+        context = ctx
+        redisSetTimeout(ctx, tv)
+        if case .tcp = url.endpoint { _ = redisEnableKeepAlive(ctx) }
+        if let password = url.password {
+            var auth = ["AUTH"]
+            if let user = url.username { auth.append(user) }
+            auth.append(password)
+            if case let .error(e) = try command(auth) {
+                throw RedisError(.reply, "Redis at \(url) refused the password: \(e)")
+            }
+        }
+        if url.database != 0, case let .error(e) = try command(["SELECT", String(url.database)]) {
+            throw RedisError(.reply, "Redis at \(url) refused database \(url.database): \(e)")
+        }
+    }
+
+    deinit { redisFree(context) }
+
+    /// Sends one command and returns its reply (an error reply is returned, not thrown).
+    public func command(_ args: [String]) throws(RedisError) -> RedisReply {
+        var commands = RedisCommands()
+        commands.append(args)
+        return try pipeline(commands)[0]
+    }
+
+    /// Sends every command in one write and reads all their replies, in order.
+    public func pipeline(_ commands: RedisCommands) throws(RedisError) -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        let status = commands.bytes.withUnsafeBufferPointer { buf in
+            buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) {
+                redisAppendFormattedCommand(context, $0, buf.count)
+            }
+        }
+        guard status == REDIS_OK else { throw ioError("queueing commands") }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in 0..<commands.count {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw ioError("reading a reply") }
+            let reply = raw.assumingMemoryBound(to: redisReply.self)
+            replies.append(Self.convert(reply))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private func ioError(_ doing: String) -> RedisError {
+        RedisError(.io, "lost Redis at \(url) while \(doing): \(Self.errorString(context))")
+    }
+
+    private static func errorString(_ ctx: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: ctx.pointee.errstr) { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            let text = String(decoding: bytes[..<end], as: UTF8.self)
+            return text.isEmpty ? "connection closed (error \(ctx.pointee.err))" : text
+        }
+    }
+
+    private static func convert(_ r: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            return .string(Array(UnsafeRawBufferPointer(start: reply.str, count: Int(reply.len))))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: Int(reply.len)), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: UnsafeRawBufferPointer(start: reply.str, count: Int(reply.len)), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(reply.integer)
+        case REDIS_REPLY_ARRAY:
+            var items: [RedisReply] = []
+            items.reserveCapacity(Int(reply.elements))
+            for i in 0..<Int(reply.elements) {
+                if let e = reply.element[i] { items.append(convert(e)) } else { items.append(.null) }
+            }
+            return .array(items)
+        default:
+            return .null
+        }
+    }
+}

@@ -1,0 +1,139 @@
+/// Writes window deltas and checkpoints to Redis, together, in one MULTI/EXEC transaction.
+///
+/// This is the exactly-once edge of DESIGN.md: a batch's deltas and the file offsets they came from
+/// land together or not at all. If the connection breaks after EXEC was sent, `isCommitted` tells
+/// from the checkpoints whether it landed, so a retry never applies a batch twice.
+public struct WindowStore: Sendable {
+    public let keys: KeySchema
+    public let retention: Retention
+    public let host: String
+
+    public init(keys: KeySchema, retention: Retention, host: String) {
+        self.keys = keys
+        self.retention = retention
+        self.host = host
+    }
+
+    /// Everything one commit writes.
+    public struct Commit: Sendable {
+        public var batch: WindowBatch
+        /// New checkpoints by file identity key.
+        public var checkpoints: [String: Checkpoint]
+        /// Ingest counters to add (lines read, bad lines by reason, overlong, late...).
+        public var counters: [String: Int64]
+        /// Checkpoints of files let go (rotated away and read to their end).
+        public var forget: [String]
+
+        public init(batch: WindowBatch, checkpoints: [String: Checkpoint], counters: [String: Int64], forget: [String] = []) {
+            self.batch = batch
+            self.checkpoints = checkpoints
+            self.counters = counters
+            self.forget = forget
+        }
+    }
+
+    /// The transaction's commands, without MULTI/EXEC (pure: testable without Redis).
+    public func commands(for commit: Commit) -> RedisCommands {
+        var c = RedisCommands()
+        let batch = commit.batch
+        let names = BucketCounts.fieldNames
+        func writeBucket(_ key: String, _ counts: BucketCounts, expireAt: Int64) {
+            for (name, value) in zip(names, counts.fieldValues) where value != 0 {
+                c.append("HINCRBY", key, name, String(value))
+            }
+            c.append("EXPIREAT", key, String(expireAt))
+        }
+        for (k, counts) in batch.minute {
+            writeBucket(keys.bucket(k.model, .minute, start: k.start), counts,
+                        expireAt: k.start + 60 + retention.minuteBuckets)
+        }
+        for (k, counts) in batch.hour {
+            writeBucket(keys.bucket(k.model, .hour, start: k.start), counts,
+                        expireAt: k.start + 3600 + retention.hourBuckets)
+        }
+        for (k, users) in batch.users {
+            let key = keys.users(k.model, hour: k.start)
+            c.append(["PFADD", key], users)
+            c.append("EXPIREAT", key, String(k.start + 3600 + retention.hourBuckets))
+        }
+        for (k, messages) in batch.errors {
+            let key = keys.errors(k.model, hour: k.start)
+            for (message, n) in messages { c.append("HINCRBY", key, message, String(n)) }
+            c.append("EXPIREAT", key, String(k.start + 3600 + retention.hourBuckets))
+        }
+        let ttl = String(retention.hourBuckets)
+        for (model, run) in batch.runs {
+            let key = keys.failureRun(model)
+            if run.sawSuccess { c.append("SET", key, String(run.trailing)) }
+            else { c.append("INCRBY", key, String(run.trailing)) }
+            c.append("EXPIRE", key, ttl)
+        }
+        if !batch.lastSeen.isEmpty {
+            var args = ["ZADD", keys.models, "GT"]
+            for (model, t) in batch.lastSeen { args += [String(t), model] }
+            c.append(args)
+            c.append("EXPIRE", keys.models, ttl)
+        }
+        if !commit.checkpoints.isEmpty {
+            var args = ["HSET", keys.checkpoints(host: host)]
+            for (id, cp) in commit.checkpoints { args += [id, cp.encoded] }
+            c.append(args)
+            c.append("EXPIRE", keys.checkpoints(host: host), ttl)
+        }
+        if !commit.forget.isEmpty {
+            c.append(["HDEL", keys.checkpoints(host: host)] + commit.forget)
+        }
+        let counterKey = keys.ingestCounters(host: host)
+        var counters = commit.counters
+        if batch.late > 0 { counters["late", default: 0] += Int64(batch.late) }
+        if batch.records > 0 { counters["records", default: 0] += Int64(batch.records) }
+        for (name, n) in counters where n != 0 { c.append("HINCRBY", counterKey, name, String(n)) }
+        if !counters.isEmpty { c.append("EXPIRE", counterKey, ttl) }
+        return c
+    }
+
+    /// Applies the commit atomically.
+    public func commit(_ commit: Commit, on redis: RedisConnection) throws(RedisError) {
+        var tx = RedisCommands()
+        tx.append("MULTI")
+        tx.append(contentsOf: commands(for: commit))
+        tx.append("EXEC")
+        let replies = try redis.pipeline(tx)
+        guard let last = replies.last else { throw RedisError(.protocolViolation, "no reply to EXEC") }
+        if case let .error(e) = last {
+            let firstError = replies.lazy.compactMap { if case let .error(m) = $0 { m } else { nil } }.first
+            throw RedisError(.reply, "Redis refused the batch: \(firstError ?? e)")
+        }
+        guard let results = last.array else {
+            throw RedisError(.reply, "Redis aborted the batch transaction (EXEC returned \(last))")
+        }
+        for r in results {
+            if case let .error(e) = r { throw RedisError(.reply, "a command of the batch failed: \(e) (keys under '\(keys.prefix):' must be left to aimon)") }
+        }
+    }
+
+    /// After a broken connection: did the commit whose checkpoints are given land?
+    public func isCommitted(_ checkpoints: [String: Checkpoint], on redis: RedisConnection) throws(RedisError) -> Bool {
+        guard let (id, cp) = checkpoints.first else { return false }
+        let reply = try redis.command(["HGET", keys.checkpoints(host: host), id])
+        return reply.text == cp.encoded
+    }
+
+    /// The checkpoints of this host, by file identity key.
+    public func loadCheckpoints(on redis: RedisConnection) throws(RedisError) -> [String: Checkpoint] {
+        let reply = try redis.command(["HGETALL", keys.checkpoints(host: host)])
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot read checkpoints: \(e)") }
+        var out: [String: Checkpoint] = [:]
+        for (id, value) in reply.pairs {
+            if let text = value.text, let cp = Checkpoint(encoded: text) { out[id] = cp }
+        }
+        return out
+    }
+
+    /// Known model names (for the model cap).
+    public func loadModels(on redis: RedisConnection) throws(RedisError) -> Set<String> {
+        let reply = try redis.command(["ZRANGE", keys.models, "0", "-1"])
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot read the model set: \(e)") }
+        return Set((reply.array ?? []).compactMap(\.text))
+    }
+}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: which call, on what, and errno.
+public struct SystemError: Error, CustomStringConvertible, Sendable {
+    public var call: String
+    public var path: String
+    public var errno: Int32
+
+    public init(_ call: String, _ path: String, errno: Int32 = Glibc.errno) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { "\(call)(\(path)): \(String(cString: strerror(errno)))" }
+}
+
+/// Thin wrappers over the file syscalls the tailer needs; EINTR is retried here and nowhere else.
+public enum FileSystem {
+    public struct Status: Equatable, Sendable {
+        public var device: UInt64
+        public var inode: UInt64
+        public var size: Int64
+        public var isRegular: Bool
+        public var links: UInt64
+    }
+
+    static func status(_ st: Glibc.stat) -> Status {
+        Status(device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+               isRegular: (st.st_mode & S_IFMT) == S_IFREG, links: UInt64(st.st_nlink))
+    }
+
+    /// `stat(2)`; nil when the path does not exist.
+    public static func status(of path: String) throws(SystemError) -> Status? {
+        var st = Glibc.stat()
+        if lstatFollow(path, &st) == 0 { return status(st) }
+        if errno == ENOENT || errno == ENOTDIR { return nil }
+        throw SystemError("stat", path)
+    }
+
+    /// `fstat(2)`.
+    public static func fstat(_ fd: Int32, path: String) throws(SystemError) -> Status {
+        var st = Glibc.stat()
+        guard Glibc.fstat(fd, &st) == 0 else { throw SystemError("fstat", path) }
+        return status(st)
+    }
+
+    private static func lstatFollow(_ path: String, _ st: inout Glibc.stat) -> Int32 {
+        fstatat(AT_FDCWD, path, &st, 0)
+    }
+
+    /// `open(2)` read-only, close-on-exec.
+    public static func openForReading(_ path: String) throws(SystemError) -> Int32 {
+        while true {
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw SystemError("open", path) }
+        }
+    }
+
+    /// `pread(2)`; returns the byte count (0 at end of file).
+    public static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
+        while true {
+            let n = Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw SystemError("pread", path) }
+        }
+    }
+
+    /// `glob(3)`: matching paths, sorted; none when nothing matches.
+    public static func glob(_ pattern: String) -> [String] {
+        var g = glob_t()
+        defer { globfree(&g) }
+        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
+        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }
+    }
+
+    /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
+    public static func raiseOpenFileLimit() {
+        var lim = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }
+        lim.rlim_cur = lim.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+    }
+}

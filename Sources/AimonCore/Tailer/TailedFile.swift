@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a source's files are read from on first sight at start-up.
+public enum StartPosition: String, Sendable, CaseIterable {
+    case beginning, end
+}
+
+/// A glob of files to tail, and how to treat files that exist at start-up.
+public struct TailSource: Sendable, Equatable {
+    public var pattern: String
+    public var startAt: StartPosition
+    public init(pattern: String, startAt: StartPosition) {
+        self.pattern = pattern
+        self.startAt = startAt
+    }
+}
+
+/// One open file: its identity, its descriptor and the splitter holding its read position.
+public final class TailedFile {
+    public let identity: FileIdentity
+    public internal(set) var path: String
+    /// Index of the source (in configuration order) whose glob found the file.
+    public let sourceIndex: Int
+    let fd: Int32
+    var splitter: LineSplitter
+    var fingerprint: UInt64?
+    /// No longer at a watched path (rotated away or deleted): read to the end, then let go.
+    var detached = false
+    /// Something may have been written since the last read.
+    var dirty = true
+    var sizeAtLastSweep: Int64 = -1
+
+    init(identity: FileIdentity, path: String, sourceIndex: Int, fd: Int32, maxLineBytes: Int, offset: Int64) {
+        self.identity = identity
+        self.path = path
+        self.sourceIndex = sourceIndex
+        self.fd = fd
+        self.splitter = LineSplitter(maxLineBytes: maxLineBytes, startOffset: offset)
+    }
+
+    deinit { close(fd) }
+
+    /// Offset just past the last line handed out: what a checkpoint records.
+    public var committedOffset: Int64 { splitter.committedOffset }
+
+    /// The checkpoint for the current position (computes the head fingerprint once).
+    public func checkpoint() throws(SystemError) -> Checkpoint {
+        if fingerprint == nil, committedOffset > 0 {
+            fingerprint = try FileIdentity.fingerprint(fd: fd, path: path)
+        }
+        return Checkpoint(offset: committedOffset, fingerprint: fingerprint ?? 0, path: path)
+    }
+
+    /// Starts again from 0: the file was truncated (copytruncate, `> file`).
+    func restartFromZero() {
+        splitter = LineSplitter(maxLineBytes: splitter.maxLineBytes, startOffset: 0)
+        fingerprint = nil
+        dirty = true
+    }
+}

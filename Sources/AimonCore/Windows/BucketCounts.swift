@@ -1,0 +1,97 @@
+/// What one time bucket of one model holds: counts, sums and a latency histogram.
+///
+/// Stored in Redis as one hash per bucket (field names in `Field`); every field is an integer, so
+/// deltas add exactly with HINCRBY and any number of writers agree.
+public struct BucketCounts: Equatable, Sendable {
+    public var calls: Int64 = 0
+    public var successes: Int64 = 0
+    public var failures: Int64 = 0
+    /// Calls that carried a latency; the one denominator of every average.
+    public var latencyCount: Int64 = 0
+    public var latencySumMicros: Int64 = 0
+    public var inputSum: Int64 = 0
+    public var outputSum: Int64 = 0
+    /// Status classes: index 0 = no status, 1...5 = 1xx...5xx, 6 = anything else.
+    public var statusClasses = [Int64](repeating: 0, count: 7)
+    /// Latency histogram, one count per `LatencyBuckets.bounds` entry plus an overflow bucket.
+    public var histogram = [Int64](repeating: 0, count: LatencyBuckets.bounds.count + 1)
+
+    public init() {}
+
+    public var isEmpty: Bool { calls == 0 }
+
+    public mutating func add(_ call: APICall) {
+        calls += 1
+        if call.success { successes += 1 } else { failures += 1 }
+        if let t = call.responseTime {
+            latencyCount += 1
+            latencySumMicros += Int64((t * 1_000_000).rounded())
+            histogram[LatencyBuckets.index(of: t)] += 1
+        }
+        inputSum += Int64(call.inputLength)
+        outputSum += Int64(call.outputLength)
+        statusClasses[Self.statusClass(call.statusCode)] += 1
+    }
+
+    public mutating func merge(_ other: BucketCounts) {
+        calls += other.calls
+        successes += other.successes
+        failures += other.failures
+        latencyCount += other.latencyCount
+        latencySumMicros += other.latencySumMicros
+        inputSum += other.inputSum
+        outputSum += other.outputSum
+        for i in statusClasses.indices { statusClasses[i] += other.statusClasses[i] }
+        for i in histogram.indices { histogram[i] += other.histogram[i] }
+    }
+
+    static func statusClass(_ code: Int?) -> Int {
+        guard let code else { return 0 }
+        let c = code / 100
+        return (1...5).contains(c) ? c : 6
+    }
+
+    // MARK: - Hash fields
+
+    /// The Redis hash field names, in a fixed order; `fields` and `init(fields:)` round-trip.
+    public static let fieldNames: [String] = {
+        var names = ["calls", "ok", "fail", "lat_n", "lat_us", "in", "out"]
+        names += ["s0", "s1", "s2", "s3", "s4", "s5", "sx"]
+        names += (0...LatencyBuckets.bounds.count).map { "h\($0)" }
+        return names
+    }()
+
+    /// Field values in `fieldNames` order.
+    public var fieldValues: [Int64] {
+        [calls, successes, failures, latencyCount, latencySumMicros, inputSum, outputSum]
+            + statusClasses + histogram
+    }
+
+    /// Rebuilds counts from a hash read back from Redis; unknown fields are ignored.
+    public init(fields: [String: Int64]) {
+        self.init()
+        calls = fields["calls"] ?? 0
+        successes = fields["ok"] ?? 0
+        failures = fields["fail"] ?? 0
+        latencyCount = fields["lat_n"] ?? 0
+        latencySumMicros = fields["lat_us"] ?? 0
+        inputSum = fields["in"] ?? 0
+        outputSum = fields["out"] ?? 0
+        for i in statusClasses.indices { statusClasses[i] = fields[Self.fieldNames[7 + i]] ?? 0 }
+        for i in histogram.indices { histogram[i] = fields["h\(i)"] ?? 0 }
+    }
+}
+
+/// Fixed latency bucket bounds in seconds: OpenTelemetry's GenAI client operation duration buckets.
+public enum LatencyBuckets {
+    public static let bounds: [Double] = [
+        0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    ]
+
+    /// The first bucket whose upper bound is >= `seconds`; `bounds.count` for the overflow bucket.
+    @inline(__always) public static func index(of seconds: Double) -> Int {
+        var i = 0
+        while i < bounds.count && seconds > bounds[i] { i += 1 }
+        return i
+    }
+}

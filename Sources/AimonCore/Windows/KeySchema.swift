@@ -1,0 +1,60 @@
+/// Every Redis key aimon writes, in one place (Docs/redis-keys.md describes them).
+///
+/// A model's keys share a hash tag, `{model}`, so a Redis Cluster layout stays possible. Model names
+/// are percent-escaped (anything outside `A-Z a-z 0-9 . _ -`), so a name can neither break a key
+/// apart nor collide with the all-models tag `*`.
+public struct KeySchema: Sendable {
+    public let prefix: String
+    public init(prefix: String) { self.prefix = prefix }
+
+    /// The tag standing for all models together.
+    public static let allModels = "*"
+
+    public enum Resolution: String, Sendable {
+        case minute = "m", hour = "h"
+        public var seconds: Int64 { self == .minute ? 60 : 3600 }
+    }
+
+    public static func escape(_ model: String) -> String {
+        var out = ""
+        out.reserveCapacity(model.utf8.count)
+        for b in model.utf8 {
+            switch b {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2E, 0x5F, 0x2D:
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                out += "%"
+                out += String(b >> 4, radix: 16, uppercase: true)
+                out += String(b & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    @inline(__always) func tag(_ model: String?) -> String {
+        "{" + (model.map(Self.escape) ?? Self.allModels) + "}"
+    }
+
+    /// The hash of one bucket; `model` nil means all models.
+    public func bucket(_ model: String?, _ resolution: Resolution, start: Int64) -> String {
+        "\(prefix):\(tag(model)):\(resolution.rawValue):\(start)"
+    }
+
+    /// HyperLogLog of the users seen in one hour.
+    public func users(_ model: String?, hour: Int64) -> String { "\(prefix):\(tag(model)):u:\(hour)" }
+
+    /// Hash of normalised error message -> count for one hour.
+    public func errors(_ model: String?, hour: Int64) -> String { "\(prefix):\(tag(model)):e:\(hour)" }
+
+    /// The model's current run of consecutive failures.
+    public func failureRun(_ model: String) -> String { "\(prefix):\(tag(model)):run" }
+
+    /// Sorted set of known models, scored by the last event time seen.
+    public var models: String { "\(prefix):models" }
+
+    /// Hash of file identity -> checkpoint, for one host.
+    public func checkpoints(host: String) -> String { "\(prefix):ckpt:\(Self.escape(host))" }
+
+    /// Hash of ingest counters (lines, bad lines by reason...), for one host.
+    public func ingestCounters(host: String) -> String { "\(prefix):ingest:\(Self.escape(host))" }
+}

@@ -1,0 +1,6 @@
+#ifndef AIMON_CSYSTEMD_SHIM_H
+#define AIMON_CSYSTEMD_SHIM_H
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <systemd/sd-daemon.h>
+#endif
