@@ -33,16 +33,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "AimonSamples", dependencies: ["AimonCore"]),
         .executableTarget(
             name: "aimon-bench",
             dependencies: [
-                "AimonCore",
+                "AimonCore", "AimonSamples",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "AimonCoreTests", dependencies: ["AimonCore"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["AimonCore", "aimon"]),
+        .testTarget(name: "AimonCoreTests", dependencies: ["AimonCore", "AimonSamples"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["AimonCore", "AimonSamples", "aimon"]),
     ],
     swiftLanguageModes: [.v6]
 )

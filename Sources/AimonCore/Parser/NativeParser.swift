@@ -7,6 +7,8 @@ public struct NativeParser: LineParser {
     public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
         try precheck(line)
         var scanner = JSONScanner(line)
+        scanner.skipWhitespace()
+        if scanner.atEnd { throw .emptyLine }
         let first = try scanner.peek()
         guard first == 0x7B else {
             // Valid JSON of another shape is "not an object"; anything else is not JSON.

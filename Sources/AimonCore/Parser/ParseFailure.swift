@@ -16,6 +16,6 @@ public enum ParseFailure: String, Error, CaseIterable, Sendable {
     case wrongType = "wrong_type"
     /// The timestamp is neither RFC 3339 nor epoch seconds or milliseconds.
     case badTimestamp = "bad_timestamp"
-    /// A line with only whitespace.
+    /// A line that is empty or only whitespace.
     case emptyLine = "empty_line"
 }

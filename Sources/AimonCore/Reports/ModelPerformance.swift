@@ -1,0 +1,72 @@
+/// The seed's performance levels, best first; the first whose limits a model meets is its level.
+public enum PerformanceLevel: String, Sendable, CaseIterable {
+    case excellent, good, fair, poor, unknown
+
+    /// (minimum success rate, maximum average latency in seconds)
+    static let limits: [(PerformanceLevel, Double, Double)] = [
+        (.excellent, 0.98, 2), (.good, 0.95, 5), (.fair, 0.90, 8),
+    ]
+
+    /// The level, and why: "unknown" with no calls; otherwise the best level whose limits hold.
+    public static func of(successRate: Double?, avgResponseTime: Double?) -> (PerformanceLevel, String) {
+        guard let rate = successRate else { return (.unknown, "no calls in the window") }
+        let latency = avgResponseTime ?? 0
+        for (level, minRate, maxLatency) in limits where rate >= minRate && latency <= maxLatency {
+            return (level, "success rate >= \(percent(minRate)) and average latency <= \(Int(maxLatency)) s")
+        }
+        return (.poor, "below fair: success rate < 90% or average latency > 8 s")
+    }
+
+    static func percent(_ v: Double) -> String { "\(Int((v * 100).rounded()))%" }
+}
+
+/// `get_model_performance` of the seed, from window buckets. One definition of each figure, used by
+/// every report: rates are nil (JSON null) for an empty window, never 0% or 100%; the average
+/// latency is over the calls that carried a latency.
+public struct ModelPerformance: Equatable, Sendable {
+    public var model: String
+    public var counts: BucketCounts
+    public var topErrors: [(message: String, count: Int64)]
+    /// The window actually covered: [from, to) in epoch seconds, and its bucket size.
+    public var from: Int64
+    public var to: Int64
+    public var resolution: KeySchema.Resolution
+
+    public init(model: String, counts: BucketCounts, topErrors: [(message: String, count: Int64)],
+                from: Int64, to: Int64, resolution: KeySchema.Resolution) {
+        self.model = model
+        self.counts = counts
+        self.topErrors = topErrors
+        self.from = from
+        self.to = to
+        self.resolution = resolution
+    }
+
+    public var successRate: Double? { counts.calls > 0 ? Double(counts.successes) / Double(counts.calls) : nil }
+    public var errorRate: Double? { counts.calls > 0 ? Double(counts.failures) / Double(counts.calls) : nil }
+    public var avgResponseTime: Double? {
+        counts.latencyCount > 0 ? Double(counts.latencySumMicros) / Double(counts.latencyCount) / 1e6 : nil
+    }
+    public var level: (PerformanceLevel, String) { PerformanceLevel.of(successRate: successRate, avgResponseTime: avgResponseTime) }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.model == b.model && a.counts == b.counts && a.from == b.from && a.to == b.to
+            && a.topErrors.map(\.message) == b.topErrors.map(\.message) && a.topErrors.map(\.count) == b.topErrors.map(\.count)
+    }
+
+    /// The seed's keys, in the seed's order.
+    public var json: JSONValue {
+        .object([
+            ("model_name", .string(model)),
+            ("total_calls", .int(counts.calls)),
+            ("successful_calls", .int(counts.successes)),
+            ("failed_calls", .int(counts.failures)),
+            ("success_rate", successRate.map { .number($0, digits: 6) } ?? .null),
+            ("avg_response_time", avgResponseTime.map { .number($0, digits: 6) } ?? .null),
+            ("error_rate", errorRate.map { .number($0, digits: 6) } ?? .null),
+            ("performance_level", .string(level.0.rawValue)),
+            ("top_errors", .object(topErrors.map { ($0.message, .int($0.count)) })),
+            ("window", .object([("from", .int(from)), ("to", .int(to)), ("bucket", .string(resolution == .minute ? "1m" : "1h"))])),
+        ])
+    }
+}

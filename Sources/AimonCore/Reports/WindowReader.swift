@@ -1,0 +1,66 @@
+/// Reads windows back from Redis for reports: sums of buckets over a trailing window.
+public struct WindowReader {
+    public let keys: KeySchema
+    public let redis: RedisConnection
+
+    public init(keys: KeySchema, redis: RedisConnection) {
+        self.keys = keys
+        self.redis = redis
+    }
+
+    /// The trailing window of `hours` ending now: minute buckets up to 48 h, hour buckets beyond.
+    /// Returns the bucket starts and the [from, to) range they cover.
+    public static func window(hours: Double, now: Double) -> (resolution: KeySchema.Resolution, starts: [Int64], from: Int64, to: Int64) {
+        let resolution: KeySchema.Resolution = hours <= 48 ? .minute : .hour
+        let width = resolution.seconds
+        let current = Int64(now) - WindowBatch.mod(Int64(now), width)
+        let count = max(1, Int64((hours * 3600 / Double(width)).rounded(.up)))
+        let starts = (0..<count).map { current - (count - 1 - $0) * width }
+        return (resolution, starts, starts[0], current + width)
+    }
+
+    /// Models with an event in the window, by name.
+    public func models(since: Int64) throws(RedisError) -> [String] {
+        let reply = try redis.command(["ZRANGEBYSCORE", keys.models, String(since), "+inf"])
+        if case let .error(e) = reply { throw RedisError(.reply, e) }
+        return (reply.array ?? []).compactMap(\.text).sorted()
+    }
+
+    /// Sum of the buckets of one model (nil: all models) at the given starts.
+    public func sum(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) throws(RedisError) -> BucketCounts {
+        var c = RedisCommands()
+        for s in starts { c.append("HGETALL", keys.bucket(model, resolution, start: s)) }
+        var total = BucketCounts()
+        for reply in try redis.pipeline(c) {
+            if case let .error(e) = reply { throw RedisError(.reply, e) }
+            var fields: [String: Int64] = [:]
+            for (k, v) in reply.pairs { fields[k] = v.integer ?? 0 }
+            if !fields.isEmpty { total.merge(BucketCounts(fields: fields)) }
+        }
+        return total
+    }
+
+    /// Most frequent errors over the hours [from, to), most frequent first (ties by message).
+    public func topErrors(_ model: String?, from: Int64, to: Int64, limit: Int = 5) throws(RedisError) -> [(message: String, count: Int64)] {
+        var c = RedisCommands()
+        var hour = from - WindowBatch.mod(from, 3600)
+        while hour < to {
+            c.append("HGETALL", keys.errors(model, hour: hour))
+            hour += 3600
+        }
+        var counts: [String: Int64] = [:]
+        for reply in try redis.pipeline(c) {
+            for (k, v) in reply.pairs { counts[k, default: 0] += v.integer ?? 0 }
+        }
+        return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(limit).map { (message: $0.key, count: $0.value) }
+    }
+
+    /// The seed's `get_model_performance` over the trailing `hours`.
+    public func performance(model: String, hours: Double, now: Double) throws(RedisError) -> ModelPerformance {
+        let w = Self.window(hours: hours, now: now)
+        return ModelPerformance(
+            model: model, counts: try sum(model, w.resolution, starts: w.starts),
+            topErrors: try topErrors(model, from: w.from, to: w.to), from: w.from, to: w.to, resolution: w.resolution)
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+
+@main
+struct Aimon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aimon",
+        abstract: "Watch an AI/LLM API gateway's logs and tell, within seconds, when a model fails or slows down.",
+        discussion: """
+        aimon tails the gateway's JSON-lines logs, keeps per-model windows in Redis (exactly once, even \
+        across kill -9), and answers reports from them.
+
+        Start with:  aimon check-config --config config/aimon.yaml
+        Then:        aimon run --config config/aimon.yaml      (the daemon, in the foreground)
+                     aimon stats --config config/aimon.yaml    (how each model is doing)
+
+        The configuration file is --config PATH, else $AIMON_CONFIG, else /etc/aimon/aimon.yaml.
+        Exit codes: 0 success, 1 failure, 64 bad usage, 69 Redis unavailable, 78 invalid configuration.
+        """,
+        version: "0.1.0",
+        subcommands: [Run.self, Replay.self, Stats.self, CheckConfig.self]
+    )
+}

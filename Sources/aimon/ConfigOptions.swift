@@ -1,0 +1,50 @@
+import AimonCore
+import ArgumentParser
+import Foundation
+import Logging
+
+/// The `--config` option every command shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "Configuration file.", discussion: "Default: $AIMON_CONFIG, else /etc/aimon/aimon.yaml.", valueName: "path"))
+    var config: String?
+
+    var path: String { ConfigLoader.resolvePath(config, environment: ProcessInfo.processInfo.environment) }
+
+    /// Loads and checks the configuration; an invalid one ends the command with exit code 78.
+    func load() throws -> Config {
+        do { return try ConfigLoader.load(path: path) } catch {
+            printError(error.description)
+            throw ExitCode(ExitCodes.config)
+        }
+    }
+}
+
+enum ExitCodes {
+    /// EX_UNAVAILABLE (sysexits.h): a service aimon needs (Redis) is not there.
+    static let unavailable: Int32 = 69
+    /// EX_CONFIG (sysexits.h): the configuration is invalid.
+    static let config: Int32 = 78
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("aimon: " + message + "\n").utf8))
+}
+
+/// A stderr logger at the configured level; one bootstrap per process, from the command.
+func makeLogger(level: String) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: level) ?? .info
+        return handler
+    }
+    return Logger(label: "aimon")
+}
+
+/// Connects for a one-shot command; Redis being down ends it with exit code 69.
+func connectOnce(_ config: Config) throws -> RedisConnection {
+    do { return try RedisConnection(url: config.redis.url, timeout: config.redis.timeout) } catch {
+        printError(error.description)
+        throw ExitCode(ExitCodes.unavailable)
+    }
+}

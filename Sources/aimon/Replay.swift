@@ -1,0 +1,56 @@
+import AimonCore
+import ArgumentParser
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read log files from their start to their end into the windows, then exit (backfill).",
+        discussion: """
+        Lines land in the windows of their own timestamps. Progress is checkpointed like the daemon's, \
+        so a replay that is interrupted and run again counts nothing twice, and a file already read by \
+        the daemon on this host is not counted again. Lines older than retention.hour_buckets are \
+        counted as late and dropped.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Format of the files (\(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var format: String = LogFormat.native.rawValue
+
+    @Argument(help: "Files to read.")
+    var files: [String]
+
+    func validate() throws {
+        guard LogFormat(rawValue: format) != nil else {
+            throw ValidationError("unknown format '\(format)'; known: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        for f in files where (try? FileSystem.status(of: f)) == nil {
+            printError("cannot read \(f): no such file")
+            throw ExitCode.failure
+        }
+        let absolute = files.map { $0.hasPrefix("/") ? $0 : currentDirectory() + "/" + $0 }
+        let logger = makeLogger(level: config.logLevel)
+        let pipeline = IngestPipeline(config: config, mode: .replay(paths: absolute, format: LogFormat(rawValue: format)!), logger: logger)
+        let signals = installStopSignals { pipeline.stop() }
+        defer { _ = signals }
+        do { try pipeline.run() } catch {
+            logger.critical("replay failed: \(error)")
+            throw ExitCode.failure
+        }
+        if pipeline.stopSignal.isStopped { throw ExitCode(130) }
+        print("replayed \(files.count) file(s): \(pipeline.stats.summary)")
+    }
+}
+
+func currentDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buf, buf.count) != nil else { return "." }
+    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,53 @@
+import AimonCore
+import ArgumentParser
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "How each model is doing over a trailing window (the seed's get_model_performance).",
+        discussion: """
+        Rates are shown as "no data" (null in JSON) for a window without calls. The average latency \
+        is over the calls that carried one. Windows up to 48 h use minute buckets, longer ones hour \
+        buckets; the output gives the window actually covered. Top errors are counted per hour bucket.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Only this model (prints one object with --json).")
+    var model: String?
+
+    @Option(help: "Window length in hours, ending now.")
+    var hours: Double = 24
+
+    @Flag(help: "Machine-readable output with the seed's key names.")
+    var json = false
+
+    func validate() throws {
+        guard hours > 0, hours <= 24 * 366 else { throw ValidationError("--hours must be more than 0 and at most a year") }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        let redis = try connectOnce(config)
+        let reader = WindowReader(keys: config.keys, redis: redis)
+        let now = wallClock()
+        let reports: [ModelPerformance]
+        do {
+            if let model {
+                reports = [try reader.performance(model: model, hours: hours, now: now)]
+            } else {
+                let w = WindowReader.window(hours: hours, now: now)
+                reports = try reader.models(since: w.from).map { m throws(RedisError) in
+                    try reader.performance(model: m, hours: hours, now: now)
+                }
+            }
+        } catch {
+            printError("reading the windows failed: \(error)")
+            throw ExitCode.failure
+        }
+        if json {
+            print(model != nil ? reports[0].json.pretty : JSONValue.array(reports.map(\.json)).pretty)
+        } else {
+            print(StatsTable.render(reports, hours: hours))
+        }
+    }
+}

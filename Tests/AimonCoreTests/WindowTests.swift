@@ -1,0 +1,115 @@
+import Testing
+@testable import AimonCore
+
+@Suite struct WindowTests {
+    let retention = Retention(minuteBuckets: 48 * 3600, hourBuckets: 35 * 86400)
+    let now = 1_795_773_600.0  // 2026-11-27T10:00:00Z, on an hour boundary
+
+    @Test func foldsRecordsIntoMinuteAndHourBucketsPerModelAndForAll() {
+        var b = WindowBatch(retention: retention)
+        b.add(APICall(timestamp: now - 30, userID: "u1", model: "a", success: true, responseTime: 0.5, statusCode: 200, inputLength: 10, outputLength: 20), model: "a", now: now)
+        b.add(APICall(timestamp: now - 20, userID: "u2", model: "a", success: false, responseTime: 30, statusCode: 503, errorMessage: "boom  42"), model: "a", now: now)
+        b.add(APICall(timestamp: now + 5, userID: "u1", model: "b", success: true), model: "b", now: now)
+        let minuteA = b.minute[.init(model: "a", start: Int64(now) - 60)]!
+        #expect(minuteA.calls == 2 && minuteA.successes == 1 && minuteA.failures == 1)
+        #expect(minuteA.latencyCount == 2 && minuteA.latencySumMicros == 30_500_000)
+        #expect(minuteA.inputSum == 10 && minuteA.outputSum == 20)
+        #expect(minuteA.statusClasses[2] == 1 && minuteA.statusClasses[5] == 1)
+        #expect(minuteA.histogram[LatencyBuckets.index(of: 0.5)] == 1 && minuteA.histogram[LatencyBuckets.index(of: 30)] == 1)
+        #expect(b.minute[.init(model: nil, start: Int64(now) - 60)]!.calls == 2)
+        #expect(b.minute[.init(model: nil, start: Int64(now))]!.calls == 1)
+        #expect(b.hour[.init(model: nil, start: Int64(now) - 3600)]!.calls == 2)
+        #expect(b.hour[.init(model: "b", start: Int64(now))]!.statusClasses[0] == 1)
+        #expect(b.users[.init(model: nil, start: Int64(now) - 3600)] == ["u1", "u2"])
+        #expect(b.errors[.init(model: "a", start: Int64(now) - 3600)] == ["boom 42": 1])
+        #expect(b.records == 3 && b.late == 0)
+        #expect(b.lastSeen == ["a": Int64(now) - 20, "b": Int64(now) + 5])
+    }
+
+    @Test func eventTimeDecidesTheBucketAndOldLinesAreLate() {
+        var b = WindowBatch(retention: retention)
+        b.add(APICall(timestamp: now - 3 * 86400, model: "a", success: true), model: "a", now: now)  // hour bucket only
+        b.add(APICall(timestamp: now - 40 * 86400, model: "a", success: true), model: "a", now: now)  // late
+        b.add(APICall(model: "a", success: true), model: "a", now: now + 0.5)  // no timestamp: ingest time
+        #expect(b.minute.keys.map(\.start).sorted() == [Int64(now), Int64(now)])
+        #expect(b.hour[.init(model: "a", start: Int64(now) - 3 * 86400)]?.calls == 1)
+        #expect(b.late == 1 && b.records == 2)
+    }
+
+    @Test func histogramBoundsAreInclusive() {
+        #expect(LatencyBuckets.index(of: 0) == 0)
+        #expect(LatencyBuckets.index(of: 0.01) == 0)
+        #expect(LatencyBuckets.index(of: 0.0100001) == 1)
+        #expect(LatencyBuckets.index(of: 81.92) == 13)
+        #expect(LatencyBuckets.index(of: 1000) == 14)
+    }
+
+    @Test func bucketFieldsRoundTrip() {
+        var c = BucketCounts()
+        c.add(APICall(model: "m", success: false, responseTime: 2, statusCode: 429, inputLength: 3, outputLength: 4))
+        let fields = Dictionary(uniqueKeysWithValues: zip(BucketCounts.fieldNames, c.fieldValues))
+        #expect(BucketCounts(fields: fields) == c)
+    }
+
+    @Test func failureRunsFoldInEventOrder() {
+        func fold(_ outcomes: String) -> FailureRun {
+            var r = FailureRun()
+            for ch in outcomes { r.add(success: ch == "s") }
+            return r
+        }
+        // Eight failures then a success inside one batch: the run ended, but its length is known.
+        let burst = fold("ffffffffs")
+        #expect(burst.after(stored: 0) == 0)
+        #expect(burst.longest(stored: 0) == 8)
+        #expect(burst.longest(stored: 2) == 10)
+        let none = fold("fff")
+        #expect(none.after(stored: 4) == 7 && none.longest(stored: 4) == 7)
+        let mixed = fold("ffsfffffsff")
+        #expect(mixed.after(stored: 1) == 2 && mixed.longest(stored: 1) == 5 && mixed.leading == 2)
+        #expect(fold("sss").after(stored: 9) == 0)
+    }
+
+    @Test func modelRegistryCapsNames() {
+        var r = ModelRegistry(capacity: 2, known: ["a"])
+        #expect(r.canonical("a") == "a")
+        #expect(r.canonical("b") == "b")
+        #expect(r.canonical("c") == ModelRegistry.overflowName)
+        #expect(r.canonical("b") == "b")
+    }
+
+    @Test func keysEscapeModelNames() {
+        let k = KeySchema(prefix: "aimon")
+        #expect(KeySchema.escape("gpt-4o_mini.v2") == "gpt-4o_mini.v2")
+        #expect(KeySchema.escape("a b:{c}*/é") == "a%20b%3A%7Bc%7D%2A%2F%C3%A9")
+        #expect(k.bucket("a:b", .minute, start: 60) == "aimon:{a%3Ab}:m:60")
+        #expect(k.bucket(nil, .hour, start: 3600) == "aimon:{*}:h:3600")
+        #expect(KeySchema.escape("*") != KeySchema.allModels)
+    }
+
+    @Test func errorMessagesAreNormalised() {
+        #expect(ErrorMessage.normalise("  upstream\n timeout   after 30s ", status: 504) == "upstream timeout after 30s")
+        #expect(ErrorMessage.normalise("request 1234567 failed", status: nil) == "request # failed")
+        #expect(ErrorMessage.normalise(nil, status: 503) == "HTTP 503")
+        #expect(ErrorMessage.normalise("", status: nil) == "unknown")
+        let long = ErrorMessage.normalise(String(repeating: "é", count: 500), status: nil)
+        #expect(long.utf8.count <= ErrorMessage.maxBytes && long.hasSuffix("..."))
+    }
+
+    @Test func storeWritesOneTransactionWithTTLsAndCheckpoints() {
+        var b = WindowBatch(retention: retention)
+        b.add(APICall(timestamp: now, userID: "u", model: "a", success: false), model: "a", now: now)
+        let store = WindowStore(keys: KeySchema(prefix: "p"), retention: retention, host: "h1")
+        let cmds = store.commands(for: .init(batch: b, checkpoints: ["1:2": Checkpoint(offset: 10, fingerprint: 255, path: "/x")],
+                                            counters: ["lines": 1], forget: ["1:3"]))
+        let text = String(decoding: cmds.bytes, as: UTF8.self)
+        // Every key written gets an expiry.
+        for key in ["p:{a}:m:\(Int64(now))", "p:{*}:h:\(Int64(now))", "p:{a}:u:\(Int64(now))", "p:{a}:e:\(Int64(now))",
+                    "p:{a}:run", "p:models", "p:ckpt:h1", "p:ingest:h1"] {
+            #expect(text.contains(key), "\(key)")
+        }
+        #expect(text.contains("EXPIREAT\r\n$\(String(Int64(now) + 60 + retention.minuteBuckets).count)\r\n") || text.contains("EXPIREAT"))
+        #expect(text.contains("10 ff /x"))
+        #expect(text.contains("HDEL"))
+        #expect(text.contains("INCRBY"))  // no success in the batch: the run grows
+    }
+}
