@@ -79,8 +79,8 @@ final class TailerHarness {
     }
 
     func commit() throws {
-        for (k, f) in touched { committed[k] = try f.checkpoint() }
         for k in tailer.takeClosed() { committed[k] = nil }
+        for (k, f) in touched { committed[k] = try f.checkpoint() }
         touched.removeAll()
         committedLines += pendingLines
         pendingLines.removeAll()

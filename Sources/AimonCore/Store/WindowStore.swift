@@ -74,14 +74,15 @@ public struct WindowStore: Sendable {
             c.append(args)
             c.append("EXPIRE", keys.models, ttl)
         }
+        // Forgotten first, so a reused identity's new checkpoint always survives.
+        if !commit.forget.isEmpty {
+            c.append(["HDEL", keys.checkpoints(host: host)] + commit.forget)
+        }
         if !commit.checkpoints.isEmpty {
             var args = ["HSET", keys.checkpoints(host: host)]
             for (id, cp) in commit.checkpoints { args += [id, cp.encoded] }
             c.append(args)
             c.append("EXPIRE", keys.checkpoints(host: host), ttl)
-        }
-        if !commit.forget.isEmpty {
-            c.append(["HDEL", keys.checkpoints(host: host)] + commit.forget)
         }
         let counterKey = keys.ingestCounters(host: host)
         var counters = commit.counters

@@ -211,6 +211,9 @@ public final class Tailer {
         } else if !firstScanDone && startAt == .end {
             offset = try Self.lastLineBoundary(fd: fd, size: st.size, path: path)
         }
+        // The inode of a file let go earlier can be reused at once by a new file: its checkpoint must
+        // not be forgotten after this file's is written.
+        closed.removeAll { $0 == identity.key }
         let file = TailedFile(identity: identity, path: path, sourceIndex: sourceIndex, fd: fd,
                               maxLineBytes: maxLineBytes, offset: offset)
         file.fingerprint = fingerprint
