@@ -48,7 +48,6 @@ final class TailerHarness {
     var committedLines: [String] = []
     var pendingLines: [String] = []
     var overlong = 0
-    private var touched: [String: TailedFile] = [:]
 
     init(folder: LogFolder, pattern: String = "*.log", startAt: StartPosition = .beginning, maxLineBytes: Int = 1 << 20,
          waker: Waker? = nil) throws {
@@ -67,8 +66,7 @@ final class TailerHarness {
     func poll(budget: Int = 4096, sweep: Bool = true) throws -> [String] {
         if sweep { try tailer.sweep() }
         var got: [String] = []
-        while try tailer.poll(maxBytes: budget, { file, event, _ in
-            touched[file.identity.key] = file
+        while try tailer.poll(maxBytes: budget, { _, event, _ in
             switch event {
             case let .line(b): got.append(String(decoding: b, as: UTF8.self))
             case .overlong: overlong += 1
@@ -80,8 +78,7 @@ final class TailerHarness {
 
     func commit() throws {
         for k in tailer.takeClosed() { committed[k] = nil }
-        for (k, f) in touched { committed[k] = try f.checkpoint() }
-        touched.removeAll()
+        for f in tailer.takeChanged() { committed[f.identity.key] = try f.checkpoint() }
         committedLines += pendingLines
         pendingLines.removeAll()
     }
@@ -91,7 +88,6 @@ final class TailerHarness {
     /// A crash: whatever was read since the last commit is lost; a new tailer starts from checkpoints.
     func crashAndRestart() throws {
         pendingLines.removeAll()
-        touched.removeAll()
         tailer = try Tailer(sources: [TailSource(pattern: pattern, startAt: startAt)], maxLineBytes: maxLineBytes,
                             checkpoints: committed, follow: true, waker: nil, logger: quietLogger)
         try tailer.rescan()

@@ -84,12 +84,10 @@ public final class IngestPipeline: @unchecked Sendable {
         while !stopSignal.isStopped {
             let now = clock()
             var batch = WindowBatch(retention: config.retention)
-            var touched: [FileIdentity: TailedFile] = [:]
             var lines: Int64 = 0
             var overlong: Int64 = 0
             var bad: [ParseFailure: Int64] = [:]
             let more = try tailer.poll(maxBytes: config.ingest.batchBytes) { file, event, end in
-                touched[file.identity] = file
                 switch event {
                 case let .line(bytes):
                     lines += 1
@@ -110,11 +108,12 @@ public final class IngestPipeline: @unchecked Sendable {
                 }
             }
             let closed = tailer.takeClosed()
-            if !touched.isEmpty || !closed.isEmpty {
+            let moved = tailer.takeChanged()
+            if !moved.isEmpty || !closed.isEmpty {
                 var counters: [String: Int64] = ["lines": lines, "overlong": overlong]
                 for (reason, n) in bad { counters["bad_" + reason.rawValue] = n }
                 var cps: [String: Checkpoint] = [:]
-                for f in touched.values { cps[f.identity.key] = try f.checkpoint() }
+                for f in moved { cps[f.identity.key] = try f.checkpoint() }
                 let commit = WindowStore.Commit(batch: batch, checkpoints: cps, counters: counters, forget: closed)
                 guard let r = commitWithRetry(commit, redis: redis) else { return }
                 redis = r

@@ -24,6 +24,8 @@ public final class Tailer {
     public private(set) var counters = Counters()
     /// Identity keys of files let go since the last call to `takeClosed()` (their checkpoints can go).
     private var closed: [String] = []
+    /// Files whose position moved (lines read, or truncation noticed) since `takeChanged()`.
+    private var changed: [FileIdentity: TailedFile] = [:]
 
     private var files: [FileIdentity: TailedFile] = [:]
     private var byPath: [String: FileIdentity] = [:]
@@ -64,6 +66,13 @@ public final class Tailer {
         return closed
     }
 
+    /// Files whose position moved since the last call: their checkpoints are due. A truncation
+    /// counts, so the reset position is committed even before a new line arrives.
+    public func takeChanged() -> [TailedFile] {
+        defer { changed.removeAll() }
+        return Array(changed.values)
+    }
+
     // MARK: - Reading
 
     /// Reads new bytes from files that may have grown, up to `maxBytes`, handing each line to `body`.
@@ -89,6 +98,7 @@ public final class Tailer {
                 if n == 0 { file.dirty = false; break }
                 budget -= n
                 let chunk = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                changed[file.identity] = file
                 try file.splitter.feed(chunk) { event, end in try body(file, event, end) }
             }
             if budget <= 0 { return true }
@@ -111,6 +121,7 @@ public final class Tailer {
                                metadata: ["path": "\(file.path)"])
                 counters.truncations += 1
                 file.restartFromZero()
+                changed[file.identity] = file
             }
             if file.detached, !file.dirty, st.size == file.sizeAtLastSweep {
                 logger.info("letting go of rotated file, read to its end", metadata: ["path": "\(file.path)"])
@@ -126,6 +137,7 @@ public final class Tailer {
         logger.notice("file was truncated; reading it from the start", metadata: ["path": "\(file.path)"])
         counters.truncations += 1
         file.restartFromZero()
+        changed[file.identity] = file
     }
 
     private func takeInotifyEvents() {
@@ -201,7 +213,9 @@ public final class Tailer {
         var fingerprint: UInt64?
         if let cp = checkpoints.removeValue(forKey: identity.key) {
             fingerprint = try FileIdentity.fingerprint(fd: fd, path: path)
-            if fingerprint == cp.fingerprint, cp.offset <= st.size {
+            // A checkpoint is always just past a newline: if that byte is not one, the file changed.
+            if fingerprint == cp.fingerprint, cp.offset <= st.size,
+               try Self.isLineStart(fd: fd, offset: cp.offset, path: path) {
                 offset = cp.offset
             } else {
                 counters.replacedWhileStopped += 1
@@ -221,6 +235,17 @@ public final class Tailer {
         byPath[path] = identity
         counters.filesOpened += 1
         logger.info("tailing file", metadata: ["path": "\(path)", "offset": "\(offset)"])
+    }
+
+    /// True when `offset` is 0 or the byte before it is a newline.
+    static func isLineStart(fd: Int32, offset: Int64, path: String) throws(SystemError) -> Bool {
+        guard offset > 0 else { return true }
+        var byte: UInt8 = 0
+        let n: Int
+        do {
+            n = try withUnsafeMutableBytes(of: &byte) { try FileSystem.pread(fd, $0, at: offset - 1, path: path) }
+        } catch let e as SystemError { throw e } catch { throw SystemError("pread", path, errno: EIO) }
+        return n == 1 && byte == 0x0A
     }
 
     /// The offset just past the last newline at or before `size` (0 when there is none).
