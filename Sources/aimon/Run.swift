@@ -29,8 +29,15 @@ struct Run: ParsableCommand {
 }
 
 /// Routes SIGTERM and SIGINT to `stop` through Dispatch (no work in a signal handler).
+///
+/// The signals are unblocked first: a parent may have started aimon with them blocked (a blocked
+/// mask is inherited across exec), and a daemon that cannot be stopped is worse than useless.
 func installStopSignals(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-    [SIGTERM, SIGINT].map { sig in
+    var set = sigset_t()
+    sigemptyset(&set)
+    for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    return [SIGTERM, SIGINT].map { sig in
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "aimon.signals"))
         source.setEventHandler(handler: stop)

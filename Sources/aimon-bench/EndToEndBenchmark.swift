@@ -1,0 +1,86 @@
+import AimonCore
+import Foundation
+
+/// The real product path: `aimon replay` as its own process, from file to committed Redis windows.
+enum EndToEndBenchmark {
+    struct Result { var linesPerSecond: Double; var seconds: Double; var peakRSSKiB: Int }
+
+    static func run(logPath: String, lines: Int, redisURL: String, workDir: String) throws -> Result {
+        let prefix = "bench\(UInt32.random(in: 0...UInt32.max))"
+        let config = "\(workDir)/bench.yaml"
+        let yaml = """
+        host_id: bench
+        sources:
+          - path: \(workDir)/unused-*.jsonl
+        redis:
+          url: \(redisURL)
+          key_prefix: \(prefix)
+        log_level: warning
+        """
+        FileManager.default.createFile(atPath: config, contents: Data(yaml.utf8))
+        let aimon = siblingExecutable("aimon")
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (status, rss) = try spawnAndWait(aimon, ["replay", "--config", config, logPath])
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard status == 0 else { throw ValidationErrorText("aimon replay exited with \(status)") }
+        // Check the figure is real: the counters committed with the windows must hold every line.
+        let redis = try RedisConnection(url: try RedisURL(parsing: redisURL))
+        let committed = try redis.command(["HGET", KeySchema(prefix: prefix).ingestCounters(host: "bench"), "lines"]).integer ?? 0
+        guard committed == Int64(lines) else { throw ValidationErrorText("Redis holds \(committed) lines, expected \(lines)") }
+        return Result(linesPerSecond: Double(lines) / seconds, seconds: seconds, peakRSSKiB: rss)
+    }
+}
+
+/// A program installed beside this one (both are built into the same folder).
+func siblingExecutable(_ name: String) -> String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
+}
+
+/// posix_spawn + wait4: the exit status and the child's peak RSS in KiB.
+func spawnAndWait(_ path: String, _ args: [String]) throws -> (Int32, Int) {
+    var pid: pid_t = 0
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+    guard rc == 0 else { throw ValidationErrorText("cannot start \(path): \(String(cString: strerror(rc)))") }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (exit, usage.ru_maxrss)
+}
+
+/// A private redis-server for the benchmark.
+final class PrivateRedis {
+    let url: String
+    private let pid: pid_t
+    private let dir: String
+
+    init() throws {
+        dir = NSTemporaryDirectory() + "aimon-bench-redis-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let port = 20000 + Int(getpid() % 20000)
+        url = "redis://127.0.0.1:\(port)/0"
+        var p: pid_t = 0
+        let args = ["redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir + "/redis.log"]
+        let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        guard posix_spawnp(&p, "redis-server", nil, nil, argv, environ) == 0 else {
+            throw ValidationErrorText("cannot start redis-server (apt-get install redis-server), or pass --redis-url")
+        }
+        pid = p
+        for _ in 0..<500 {
+            if let c = try? RedisConnection(url: try RedisURL(parsing: url), timeout: 1), (try? c.command(["PING"])) == .status("PONG") { return }
+            usleep(10_000)
+        }
+        throw ValidationErrorText("redis-server did not answer on \(url)")
+    }
+
+    func stop() {
+        if let c = try? RedisConnection(url: try RedisURL(parsing: url)) { _ = try? c.command(["SHUTDOWN", "NOSAVE"]) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
