@@ -4,9 +4,17 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Bench: ParsableCommand {
+struct BenchTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aimon-bench",
+        abstract: "Developer tools for aimon: the benchmark, and a generator of sample gateway logs.",
+        subcommands: [Bench.self, Generate.self],
+        defaultSubcommand: Bench.self)
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "measure",
         abstract: "Measure aimon: parse speed, end-to-end ingest speed, peak memory, and mtail on the same log.",
         discussion: """
         Build and run in release mode:  swift run -c release aimon-bench [--lines N]

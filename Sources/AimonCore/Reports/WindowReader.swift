@@ -19,11 +19,20 @@ public struct WindowReader {
         return (resolution, starts, starts[0], current + width)
     }
 
-    /// Models with an event in the window, by name.
-    public func models(since: Int64) throws(RedisError) -> [String] {
-        let reply = try redis.command(["ZRANGEBYSCORE", keys.models, String(since), "+inf"])
-        if case let .error(e) = reply { throw RedisError(.reply, e) }
-        return (reply.array ?? []).compactMap(\.text).sorted()
+    /// Models with an event in the hours overlapping [from, to), by name.
+    public func models(from: Int64, to: Int64) throws(RedisError) -> [String] {
+        var c = RedisCommands()
+        var hour = from - WindowBatch.mod(from, 3600)
+        while hour < to {
+            c.append("SMEMBERS", keys.models(hour: hour))
+            hour += 3600
+        }
+        var names = Set<String>()
+        for reply in try redis.pipeline(c) {
+            if case let .error(e) = reply { throw RedisError(.reply, e) }
+            for m in reply.array ?? [] { if let t = m.text { names.insert(t) } }
+        }
+        return names.sorted()
     }
 
     /// Sum of the buckets of one model (nil: all models) at the given starts.

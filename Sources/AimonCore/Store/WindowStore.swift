@@ -68,10 +68,15 @@ public struct WindowStore: Sendable {
             else { c.append("INCRBY", key, String(run.trailing)) }
             c.append("EXPIRE", key, ttl)
         }
-        if !batch.lastSeen.isEmpty {
-            var args = ["ZADD", keys.models, "GT"]
-            for (model, t) in batch.lastSeen { args += [String(t), model] }
-            c.append(args)
+        var modelsByHour: [Int64: [String]] = [:]
+        for k in batch.hour.keys { if let m = k.model { modelsByHour[k.start, default: []].append(m) } }
+        for (hour, models) in modelsByHour {
+            let key = keys.models(hour: hour)
+            c.append(["SADD", key], models)
+            c.append("EXPIREAT", key, String(hour + 3600 + retention.hourBuckets))
+        }
+        if !batch.models.isEmpty {
+            c.append(["SADD", keys.models], batch.models)
             c.append("EXPIRE", keys.models, ttl)
         }
         // Forgotten first, so a reused identity's new checkpoint always survives.
@@ -133,7 +138,7 @@ public struct WindowStore: Sendable {
 
     /// Known model names (for the model cap).
     public func loadModels(on redis: RedisConnection) throws(RedisError) -> Set<String> {
-        let reply = try redis.command(["ZRANGE", keys.models, "0", "-1"])
+        let reply = try redis.command(["SMEMBERS", keys.models])
         if case let .error(e) = reply { throw RedisError(.reply, "cannot read the model set: \(e)") }
         return Set((reply.array ?? []).compactMap(\.text))
     }

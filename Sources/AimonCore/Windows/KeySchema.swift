@@ -49,8 +49,11 @@ public struct KeySchema: Sendable {
     /// The model's current run of consecutive failures.
     public func failureRun(_ model: String) -> String { "\(prefix):\(tag(model)):run" }
 
-    /// Sorted set of known models, scored by the last event time seen.
+    /// Set of every known model (for the model cap).
     public var models: String { "\(prefix):models" }
+
+    /// Set of the models with an event in one hour.
+    public func models(hour: Int64) -> String { "\(prefix):models:\(hour)" }
 
     /// Hash of file identity -> checkpoint, for one host.
     public func checkpoints(host: String) -> String { "\(prefix):ckpt:\(Self.escape(host))" }

@@ -58,8 +58,8 @@ public struct WindowBatch: Sendable {
     public private(set) var users: [BucketKey: Set<String>] = [:]
     public private(set) var errors: [BucketKey: [String: Int64]] = [:]
     public private(set) var runs: [String: FailureRun] = [:]
-    /// Latest event time seen per model.
-    public private(set) var lastSeen: [String: Int64] = [:]
+    /// The models the batch touched.
+    public private(set) var models: Set<String> = []
     public private(set) var records = 0
     /// Records older than the hour-bucket retention: counted, not stored.
     public private(set) var late = 0
@@ -95,7 +95,7 @@ public struct WindowBatch: Sendable {
             errors[allHour, default: [:]][message, default: 0] += 1
         }
         runs[model, default: FailureRun()].add(success: call.success)
-        lastSeen[model] = max(lastSeen[model] ?? t, t)
+        models.insert(model)
     }
 
     @inline(__always) static func mod(_ a: Int64, _ b: Int64) -> Int64 { ((a % b) + b) % b }

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The main job, end to end: build aimon, start a private Redis, generate a gateway log with an outage
+# on one model and a slow model, run the daemon on it while more lines arrive, then show the report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+echo "== building aimon"
+swift build --product aimon >/dev/null
+swift build --product aimon-bench >/dev/null
+bin=$(swift build --show-bin-path)
+
+demo=$(mktemp -d /tmp/aimon-demo.XXXXXX)
+port=$(( 20000 + RANDOM % 20000 ))
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$demo" \
+  --daemonize yes --pidfile "$demo/redis.pid" --logfile "$demo/redis.log"
+cleanup() { redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.1; done
+
+cat > "$demo/aimon.yaml" <<YAML
+sources:
+  - path: $demo/logs/*.jsonl
+    start_at: beginning
+redis:
+  url: redis://127.0.0.1:$port/0
+YAML
+mkdir -p "$demo/logs"
+echo "== config"
+"$bin/aimon" check-config --config "$demo/aimon.yaml"
+
+echo "== a gateway log: 20000 calls over two hours; claude-3-5-sonnet fails for the last 10 minutes, mistral-large is slow"
+"$bin/aimon-bench" generate --lines 20000 --minutes 120 --outage-model claude-3-5-sonnet --slow-model mistral-large \
+  "$demo/logs/gateway.jsonl"
+
+echo "== aimon run (the daemon, in the foreground here; logs on stderr)"
+"$bin/aimon" run --config "$demo/aimon.yaml" 2> "$demo/aimon.log" &
+daemon=$!
+# More calls arrive while it runs: the daemon tails them within the second.
+"$bin/aimon-bench" generate --lines 2000 --minutes 1 --seed 7 --append --outage-model claude-3-5-sonnet "$demo/logs/gateway.jsonl"
+until [ "$(redis-cli -p "$port" hget "aimon:ingest:$(hostname)" lines)" = "22000" ]; do sleep 0.2; done
+kill -TERM "$daemon"; wait "$daemon"
+echo "daemon stopped cleanly; its log:"
+sed 's/^/  /' "$demo/aimon.log"
+
+echo; echo "== aimon stats --hours 1"
+"$bin/aimon" stats --config "$demo/aimon.yaml" --hours 1
+echo; echo "== aimon stats --json --model claude-3-5-sonnet --hours 0.2"
+"$bin/aimon" stats --config "$demo/aimon.yaml" --json --model claude-3-5-sonnet --hours 0.2
+echo; echo "(demo files in $demo)"
