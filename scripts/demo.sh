@@ -35,9 +35,12 @@ echo "== a gateway log: 20000 calls over two hours; claude-3-5-sonnet fails for 
 echo "== aimon run (the daemon, in the foreground here; logs on stderr)"
 "$bin/aimon" run --config "$demo/aimon.yaml" 2> "$demo/aimon.log" &
 daemon=$!
-# More calls arrive while it runs: the daemon tails them within the second.
+committed() { redis-cli -p "$port" hget "aimon:ingest:$(hostname)" lines; }
+until [ "$(committed)" = "20000" ]; do sleep 0.1; done
+echo "the daemon has committed the first 20000 lines; 2000 more calls arrive while it runs:"
+
 "$bin/aimon-bench" generate --lines 2000 --minutes 1 --seed 7 --append --outage-model claude-3-5-sonnet "$demo/logs/gateway.jsonl"
-until [ "$(redis-cli -p "$port" hget "aimon:ingest:$(hostname)" lines)" = "22000" ]; do sleep 0.2; done
+until [ "$(committed)" = "22000" ]; do sleep 0.1; done
 kill -TERM "$daemon"; wait "$daemon"
 echo "daemon stopped cleanly; its log:"
 sed 's/^/  /' "$demo/aimon.log"
