@@ -36,6 +36,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the mtail comparison.")
     var noMtail = false
 
+    @Flag(help: "Only the parse benchmark (no Redis, no mtail).")
+    var parseOnly = false
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let logPath = "\(workDir)/gateway-\(lines).jsonl"
@@ -44,6 +47,7 @@ struct Bench: ParsableCommand {
 
         let parse = try ParseBenchmark.run(path: logPath)
         print(String(format: "parse only (one core):   %10.0f lines/s   (%d records, %d bad)", parse.linesPerSecond, parse.records, parse.bad))
+        if parseOnly { return }
 
         let server = redisURL == nil ? try PrivateRedis() : nil
         defer { server?.stop() }

@@ -37,12 +37,17 @@ func siblingExecutable(_ name: String) -> String {
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
 }
 
-/// posix_spawn + wait4: the exit status and the child's peak RSS in KiB.
-func spawnAndWait(_ path: String, _ args: [String]) throws -> (Int32, Int) {
+/// posix_spawn + wait4: the exit status and the child's peak RSS in KiB. `quiet` sends the child's
+/// standard output to /dev/null.
+func spawnAndWait(_ path: String, _ args: [String], quiet: Bool = false) throws -> (Int32, Int) {
     var pid: pid_t = 0
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
-    let rc = posix_spawn(&pid, path, nil, nil, argv, environ)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    if quiet { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
+    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard rc == 0 else { throw ValidationErrorText("cannot start \(path): \(String(cString: strerror(rc)))") }
     var status: Int32 = 0
     var usage = rusage()

@@ -1,5 +1,6 @@
 import Testing
 @testable import AimonCore
+import AimonSamples
 
 @Suite struct WindowTests {
     let retention = Retention(minuteBuckets: 48 * 3600, hourBuckets: 35 * 86400)
@@ -7,9 +8,10 @@ import Testing
 
     @Test func foldsRecordsIntoMinuteAndHourBucketsPerModelAndForAll() {
         var b = WindowBatch(retention: retention)
-        b.add(APICall(timestamp: now - 30, userID: "u1", model: "a", success: true, responseTime: 0.5, statusCode: 200, inputLength: 10, outputLength: 20), model: "a", now: now)
-        b.add(APICall(timestamp: now - 20, userID: "u2", model: "a", success: false, responseTime: 30, statusCode: 503, errorMessage: "boom  42"), model: "a", now: now)
-        b.add(APICall(timestamp: now + 5, userID: "u1", model: "b", success: true), model: "b", now: now)
+        var models = ModelRegistry(capacity: 100)
+        b.add(APICall(timestamp: now - 30, userID: "u1", model: "a", success: true, responseTime: 0.5, statusCode: 200, inputLength: 10, outputLength: 20), registry: &models, now: now)
+        b.add(APICall(timestamp: now - 20, userID: "u2", model: "a", success: false, responseTime: 30, statusCode: 503, errorMessage: "boom  42"), registry: &models, now: now)
+        b.add(APICall(timestamp: now + 5, userID: "u1", model: "b", success: true), registry: &models, now: now)
         let minuteA = b.minute[.init(model: "a", start: Int64(now) - 60)]!
         #expect(minuteA.calls == 2 && minuteA.successes == 1 && minuteA.failures == 1)
         #expect(minuteA.latencyCount == 2 && minuteA.latencySumMicros == 30_500_000)
@@ -28,12 +30,43 @@ import Testing
 
     @Test func eventTimeDecidesTheBucketAndOldLinesAreLate() {
         var b = WindowBatch(retention: retention)
-        b.add(APICall(timestamp: now - 3 * 86400, model: "a", success: true), model: "a", now: now)  // hour bucket only
-        b.add(APICall(timestamp: now - 40 * 86400, model: "a", success: true), model: "a", now: now)  // late
-        b.add(APICall(model: "a", success: true), model: "a", now: now + 0.5)  // no timestamp: ingest time
+        var models = ModelRegistry(capacity: 100)
+        b.add(APICall(timestamp: now - 3 * 86400, model: "a", success: true), registry: &models, now: now)  // hour bucket only
+        b.add(APICall(timestamp: now - 40 * 86400, model: "a", success: true), registry: &models, now: now)  // late
+        b.add(APICall(model: "a", success: true), registry: &models, now: now + 0.5)  // no timestamp: ingest time
         #expect(b.minute.keys.map(\.start).sorted() == [Int64(now), Int64(now)])
         #expect(b.hour[.init(model: "a", start: Int64(now) - 3 * 86400)]?.calls == 1)
         #expect(b.late == 1 && b.records == 2)
+    }
+
+    @Test func foldEqualsANaiveFoldWhateverTheOrder() {
+        var rng = SplitMix64(seed: 77)
+        var b = WindowBatch(retention: retention)
+        var registry = ModelRegistry(capacity: 3)
+        var minute: [WindowBatch.BucketKey: BucketCounts] = [:]
+        var hour: [WindowBatch.BucketKey: BucketCounts] = [:]
+        var users: [WindowBatch.BucketKey: Set<String>] = [:]
+        for i in 0..<5000 {
+            let model = i < 3 ? ["a", "b", "c"][i] : ["a", "b", "c", "d", "e"][Int(rng.next() % 5)]  // a, b, c seen first
+            let t = now - Double(rng.next() % 7200) - rng.nextDouble()  // out of order, over two hours
+            let call = APICall(timestamp: t, userID: "u\(rng.next() % 50)", model: model, success: rng.next() % 4 != 0,
+                               responseTime: rng.nextDouble() * 5, statusCode: [200, 429, 503][Int(rng.next() % 3)])
+            b.add(call, registry: &registry, now: now)
+            let stored = ["a", "b", "c"].contains(model) ? model : ModelRegistry.overflowName
+            let ts = Int64(t.rounded(.down))
+            for m in [stored, nil] as [String?] {
+                minute[.init(model: m, start: ts - WindowBatch.mod(ts, 60)), default: BucketCounts()].add(call)
+                hour[.init(model: m, start: ts - WindowBatch.mod(ts, 3600)), default: BucketCounts()].add(call)
+                users[.init(model: m, start: ts - WindowBatch.mod(ts, 3600)), default: []].insert(call.userID!)
+            }
+        }
+        // The first three names seen are kept; d and e share the overflow name.
+        #expect(b.models == ["a", "b", "c", ModelRegistry.overflowName])
+        #expect(b.minute == minute)
+        #expect(b.hour == hour)
+        #expect(b.users == users)
+        #expect(b.minute.filter { $0.key.model == nil }.values.reduce(0) { $0 + $1.calls } == 5000)
+        #expect(b.hour.filter { $0.key.model != nil }.values.reduce(0) { $0 + $1.calls } == 5000)
     }
 
     @Test func histogramBoundsAreInclusive() {
@@ -97,7 +130,8 @@ import Testing
 
     @Test func storeWritesOneTransactionWithTTLsAndCheckpoints() {
         var b = WindowBatch(retention: retention)
-        b.add(APICall(timestamp: now, userID: "u", model: "a", success: false), model: "a", now: now)
+        var models = ModelRegistry(capacity: 100)
+        b.add(APICall(timestamp: now, userID: "u", model: "a", success: false), registry: &models, now: now)
         let store = WindowStore(keys: KeySchema(prefix: "p"), retention: retention, host: "h1")
         let cmds = store.commands(for: .init(batch: b, checkpoints: ["1:2": Checkpoint(offset: 10, fingerprint: 255, path: "/x")],
                                             counters: ["lines": 1], forget: ["1:3"]))

@@ -28,6 +28,7 @@ public struct JSONScanner {
     @inline(__always) public var atEnd: Bool { index >= bytes.count }
 
     @inline(__always) public mutating func skipWhitespace() {
+        guard index < bytes.count, bytes[index] <= 0x20 else { return }  // the usual case: none
         while index < bytes.count {
             let b = bytes[index]
             if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { index += 1 } else { return }
@@ -50,39 +51,57 @@ public struct JSONScanner {
     /// Reads a string starting at the opening quote; validates escapes and UTF-8.
     public mutating func readString() throws(ParseFailure) -> StringToken {
         guard try peek() == 0x22 else { throw .invalidJSON }
-        index += 1
-        let start = index
+        let base = bytes.baseAddress!
+        let count = bytes.count
+        var i = index + 1
+        let start = i
         var hasEscapes = false
         while true {
-            guard index < bytes.count else { throw .truncated }
-            let b = bytes[index]
+            // Fast path: skip 8 plain bytes at a time (no quote, backslash, control or non-ASCII byte).
+            while i + 8 <= count && !Self.hasSpecialByte(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
+                i += 8
+            }
+            guard i < count else { index = i; throw .truncated }
+            let b = base[i]
             if b == 0x22 {
-                let token = StringToken(start: start, end: index, hasEscapes: hasEscapes)
-                index += 1
-                return token
+                index = i + 1
+                return StringToken(start: start, end: i, hasEscapes: hasEscapes)
             } else if b == 0x5C {
                 hasEscapes = true
-                index += 1
-                guard index < bytes.count else { throw .truncated }
-                switch bytes[index] {
-                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 1
+                i += 1
+                guard i < count else { index = i; throw .truncated }
+                switch base[i] {
+                case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: i += 1
                 case 0x75:
-                    index += 1
+                    i += 1
                     for _ in 0..<4 {
-                        guard index < bytes.count else { throw .truncated }
-                        guard Self.hexValue(bytes[index]) != nil else { throw .invalidJSON }
-                        index += 1
+                        guard i < count else { index = i; throw .truncated }
+                        guard Self.hexValue(base[i]) != nil else { throw .invalidJSON }
+                        i += 1
                     }
                 default: throw .invalidJSON
                 }
             } else if b < 0x20 {
                 throw b == 0 ? .nulByte : .invalidJSON
             } else if b < 0x80 {
-                index += 1
+                i += 1
             } else {
+                index = i
                 try skipUTF8Sequence()
+                i = index
             }
         }
+    }
+
+    /// True when any of the 8 bytes is a quote, a backslash, below 0x20 or at/above 0x80 (SWAR).
+    @inline(__always) static func hasSpecialByte(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let quote = hasZero(x ^ (ones &* 0x22))
+        let backslash = hasZero(x ^ (ones &* 0x5C))
+        let control = (x &- ones &* 0x20) & ~x & highs  // some byte < 0x20 (valid while no byte >= 0x80)
+        return (quote | backslash | control | (x & highs)) != 0
     }
 
     /// Validates one multi-byte UTF-8 sequence at `index` (RFC 3629: no overlongs, no surrogates).
@@ -114,31 +133,35 @@ public struct JSONScanner {
     /// Reads a number; returns its byte range. Validates the JSON number grammar.
     public mutating func readNumber() throws(ParseFailure) -> Range<Int> {
         _ = try peek()
+        let p = bytes.baseAddress!
+        let n = bytes.count
         let start = index
-        if bytes[index] == 0x2D { index += 1 }
-        guard index < bytes.count else { throw .truncated }
-        if bytes[index] == 0x30 {
-            index += 1
-        } else if bytes[index] >= 0x31 && bytes[index] <= 0x39 {
-            while index < bytes.count && Self.isDigit(bytes[index]) { index += 1 }
+        var i = index
+        defer { index = i }
+        if p[i] == 0x2D { i += 1 }
+        guard i < n else { throw .truncated }
+        if p[i] == 0x30 {
+            i += 1
+        } else if p[i] >= 0x31 && p[i] <= 0x39 {
+            while i < n && Self.isDigit(p[i]) { i += 1 }
         } else {
             throw .invalidJSON
         }
-        if index < bytes.count && bytes[index] == 0x2E {
-            index += 1
-            guard index < bytes.count else { throw .truncated }
-            guard Self.isDigit(bytes[index]) else { throw .invalidJSON }
-            while index < bytes.count && Self.isDigit(bytes[index]) { index += 1 }
+        if i < n && p[i] == 0x2E {
+            i += 1
+            guard i < n else { throw .truncated }
+            guard Self.isDigit(p[i]) else { throw .invalidJSON }
+            while i < n && Self.isDigit(p[i]) { i += 1 }
         }
-        if index < bytes.count && (bytes[index] == 0x65 || bytes[index] == 0x45) {
-            index += 1
-            guard index < bytes.count else { throw .truncated }
-            if bytes[index] == 0x2B || bytes[index] == 0x2D { index += 1 }
-            guard index < bytes.count else { throw .truncated }
-            guard Self.isDigit(bytes[index]) else { throw .invalidJSON }
-            while index < bytes.count && Self.isDigit(bytes[index]) { index += 1 }
+        if i < n && (p[i] == 0x65 || p[i] == 0x45) {
+            i += 1
+            guard i < n else { throw .truncated }
+            if p[i] == 0x2B || p[i] == 0x2D { i += 1 }
+            guard i < n else { throw .truncated }
+            guard Self.isDigit(p[i]) else { throw .invalidJSON }
+            while i < n && Self.isDigit(p[i]) { i += 1 }
         }
-        return start..<index
+        return start..<i
     }
 
     /// Reads a literal (`true`, `false`, `null`).

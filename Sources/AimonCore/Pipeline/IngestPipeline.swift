@@ -93,7 +93,7 @@ public final class IngestPipeline: @unchecked Sendable {
                     lines += 1
                     do throws(ParseFailure) {
                         let call = try parsers[file.sourceIndex].parse(bytes)
-                        batch.add(call, model: registry.canonical(call.model), now: now)
+                        batch.add(call, registry: &registry, now: now)
                     } catch {
                         bad[error, default: 0] += 1
                         if sampler.shouldLog(error, now: now) {

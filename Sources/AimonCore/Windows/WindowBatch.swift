@@ -45,21 +45,43 @@ public struct FailureRun: Equatable, Sendable {
 
 /// Folds a batch of records into per-(model, bucket) deltas in memory: the batcher of DESIGN.md.
 ///
-/// Pure: time is passed in. Every record lands twice, under its model and under all models (nil).
+/// Pure: time is passed in. The hot path costs one model lookup per record: each model has a slot
+/// whose buckets are keyed by their start time, with the current minute and hour kept aside (records
+/// mostly arrive in time order). The all-models figures (model nil in the views) are summed once,
+/// when the batch is read, rather than on every record.
 public struct WindowBatch: Sendable {
     public struct BucketKey: Hashable, Sendable {
         public var model: String?
         public var start: Int64
     }
 
+    /// One model's part of the batch.
+    struct Slot: Sendable {
+        var minute: [Int64: BucketCounts] = [:]
+        var hour: [Int64: BucketCounts] = [:]
+        var users: [Int64: Set<String>] = [:]
+        var errors: [Int64: [String: Int64]] = [:]
+        var run = FailureRun()
+        var currentMinute: Int64 = .min
+        var currentMinuteCounts = BucketCounts()
+        var currentHour: Int64 = .min
+        var currentHourCounts = BucketCounts()
+
+        mutating func flush() {
+            if currentMinute != .min { minute[currentMinute, default: BucketCounts()].merge(currentMinuteCounts) }
+            if currentHour != .min { hour[currentHour, default: BucketCounts()].merge(currentHourCounts) }
+            currentMinute = .min
+            currentHour = .min
+            currentMinuteCounts = BucketCounts()
+            currentHourCounts = BucketCounts()
+        }
+    }
+
     public let retention: Retention
-    public private(set) var minute: [BucketKey: BucketCounts] = [:]
-    public private(set) var hour: [BucketKey: BucketCounts] = [:]
-    public private(set) var users: [BucketKey: Set<String>] = [:]
-    public private(set) var errors: [BucketKey: [String: Int64]] = [:]
-    public private(set) var runs: [String: FailureRun] = [:]
-    /// The models the batch touched.
-    public private(set) var models: Set<String> = []
+    private var slots: [Slot] = []
+    private var slotNames: [String] = []
+    /// Model name as written in the log -> slot (names over the model cap share the overflow slot).
+    private var slotIndex: [String: Int] = [:]
     public private(set) var records = 0
     /// Records older than the hour-bucket retention: counted, not stored.
     public private(set) var late = 0
@@ -68,34 +90,107 @@ public struct WindowBatch: Sendable {
 
     public var isEmpty: Bool { records == 0 && late == 0 }
 
-    /// Adds one record; `now` is the ingest time, used when the record has no timestamp.
-    public mutating func add(_ call: APICall, model: String, now: Double) {
+    /// Adds one record; `now` is the ingest time, used when the record has no timestamp. The model is
+    /// stored under the name `registry` gives it (itself, or the overflow name past the cap).
+    public mutating func add(_ call: APICall, registry: inout ModelRegistry, now: Double) {
+        let slot: Int
+        if let i = slotIndex[call.model] {
+            slot = i
+        } else {
+            let name = registry.canonical(call.model)
+            if let i = slotNames.firstIndex(of: name) { slot = i } else {
+                slot = slots.count
+                slots.append(Slot())
+                slotNames.append(name)
+            }
+            slotIndex[call.model] = slot
+        }
+        add(call, slot: slot, now: now)
+    }
+
+    private mutating func add(_ call: APICall, slot i: Int, now: Double) {
         let time = call.timestamp ?? now
         let t = Int64(time.rounded(.down))
         let nowSeconds = Int64(now)
         guard t >= nowSeconds - retention.hourBuckets else { late += 1; return }
         records += 1
         let hourStart = t - Self.mod(t, 3600)
-        if t >= nowSeconds - retention.minuteBuckets {
-            let minuteStart = t - Self.mod(t, 60)
-            minute[BucketKey(model: model, start: minuteStart), default: BucketCounts()].add(call)
-            minute[BucketKey(model: nil, start: minuteStart), default: BucketCounts()].add(call)
+        slots.withUnsafeMutableBufferPointer { buf in
+            if t >= nowSeconds - retention.minuteBuckets {
+                let minuteStart = t - Self.mod(t, 60)
+                if buf[i].currentMinute != minuteStart {
+                    if buf[i].currentMinute != .min {
+                        buf[i].minute[buf[i].currentMinute, default: BucketCounts()].merge(buf[i].currentMinuteCounts)
+                        buf[i].currentMinuteCounts = buf[i].minute.removeValue(forKey: minuteStart) ?? BucketCounts()
+                    }
+                    buf[i].currentMinute = minuteStart
+                }
+                buf[i].currentMinuteCounts.add(call)
+            }
+            if buf[i].currentHour != hourStart {
+                if buf[i].currentHour != .min {
+                    buf[i].hour[buf[i].currentHour, default: BucketCounts()].merge(buf[i].currentHourCounts)
+                    buf[i].currentHourCounts = buf[i].hour.removeValue(forKey: hourStart) ?? BucketCounts()
+                }
+                buf[i].currentHour = hourStart
+            }
+            buf[i].currentHourCounts.add(call)
+            if let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
+            if !call.success {
+                let message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
+                buf[i].errors[hourStart, default: [:]][message, default: 0] += 1
+            }
+            buf[i].run.add(success: call.success)
         }
-        let modelHour = BucketKey(model: model, start: hourStart)
-        let allHour = BucketKey(model: nil, start: hourStart)
-        hour[modelHour, default: BucketCounts()].add(call)
-        hour[allHour, default: BucketCounts()].add(call)
-        if let user = call.userID, !user.isEmpty {
-            users[modelHour, default: []].insert(user)
-            users[allHour, default: []].insert(user)
+    }
+
+    // MARK: - Views, built once per batch (model nil: all models)
+
+    private var flushedSlots: [Slot] {
+        slots.map { var s = $0; s.flush(); return s }
+    }
+
+    /// Minute buckets by (model, start), with the all-models sums.
+    public var minute: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, \.minute) }
+    /// Hour buckets by (model, start), with the all-models sums.
+    public var hour: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, \.hour) }
+
+    public var users: [BucketKey: Set<String>] {
+        var out: [BucketKey: Set<String>] = [:]
+        for (name, slot) in zip(slotNames, slots) {
+            for (hour, set) in slot.users {
+                out[BucketKey(model: name, start: hour)] = set
+                out[BucketKey(model: nil, start: hour), default: []].formUnion(set)
+            }
         }
-        if !call.success {
-            let message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
-            errors[modelHour, default: [:]][message, default: 0] += 1
-            errors[allHour, default: [:]][message, default: 0] += 1
+        return out
+    }
+
+    public var errors: [BucketKey: [String: Int64]] {
+        var out: [BucketKey: [String: Int64]] = [:]
+        for (name, slot) in zip(slotNames, slots) {
+            for (hour, counts) in slot.errors {
+                out[BucketKey(model: name, start: hour)] = counts
+                out[BucketKey(model: nil, start: hour), default: [:]].merge(counts, uniquingKeysWith: +)
+            }
         }
-        runs[model, default: FailureRun()].add(success: call.success)
-        models.insert(model)
+        return out
+    }
+
+    public var runs: [String: FailureRun] { Dictionary(uniqueKeysWithValues: zip(slotNames, slots.map(\.run))) }
+
+    /// The models the batch touched.
+    public var models: Set<String> { Set(slotNames) }
+
+    private static func view(_ slots: [Slot], _ names: [String], _ part: KeyPath<Slot, [Int64: BucketCounts]>) -> [BucketKey: BucketCounts] {
+        var out: [BucketKey: BucketCounts] = [:]
+        for (name, slot) in zip(names, slots) {
+            for (start, counts) in slot[keyPath: part] {
+                out[BucketKey(model: name, start: start)] = counts
+                out[BucketKey(model: nil, start: start), default: BucketCounts()].merge(counts)
+            }
+        }
+        return out
     }
 
     @inline(__always) static func mod(_ a: Int64, _ b: Int64) -> Int64 { ((a % b) + b) % b }
