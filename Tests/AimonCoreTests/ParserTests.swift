@@ -1,5 +1,6 @@
 import Testing
 @testable import AimonCore
+import AimonSamples
 
 func parse(_ text: String) -> Result<APICall, ParseFailure> {
     parseBytes(Array(text.utf8))
@@ -131,6 +132,20 @@ func parseBytes(_ bytes: [UInt8]) -> Result<APICall, ParseFailure> {
         #expect(parseBytes(bytes) == .failure(.nulByte))
         // Valid multi-byte UTF-8 of every length is accepted.
         #expect(try parseBytes(Array(#"{"model_name":"é€𝄞"}"#.utf8)).get().model == "é€𝄞")
+    }
+
+    @Test func cachedStringsStayCorrectAcrossManyLongNames() throws {
+        let parser = NativeParser()
+        let names = (0..<300).map { "provider-\($0 % 7)/model-name-number-\($0)" } + ["x-model-16-bytes", "y-model-16-bytes"]
+        var rng = SplitMix64(seed: 4)
+        for _ in 0..<5000 {
+            let name = names[Int(rng.next() % UInt64(names.count))]
+            let endpoint = "/v1/chat/completions/\(rng.next() % 40)"
+            let line = Array(#"{"model_name":"\#(name)","endpoint":"\#(endpoint)"}"#.utf8)
+            let call = try line.withUnsafeBufferPointer { buf throws(ParseFailure) in try parser.parse(buf) }
+            #expect(call.model == name)
+            #expect(call.endpoint == endpoint)
+        }
     }
 
     @Test func deepNestingIsRejectedNotOverflowed() {

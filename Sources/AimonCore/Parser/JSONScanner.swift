@@ -190,12 +190,24 @@ public struct JSONScanner {
     }
 
     public mutating func readBool() throws(ParseFailure) -> Bool {
-        if try peek() == 0x74 { try readLiteral("true"); return true }
+        if try peek() == 0x74 {
+            if index + 4 <= bytes.count, load32(index) == 0x6575_7274 { index += 4; return true }  // "true"
+            try readLiteral("true")
+            return true
+        }
         try readLiteral("false")
         return false
     }
 
-    public mutating func readNull() throws(ParseFailure) { _ = try peek(); try readLiteral("null") }
+    @inline(__always) private func load32(_ at: Int) -> UInt32 {
+        UnsafeRawPointer(bytes.baseAddress! + at).loadUnaligned(as: UInt32.self)
+    }
+
+    public mutating func readNull() throws(ParseFailure) {
+        _ = try peek()
+        if index + 4 <= bytes.count, load32(index) == 0x6C6C_756E { index += 4; return }  // "null"
+        try readLiteral("null")
+    }
 
     /// Skips any value, validating it, with nesting bounded by `maxDepth`.
     public mutating func skipValue(depth: Int = 0) throws(ParseFailure) {

@@ -3,7 +3,10 @@ import Glibc
 #endif
 
 /// Turns one log line into an API-call record. One implementation per gateway format.
-public protocol LineParser: Sendable {
+///
+/// A parser keeps small caches between lines, so each ingest loop makes its own (`makeParser()`) and
+/// uses it from one thread.
+public protocol LineParser: AnyObject {
     func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall
 }
 

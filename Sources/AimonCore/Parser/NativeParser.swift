@@ -1,7 +1,9 @@
 /// The seed's record, one JSON object a line (DESIGN.md):
 /// `timestamp, user_id, work_order_id, model_name, endpoint, success, response_time, status_code,
 /// error_message, input_length, output_length`. Unknown fields are validated and ignored.
-public struct NativeParser: LineParser {
+public final class NativeParser: LineParser {
+    private var cache = StringCache()
+
     public init() {}
 
     public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
@@ -50,11 +52,13 @@ public struct NativeParser: LineParser {
             case .workOrderID: workOrderID = try s.readIdentifier(&fieldFailure)
             case .model:
                 switch try s.peekKind() {
-                case .string: model = s.decodeString(try s.readString())
+                case .string: model = s.string(try s.readString(), cache: &cache)
                 case .null: try s.readNull(); model = nil
                 default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
                 }
-            case .endpoint: endpoint = try s.readOptionalString(&fieldFailure)
+            case .endpoint:
+                if try s.peekKind() == .string { endpoint = s.string(try s.readString(), cache: &cache) }
+                else { endpoint = try s.readOptionalString(&fieldFailure) }
             case .success:
                 switch try s.peekKind() {
                 case .bool: success = try s.readBool()
@@ -96,6 +100,11 @@ enum NativeField {
 }
 
 extension JSONScanner {
+    /// A string value through the cache (escaped strings are decoded, not cached).
+    @inline(__always) func string(_ t: StringToken, cache: inout StringCache) -> String {
+        t.hasEscapes ? decodeString(t) : cache.string(UnsafeBufferPointer(rebasing: bytes[t.start..<t.end]))
+    }
+
     @inline(__always) func fieldName(_ key: StringToken) -> NativeField {
         // Dispatch on length first: most keys are rejected by one comparison.
         switch key.end - key.start {
