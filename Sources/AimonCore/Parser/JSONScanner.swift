@@ -57,9 +57,12 @@ public struct JSONScanner {
         let start = i
         var hasEscapes = false
         while true {
-            // Fast path: skip 8 plain bytes at a time (no quote, backslash, control or non-ASCII byte).
-            while i + 8 <= count && !Self.hasSpecialByte(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
-                i += 8
+            // Fast path: 8 bytes at a time; jump straight to the first quote, backslash, control or
+            // non-ASCII byte in the word.
+            if i + 8 <= count {
+                let mask = Self.specialBytes(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                if mask == 0 { i += 8; continue }
+                i += mask.trailingZeroBitCount >> 3
             }
             guard i < count else { index = i; throw .truncated }
             let b = base[i]
@@ -93,15 +96,17 @@ public struct JSONScanner {
         }
     }
 
-    /// True when any of the 8 bytes is a quote, a backslash, below 0x20 or at/above 0x80 (SWAR).
-    @inline(__always) static func hasSpecialByte(_ x: UInt64) -> Bool {
+    /// A mask whose lowest set bit is the high bit of the first byte (little-endian) that is a quote,
+    /// a backslash, below 0x20 or at/above 0x80; 0 when the 8 bytes are all plain (SWAR). Borrows
+    /// only run upwards, so bits above the first special byte may be spurious but the lowest is exact.
+    @inline(__always) static func specialBytes(_ x: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
-        @inline(__always) func hasZero(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
-        let quote = hasZero(x ^ (ones &* 0x22))
-        let backslash = hasZero(x ^ (ones &* 0x5C))
-        let control = (x &- ones &* 0x20) & ~x & highs  // some byte < 0x20 (valid while no byte >= 0x80)
-        return (quote | backslash | control | (x & highs)) != 0
+        @inline(__always) func zeroBytes(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        let quote = zeroBytes(x ^ (ones &* 0x22))
+        let backslash = zeroBytes(x ^ (ones &* 0x5C))
+        let control = (x &- ones &* 0x20) & ~x & highs
+        return quote | backslash | control | (x & highs)
     }
 
     /// Validates one multi-byte UTF-8 sequence at `index` (RFC 3629: no overlongs, no surrogates).
@@ -176,7 +181,7 @@ public struct JSONScanner {
     }
 
     /// The kind of the value that starts at the next non-whitespace byte.
-    public mutating func peekKind() throws(ParseFailure) -> ValueKind {
+    @inline(__always) public mutating func peekKind() throws(ParseFailure) -> ValueKind {
         switch try peek() {
         case 0x22: return .string
         case 0x7B: return .object

@@ -142,13 +142,13 @@ extension JSONScanner {
         }
     }
 
-    /// An identifier written as a string or an integer; nil for null.
+    /// An identifier written as a string or an integer (kept as its digits); nil for null.
     mutating func readIdentifier(_ failure: inout ParseFailure?) throws(ParseFailure) -> String? {
         switch try peekKind() {
         case .string: return decodeString(try readString())
         case .number:
             let r = try readNumber()
-            if let v = integerValue(r) { return String(v) }
+            if integerValue(r) != nil { return String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
             failure = failure ?? .wrongType
             return nil
         case .null: try readNull(); return nil

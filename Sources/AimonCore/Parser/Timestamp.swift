@@ -13,15 +13,7 @@ public enum Timestamp {
     public static func parseRFC3339(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
         let n = s.count
         guard n >= 19 else { return nil }
-        func digits(_ at: Int, _ count: Int) -> Int? {
-            var v = 0
-            for k in at..<(at + count) {
-                let d = s[k] &- 0x30
-                guard d < 10 else { return nil }
-                v = v * 10 + Int(d)
-            }
-            return v
-        }
+        @inline(__always) func digits(_ at: Int, _ count: Int) -> Int? { Self.digits(s, at, count) }
         guard let year = digits(0, 4), s[4] == 0x2D, let month = digits(5, 2), s[7] == 0x2D,
               let day = digits(8, 2), s[10] == 0x54 || s[10] == 0x74 || s[10] == 0x20,
               let hour = digits(11, 2), s[13] == 0x3A, let minute = digits(14, 2), s[16] == 0x3A,
@@ -61,6 +53,18 @@ public enum Timestamp {
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return Double(seconds) + fraction
+    }
+
+    @inline(__always) static func digits(_ s: UnsafeBufferPointer<UInt8>, _ at: Int, _ count: Int) -> Int? {
+        var v = 0
+        var k = at
+        while k < at + count {
+            let d = s[k] &- 0x30
+            guard d < 10 else { return nil }
+            v = v * 10 + Int(d)
+            k += 1
+        }
+        return v
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
