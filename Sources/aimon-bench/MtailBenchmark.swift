@@ -25,7 +25,7 @@ enum MtailBenchmark {
         try FileManager.default.createDirectory(atPath: progs, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: "\(progs)/aimon.mtail", contents: Data(program.utf8))
         let start = DispatchTime.now().uptimeNanoseconds
-        let (status, _) = try spawnAndWait(mtail, ["--one_shot", "--one_shot_format", "json", "--progs", progs, "--logs", logPath, "--logtostderr=false", "--stderrthreshold", "FATAL"], quiet: true)
+        let (status, _) = try spawnAndWait(mtail, ["--one_shot", "--one_shot_format", "json", "--progs", progs, "--logs", logPath, "--logtostderr=false", "--stderrthreshold", "FATAL"], stdout: "/dev/null")
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         guard status == 0 else { throw ValidationErrorText("mtail exited with \(status)") }
         return (Double(lines) / seconds, seconds)

@@ -41,7 +41,8 @@ struct Replay: ParsableCommand {
             throw ExitCode.failure
         }
         if pipeline.stopSignal.isStopped { throw ExitCode(130) }
-        print("replayed \(files.count) file(s): \(pipeline.stats.summary)")
+        let peak = ProcessMemory.peakResidentBytes().map { ", peak memory \($0 / 1_048_576) MiB" } ?? ""
+        print("replayed \(files.count) file(s): \(pipeline.stats.summary)\(peak)")
     }
 }
 

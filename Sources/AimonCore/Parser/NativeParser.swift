@@ -2,7 +2,7 @@
 /// `timestamp, user_id, work_order_id, model_name, endpoint, success, response_time, status_code,
 /// error_message, input_length, output_length`. Unknown fields are validated and ignored.
 public final class NativeParser: LineParser {
-    private var cache = StringCache()
+    private let cache = StringCache()
 
     public init() {}
 
@@ -52,12 +52,12 @@ public final class NativeParser: LineParser {
             case .workOrderID: workOrderID = try s.readIdentifier(&fieldFailure)
             case .model:
                 switch try s.peekKind() {
-                case .string: model = s.string(try s.readString(), cache: &cache)
+                case .string: model = s.string(try s.readString(), cache: cache)
                 case .null: try s.readNull(); model = nil
                 default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
                 }
             case .endpoint:
-                if try s.peekKind() == .string { endpoint = s.string(try s.readString(), cache: &cache) }
+                if try s.peekKind() == .string { endpoint = s.string(try s.readString(), cache: cache) }
                 else { endpoint = try s.readOptionalString(&fieldFailure) }
             case .success:
                 switch try s.peekKind() {
@@ -101,27 +101,44 @@ enum NativeField {
 
 extension JSONScanner {
     /// A string value through the cache (escaped strings are decoded, not cached).
-    @inline(__always) func string(_ t: StringToken, cache: inout StringCache) -> String {
+    @inline(__always) func string(_ t: StringToken, cache: StringCache) -> String {
         t.hasEscapes ? decodeString(t) : cache.string(UnsafeBufferPointer(rebasing: bytes[t.start..<t.end]))
     }
 
     @inline(__always) func fieldName(_ key: StringToken) -> NativeField {
-        // Dispatch on length first: most keys are rejected by one comparison.
-        switch key.end - key.start {
-        case 7: if equals(key, "user_id") { return .userID }; if equals(key, "success") { return .success }
-        case 8: if equals(key, "endpoint") { return .endpoint }
-        case 9: if equals(key, "timestamp") { return .timestamp }
-        case 10: if equals(key, "model_name") { return .model }
-        case 11: if equals(key, "status_code") { return .statusCode }
-        case 12: if equals(key, "input_length") { return .inputLength }
-        case 13:
-            if equals(key, "work_order_id") { return .workOrderID }
-            if equals(key, "response_time") { return .responseTime }
-            if equals(key, "error_message") { return .errorMessage }
-            if equals(key, "output_length") { return .outputLength }
-        default: if key.hasEscapes { return fieldNameSlow(key) }
+        if key.hasEscapes { return fieldNameSlow(key) }
+        let n = key.end - key.start
+        guard n >= 7, n <= 13 else { return .other }
+        // Every native key is 7 to 13 bytes: its first and last 4 or 8 bytes (overlapping) identify it.
+        let p = UnsafeRawPointer(bytes.baseAddress! + key.start)
+        if n < 8 {
+            let w = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
+            switch w {
+            case Self.word4("user", "r_id"): return .userID
+            case Self.word4("succ", "cess"): return .success
+            default: return .other
+            }
         }
+        let head = p.loadUnaligned(as: UInt64.self)
+        let tail = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        for (name, h, t, field) in Self.longKeys where n == name && head == h && tail == t { return field }
         return .other
+    }
+
+    static func word4(_ a: StaticString, _ b: StaticString) -> UInt64 {
+        UInt64(UnsafeRawPointer(a.utf8Start).loadUnaligned(as: UInt32.self))
+            | UInt64(UnsafeRawPointer(b.utf8Start).loadUnaligned(as: UInt32.self)) << 32
+    }
+
+    /// (length, first 8 bytes, last 8 bytes, field) of the keys of 8 bytes or more.
+    static let longKeys: [(Int, UInt64, UInt64, NativeField)] = [
+        ("model_name", NativeField.model), ("timestamp", .timestamp), ("response_time", .responseTime),
+        ("status_code", .statusCode), ("endpoint", .endpoint), ("work_order_id", .workOrderID),
+        ("error_message", .errorMessage), ("input_length", .inputLength), ("output_length", .outputLength),
+    ].map { (name: String, field: NativeField) in
+        let b = Array(name.utf8)
+        func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        return (b.count, word(0), word(b.count - 8), field)
     }
 
     private func fieldNameSlow(_ key: StringToken) -> NativeField {

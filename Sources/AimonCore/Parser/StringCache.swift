@@ -4,13 +4,28 @@ import Glibc
 
 /// Reuses the `String` of a value seen before (model names, endpoints), so a line costs no allocation
 /// for them. Strings of 15 bytes or fewer are stored inline by Swift and are not cached.
-struct StringCache {
+///
+/// A class over raw storage: the parser calls it on every line, and mutating a stored property of a
+/// class through `inout` would cost a dynamic exclusivity check each time.
+final class StringCache {
     private static let slots = 64
-    private var keys = [[UInt8]](repeating: [], count: StringCache.slots)
-    private var values = [String](repeating: "", count: StringCache.slots)
+    private let keys = UnsafeMutablePointer<[UInt8]>.allocate(capacity: StringCache.slots)
+    private let values = UnsafeMutablePointer<String>.allocate(capacity: StringCache.slots)
+
+    init() {
+        keys.initialize(repeating: [], count: Self.slots)
+        values.initialize(repeating: "", count: Self.slots)
+    }
+
+    deinit {
+        keys.deinitialize(count: Self.slots)
+        values.deinitialize(count: Self.slots)
+        keys.deallocate()
+        values.deallocate()
+    }
 
     /// The string for these (already validated UTF-8) bytes.
-    mutating func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         let n = bytes.count
         guard n > 15, n <= 256, let base = bytes.baseAddress else { return String(decoding: bytes, as: UTF8.self) }
         let head = UnsafeRawPointer(base).loadUnaligned(as: UInt64.self)
