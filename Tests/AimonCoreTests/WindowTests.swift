@@ -122,6 +122,9 @@ import AimonSamples
     @Test func errorMessagesAreNormalised() {
         #expect(ErrorMessage.normalise("  upstream\n timeout   after 30s ", status: 504) == "upstream timeout after 30s")
         #expect(ErrorMessage.normalise("request 1234567 failed", status: nil) == "request # failed")
+        #expect(ErrorMessage.normalise("id 12345 and 1234 and 123456789", status: nil) == "id # and 1234 and #")
+        #expect(ErrorMessage.normalise("timeout\t\r\n after 30s", status: nil) == "timeout after 30s")
+        #expect(ErrorMessage.normalise("é 日本", status: nil) == "é 日本")
         #expect(ErrorMessage.normalise(nil, status: 503) == "HTTP 503")
         #expect(ErrorMessage.normalise("", status: nil) == "unknown")
         let long = ErrorMessage.normalise(String(repeating: "é", count: 500), status: nil)

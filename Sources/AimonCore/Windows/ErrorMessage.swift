@@ -2,36 +2,47 @@
 public enum ErrorMessage {
     public static let maxBytes = 200
 
-    /// Collapses whitespace, folds long digit runs (request ids, timestamps) into `#`, and truncates
-    /// to `maxBytes` on a character boundary. A failure without a message is named by its status.
+    /// Collapses runs of ASCII whitespace into one space (and trims the ends), folds runs of five or
+    /// more ASCII digits (request ids, timestamps) into `#`, and truncates to `maxBytes` on a UTF-8
+    /// boundary, ending with "...". A failure without a message is named by its status.
+    /// Works on UTF-8 bytes: it runs for every failed call.
     public static func normalise(_ message: String?, status: Int?) -> String {
         guard let message, !message.isEmpty else {
             return status.map { "HTTP \($0)" } ?? "unknown"
         }
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(min(message.utf8.count, maxBytes + 8))
         var pendingSpace = false
-        var digitRun = ""
-        func flushDigits() {
-            if digitRun.count >= 5 { out += "#" } else { out += digitRun }
-            digitRun = ""
-        }
-        for ch in message {
-            if ch.isWhitespace || ch.isNewline {
-                flushDigits()
+        var digits = 0  // digits of the run at the end of `out`; 5 once it is folded into '#'
+        var truncated = false
+        for b in message.utf8 {
+            if b == 0x20 || (0x09...0x0D).contains(b) {
                 pendingSpace = !out.isEmpty
+                digits = 0
                 continue
             }
-            if pendingSpace { out += " "; pendingSpace = false }
-            if ch.isASCII, ch.isNumber { digitRun.append(ch); continue }
-            flushDigits()
-            out.append(ch)
-            if out.utf8.count > maxBytes { break }
+            if pendingSpace { out.append(0x20); pendingSpace = false }
+            if b >= 0x30 && b <= 0x39 {
+                if digits < 4 {
+                    out.append(b)
+                    digits += 1
+                } else if digits == 4 {  // the fifth digit: the run becomes '#'
+                    out.removeLast(4)
+                    out.append(0x23)
+                    digits = 5
+                }  // further digits of a folded run are dropped
+                continue
+            }
+            digits = 0
+            out.append(b)
+            if out.count > maxBytes { truncated = true; break }
         }
-        flushDigits()
-        if out.utf8.count > maxBytes {
-            while out.utf8.count > maxBytes - 3 { out.removeLast() }
-            out += "..."
+        if truncated || out.count > maxBytes {
+            var end = maxBytes - 3
+            while end > 0 && out[end] & 0xC0 == 0x80 { end -= 1 }  // not inside a UTF-8 sequence
+            out.removeSubrange(end...)
+            out += Array("...".utf8)
         }
-        return out.isEmpty ? "unknown" : out
+        return out.isEmpty ? "unknown" : String(decoding: out, as: UTF8.self)
     }
 }
