@@ -64,7 +64,7 @@ final class TailerHarness {
     /// Sweeps first, so what is read never depends on when inotify events arrive.
     @discardableResult
     func poll(budget: Int = 4096, sweep: Bool = true) throws -> [String] {
-        if sweep { try tailer.sweep() }
+        if sweep { try tailer.sweep(fullRescan: true) }
         var got: [String] = []
         while try tailer.poll(maxBytes: budget, { _, event, _ in
             switch event {

@@ -38,12 +38,12 @@ import AimonSamples
         dir.rename("a.log", "a.log.1")  // not matched by *.log
         dir.append("a.log.1", "4\n")    // the writer still had it open
         dir.append("a.log", "5\n")      // the new file
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
         #expect(Set(try h.poll()) == ["3", "4", "5"])
         try h.commit()
         // Idle for two sweeps: the rotated file is let go, and its checkpoint can be dropped.
-        try h.tailer.sweep()
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
+        try h.tailer.sweep(fullRescan: true)
         #expect(h.tailer.openFiles == 1)
         #expect(h.tailer.counters.filesClosed == 1)
         try h.commit()
@@ -57,7 +57,7 @@ import AimonSamples
         #expect(try h.poll() == ["1", "2"])
         dir.rename("a.log", "a.log.1")
         dir.append("a.log", "3\n")
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
         #expect(try h.poll() == ["3"])
     }
 
@@ -75,7 +75,7 @@ import AimonSamples
         try h.commit()
         dir.truncate("a.log")
         dir.append("a.log", "eeeeeeeeee\nf\n")
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
         #expect(try h.poll() == ["eeeeeeeeee", "f"])
     }
 
@@ -86,10 +86,10 @@ import AimonSamples
         #expect(try h.poll() == ["1"])
         dir.append("a.log", "2\n")
         dir.remove("a.log")  // deleted with an unread line: still read through the open descriptor
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
         #expect(try h.poll() == ["2"])
         dir.append("a.log", "new1\n")  // a new file at the same path
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
         #expect(try h.poll() == ["new1"])
     }
 
@@ -161,6 +161,22 @@ import AimonSamples
         #expect(got == ["again"])
     }
 
+    @Test func aSourceFolderCreatedLaterIsFoundAtTheNextSweep() throws {
+        let dir = LogFolder()
+        let later = dir.path + "/later"
+        let tailer = try Tailer(sources: [TailSource(pattern: later + "/*.log", startAt: .end)], maxLineBytes: 1024,
+                                checkpoints: [:], follow: true, waker: nil, logger: quietLogger)
+        try tailer.rescan()
+        #expect(tailer.openFiles == 0 && tailer.watchedDirectories == 0)
+        try FileManager.default.createDirectory(atPath: later, withIntermediateDirectories: true)
+        dir.append("later/a.log", "x\n")
+        try tailer.sweep()  // the default policy: a folder not watched yet is looked for at every sweep
+        #expect(tailer.openFiles == 1 && tailer.watchedDirectories == 1)
+        var lines: [String] = []
+        _ = try tailer.poll(maxBytes: 1 << 20) { _, e, _ in if case let .line(b) = e { lines.append(String(decoding: b, as: UTF8.self)) } }
+        #expect(lines == ["x"])  // a file that appears after start-up is read from its start
+    }
+
     @Test func manyFilesOneInotifyInstance() throws {
         let dir = LogFolder()
         for i in 0..<1000 { dir.append("f\(i).log", "line \(i)\n") }
@@ -213,22 +229,22 @@ import AimonSamples
                 rotations += 1
                 dir.rename(name, "\(name).\(rotations)")
                 dir.append(name, "")
-                try h.tailer.sweep()
+                try h.tailer.sweep(fullRescan: true)
             case 80..<86:  // truncate (with copytruncate's copy) once the tailer has caught up
                 guard dir.exists(name), partial[name] == nil else { continue }
-                try h.tailer.sweep(); try h.pollAndCommit()
+                try h.tailer.sweep(fullRescan: true); try h.pollAndCommit()
                 if rng.next() % 2 == 0 { dir.copy(name, "copy-of-" + name.prefix(1)) }  // outside the glob
                 dir.truncate(name)
-                try h.tailer.sweep()
+                try h.tailer.sweep(fullRescan: true)
             case 86..<90:  // delete a rotated file once it has been read
                 guard rotations > 0 else { continue }
                 let old = "\(names[Int(rng.next() % 2)]).\(1 + Int(rng.next() % UInt64(rotations)))"
                 guard dir.exists(old) else { continue }
-                try h.tailer.sweep(); try h.pollAndCommit()
+                try h.tailer.sweep(fullRescan: true); try h.pollAndCommit()
                 dir.remove(old)
-                try h.tailer.sweep()
+                try h.tailer.sweep(fullRescan: true)
             case 90..<96:
-                try h.tailer.sweep()
+                try h.tailer.sweep(fullRescan: true)
             default:  // crash: uncommitted work is lost, a new tailer resumes from checkpoints
                 try h.crashAndRestart()
             }
@@ -238,7 +254,7 @@ import AimonSamples
             dir.append(name, parts[1] + "\n")
             written.append(String(parts[0] + parts[1]))
         }
-        try h.tailer.sweep()
+        try h.tailer.sweep(fullRescan: true)
         try h.pollAndCommit()
         var seen = Set<String>()
         let twice = h.committedLines.filter { !seen.insert($0).inserted }

@@ -32,6 +32,10 @@ public final class Tailer {
     private var checkpoints: [String: Checkpoint]
     private var firstScanDone = false
     private var pollCount = 0
+    private var sweeps = 0
+    /// Some source folder could not be watched at the last rescan (it does not exist yet).
+    private var unwatchedFolders = false
+    static let rescanEverySweeps = 5
     private var rescanNeeded = true
     private let inotify: Inotify?
     private let logger: Logger
@@ -106,15 +110,21 @@ public final class Tailer {
         return false
     }
 
-    /// The slow safety net: look at every path and file, whatever inotify said, and let go of
-    /// rotated-away files that have been read to their end and stayed idle since the last sweep.
-    public func sweep() throws {
-        try rescan()
+    /// The slow safety net: stat every open file, whatever inotify said, and let go of rotated-away
+    /// files that have been read to their end and stayed idle since the last sweep.
+    ///
+    /// inotify reports creations at once, so the full glob (`fullRescan`) runs only every 5th sweep
+    /// by default, and every sweep while a source's folder is not watched yet (a folder created later
+    /// is found within a sweep). Tests pass `true` to look at everything now.
+    public func sweep(fullRescan: Bool? = nil) throws {
+        sweeps &+= 1
+        if fullRescan ?? (inotify == nil || unwatchedFolders || sweeps % Self.rescanEverySweeps == 0) { try rescan() }
         for (id, file) in files {
             let st = try FileSystem.fstat(file.fd, path: file.path)
             if st.size < file.splitter.fedOffset { noteTruncation(file) }
             if st.size > file.splitter.fedOffset { file.dirty = true }
-            if file.fingerprint != nil, file.splitter.fedOffset > 0,
+            // Only a file whose size moved can have been truncated and refilled: idle files cost one fstat.
+            if st.size != file.sizeAtLastSweep, file.fingerprint != nil, file.splitter.fedOffset > 0,
                try FileIdentity.fingerprint(fd: file.fd, path: file.path) != file.fingerprint {
                 // Same inode, new head: truncated and rewritten past our offset between two looks.
                 logger.warning("file was truncated and rewritten; reading it again from the start",
@@ -165,6 +175,7 @@ public final class Tailer {
         rescanNeeded = false
         var seen = Set<FileIdentity>()
         var claimed = Set<String>()
+        unwatchedFolders = false
         for (index, source) in sources.enumerated() {
             if let inotify { watchDirectories(of: source.pattern, inotify) }
             let paths = follow ? FileSystem.glob(source.pattern) : [source.pattern]
@@ -272,8 +283,12 @@ public final class Tailer {
     private func watchDirectories(of pattern: String, _ inotify: Inotify) {
         let dir = pattern.lastIndex(of: "/").map { String(pattern[..<$0]) } ?? "."
         let dirs = dir.isEmpty ? ["/"] : (dir.contains(where: { "*?[".contains($0) }) ? FileSystem.glob(dir) : [dir])
+        if dirs.isEmpty { unwatchedFolders = true }
         for d in dirs {
-            do { try inotify.watch(directory: d) } catch {
+            do {
+                if try !inotify.watch(directory: d) { unwatchedFolders = true }
+            } catch {
+                unwatchedFolders = true
                 logger.warning("cannot watch folder, relying on the periodic sweep: \(error)")
             }
         }
