@@ -169,6 +169,105 @@ public struct JSONScanner {
         return start..<i
     }
 
+    /// A number read in one pass: its range, and its decimal digits as an integer when they fit.
+    public struct NumberToken {
+        public var range: Range<Int>
+        /// All the digits of the integer and fraction parts, as one integer (valid when `digits` <= 19).
+        public var mantissa: UInt64
+        public var digits: Int
+        public var fractionDigits: Int
+        public var negative: Bool
+        public var hasExponent: Bool
+    }
+
+    /// Reads a number, validating the JSON grammar and accumulating its digits on the way.
+    public mutating func readNumberToken() throws(ParseFailure) -> NumberToken {
+        _ = try peek()
+        let p = bytes.baseAddress!
+        let n = bytes.count
+        let start = index
+        var i = index
+        defer { index = i }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        let negative = p[i] == 0x2D
+        if negative { i += 1 }
+        guard i < n else { throw .truncated }
+        if p[i] == 0x30 {
+            i += 1
+            digits = 1
+        } else if p[i] >= 0x31 && p[i] <= 0x39 {
+            while i < n, case let d = p[i] &- 0x30, d < 10 {
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                digits += 1
+                i += 1
+            }
+        } else {
+            throw .invalidJSON
+        }
+        if i < n && p[i] == 0x2E {
+            i += 1
+            guard i < n else { throw .truncated }
+            guard Self.isDigit(p[i]) else { throw .invalidJSON }
+            while i < n, case let d = p[i] &- 0x30, d < 10 {
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                digits += 1
+                fractionDigits += 1
+                i += 1
+            }
+        }
+        var hasExponent = false
+        if i < n && (p[i] == 0x65 || p[i] == 0x45) {
+            hasExponent = true
+            i += 1
+            guard i < n else { throw .truncated }
+            if p[i] == 0x2B || p[i] == 0x2D { i += 1 }
+            guard i < n else { throw .truncated }
+            guard Self.isDigit(p[i]) else { throw .invalidJSON }
+            while i < n && Self.isDigit(p[i]) { i += 1 }
+        }
+        return NumberToken(range: start..<i, mantissa: mantissa, digits: digits, fractionDigits: fractionDigits,
+                           negative: negative, hasExponent: hasExponent)
+    }
+
+    /// The value as a Double: exact for up to 15 digits without exponent, `strtod` otherwise.
+    @inline(__always) public func doubleValue(_ t: NumberToken) -> Double {
+        if !t.hasExponent && t.digits <= 15 {
+            // Exact: an integer below 2^53 divided by an exact power of ten rounds correctly.
+            let value = Double(t.mantissa) / Self.powerOfTen(t.fractionDigits)
+            return t.negative ? -value : value
+        }
+        return doubleValue(t.range)
+    }
+
+    /// The value when it is an integer that fits in Int64 (no fraction, no exponent).
+    @inline(__always) public func integerValue(_ t: NumberToken) -> Int64? {
+        guard !t.hasExponent, t.fractionDigits == 0, t.digits <= 18 else { return nil }
+        return t.negative ? -Int64(t.mantissa) : Int64(t.mantissa)
+    }
+
+    @inline(__always) static func powerOfTen(_ e: Int) -> Double {
+        switch e {
+        case 0: return 1
+        case 1: return 1e1
+        case 2: return 1e2
+        case 3: return 1e3
+        case 4: return 1e4
+        case 5: return 1e5
+        case 6: return 1e6
+        case 7: return 1e7
+        case 8: return 1e8
+        case 9: return 1e9
+        case 10: return 1e10
+        case 11: return 1e11
+        case 12: return 1e12
+        case 13: return 1e13
+        case 14: return 1e14
+        default: return 1e15
+        }
+    }
+
     /// Reads a literal (`true`, `false`, `null`).
     private mutating func readLiteral(_ word: StaticString) throws(ParseFailure) {
         let count = word.utf8CodeUnitCount
@@ -317,54 +416,11 @@ public struct JSONScanner {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The number's value as a Double: an exact fast path for short decimals, `strtod` otherwise.
-    public func doubleValue(_ range: Range<Int>) -> Double {
-        var mantissa: UInt64 = 0
-        var digits = 0
-        var fractionDigits = 0
-        var negative = false
-        var i = range.lowerBound
-        if bytes[i] == 0x2D { negative = true; i += 1 }
-        var simple = true
-        var inFraction = false
-        while i < range.upperBound {
-            let b = bytes[i]
-            if Self.isDigit(b) {
-                mantissa = mantissa &* 10 &+ UInt64(b &- 0x30)
-                digits += 1
-                if inFraction { fractionDigits += 1 }
-            } else if b == 0x2E {
-                inFraction = true
-            } else {
-                simple = false
-                break
-            }
-            i += 1
-        }
-        if simple && digits <= 15 {
-            // Exact: an integer below 2^53 divided by an exact power of ten rounds correctly.
-            let value = Double(mantissa) / Self.powersOfTen[fractionDigits]
-            return negative ? -value : value
-        }
+    /// The value of the number in `range`, by `strtod` (the slow path of `doubleValue(_: NumberToken)`).
+    func doubleValue(_ range: Range<Int>) -> Double {
         var buffer = [CChar](repeating: 0, count: range.count + 1)
         for (k, j) in range.enumerated() { buffer[k] = CChar(bitPattern: bytes[j]) }
         return strtod(buffer, nil)
-    }
-
-    /// The number's value when it is an integer that fits in Int64 (no fraction, no exponent).
-    public func integerValue(_ range: Range<Int>) -> Int64? {
-        var i = range.lowerBound
-        let negative = bytes[i] == 0x2D
-        if negative { i += 1 }
-        guard range.upperBound - i <= 18 else { return nil }
-        var value: Int64 = 0
-        while i < range.upperBound {
-            let b = bytes[i]
-            guard Self.isDigit(b) else { return nil }
-            value = value * 10 + Int64(b - 0x30)
-            i += 1
-        }
-        return negative ? -value : value
     }
 
     // MARK: - Helpers
@@ -384,11 +440,5 @@ public struct JSONScanner {
         var v: UInt32 = 0
         for k in 0..<4 { v = v << 4 | (hexValue(raw[at + k]) ?? 0) }
         return v
-    }
-
-    static let powersOfTen: [Double] = (0...22).map { e in
-        var p = 1.0
-        for _ in 0..<e { p *= 10 }
-        return p
     }
 }

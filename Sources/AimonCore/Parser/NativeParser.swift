@@ -42,8 +42,7 @@ public final class NativeParser: LineParser {
                     if let text, let v = Timestamp.parseRFC3339(text) { timestamp = v }
                     else { fieldFailure = fieldFailure ?? .badTimestamp }
                 case .number:
-                    let r = try s.readNumber()
-                    if let v = Timestamp.fromEpoch(s.doubleValue(r)) { timestamp = v }
+                    if let v = Timestamp.fromEpoch(s.doubleValue(try s.readNumberToken())) { timestamp = v }
                     else { fieldFailure = fieldFailure ?? .badTimestamp }
                 case .null: try s.readNull()
                 default: fieldFailure = fieldFailure ?? .badTimestamp; try s.skipValue()
@@ -68,7 +67,7 @@ public final class NativeParser: LineParser {
             case .responseTime:
                 switch try s.peekKind() {
                 case .number:
-                    let v = s.doubleValue(try s.readNumber())
+                    let v = s.doubleValue(try s.readNumberToken())
                     if v >= 0 && v.isFinite { responseTime = v } else { fieldFailure = fieldFailure ?? .wrongType }
                 case .null: try s.readNull()
                 default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
@@ -114,31 +113,26 @@ extension JSONScanner {
         if n < 8 {
             let w = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
             switch w {
-            case Self.word4("user", "r_id"): return .userID
-            case Self.word4("succ", "cess"): return .success
+            case 0x64695F7272657375: return .userID  // "user" + "r_id"
+            case 0x7373656363637573: return .success  // "succ" + "cess"
             default: return .other
             }
         }
         let head = p.loadUnaligned(as: UInt64.self)
         let tail = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-        for (name, h, t, field) in Self.longKeys where n == name && head == h && tail == t { return field }
-        return .other
-    }
-
-    static func word4(_ a: StaticString, _ b: StaticString) -> UInt64 {
-        UInt64(UnsafeRawPointer(a.utf8Start).loadUnaligned(as: UInt32.self))
-            | UInt64(UnsafeRawPointer(b.utf8Start).loadUnaligned(as: UInt32.self)) << 32
-    }
-
-    /// (length, first 8 bytes, last 8 bytes, field) of the keys of 8 bytes or more.
-    static let longKeys: [(Int, UInt64, UInt64, NativeField)] = [
-        ("model_name", NativeField.model), ("timestamp", .timestamp), ("response_time", .responseTime),
-        ("status_code", .statusCode), ("endpoint", .endpoint), ("work_order_id", .workOrderID),
-        ("error_message", .errorMessage), ("input_length", .inputLength), ("output_length", .outputLength),
-    ].map { (name: String, field: NativeField) in
-        let b = Array(name.utf8)
-        func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
-        return (b.count, word(0), word(b.count - 8), field)
+        // (first 8 bytes, last 8 bytes, length), little-endian, of each key of 8 bytes or more.
+        switch (head, tail, n) {
+        case (0x616E5F6C65646F6D, 0x656D616E5F6C6564, 10): return .model  // model_name
+        case (0x6D617473656D6974, 0x706D617473656D69, 9): return .timestamp  // timestamp
+        case (0x65736E6F70736572, 0x656D69745F65736E, 13): return .responseTime  // response_time
+        case (0x635F737574617473, 0x65646F635F737574, 11): return .statusCode  // status_code
+        case (0x746E696F70646E65, 0x746E696F70646E65, 8): return .endpoint  // endpoint
+        case (0x64726F5F6B726F77, 0x64695F726564726F, 13): return .workOrderID  // work_order_id
+        case (0x656D5F726F727265, 0x6567617373656D5F, 13): return .errorMessage  // error_message
+        case (0x656C5F7475706E69, 0x6874676E656C5F74, 12): return .inputLength  // input_length
+        case (0x6C5F74757074756F, 0x6874676E656C5F74, 13): return .outputLength  // output_length
+        default: return .other
+        }
     }
 
     private func fieldNameSlow(_ key: StringToken) -> NativeField {
@@ -164,8 +158,8 @@ extension JSONScanner {
         switch try peekKind() {
         case .string: return decodeString(try readString())
         case .number:
-            let r = try readNumber()
-            if integerValue(r) != nil { return String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+            let t = try readNumberToken()
+            if integerValue(t) != nil { return String(decoding: UnsafeBufferPointer(rebasing: bytes[t.range]), as: UTF8.self) }
             failure = failure ?? .wrongType
             return nil
         case .null: try readNull(); return nil
@@ -177,8 +171,7 @@ extension JSONScanner {
     mutating func readOptionalCount(_ failure: inout ParseFailure?) throws(ParseFailure) -> Int? {
         switch try peekKind() {
         case .number:
-            let r = try readNumber()
-            if let v = integerValue(r), v >= 0, v <= Int64(Int32.max) { return Int(v) }
+            if let v = integerValue(try readNumberToken()), v >= 0, v <= Int64(Int32.max) { return Int(v) }
             failure = failure ?? .wrongType
             return nil
         case .null: try readNull(); return nil
