@@ -43,6 +43,7 @@ public struct JSONScanner {
     }
 
     @inline(__always) public mutating func expect(_ byte: UInt8) throws(ParseFailure) {
+        if index < bytes.count && bytes[index] == byte { index += 1; return }  // no whitespace: the usual case
         let b = try peek()
         guard b == byte else { throw .invalidJSON }
         index += 1
@@ -356,7 +357,7 @@ public struct JSONScanner {
             let key = try readString()
             try expect(0x3A)
             try body(&self, key)
-            let b = try peek()
+            let b = index < bytes.count && bytes[index] > 0x20 ? bytes[index] : try peek()
             index += 1
             if b == 0x7D { return }
             guard b == 0x2C else { throw .invalidJSON }
