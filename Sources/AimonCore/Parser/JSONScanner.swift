@@ -137,38 +137,7 @@ public struct JSONScanner {
     }
 
     /// Reads a number; returns its byte range. Validates the JSON number grammar.
-    public mutating func readNumber() throws(ParseFailure) -> Range<Int> {
-        _ = try peek()
-        let p = bytes.baseAddress!
-        let n = bytes.count
-        let start = index
-        var i = index
-        defer { index = i }
-        if p[i] == 0x2D { i += 1 }
-        guard i < n else { throw .truncated }
-        if p[i] == 0x30 {
-            i += 1
-        } else if p[i] >= 0x31 && p[i] <= 0x39 {
-            while i < n && Self.isDigit(p[i]) { i += 1 }
-        } else {
-            throw .invalidJSON
-        }
-        if i < n && p[i] == 0x2E {
-            i += 1
-            guard i < n else { throw .truncated }
-            guard Self.isDigit(p[i]) else { throw .invalidJSON }
-            while i < n && Self.isDigit(p[i]) { i += 1 }
-        }
-        if i < n && (p[i] == 0x65 || p[i] == 0x45) {
-            i += 1
-            guard i < n else { throw .truncated }
-            if p[i] == 0x2B || p[i] == 0x2D { i += 1 }
-            guard i < n else { throw .truncated }
-            guard Self.isDigit(p[i]) else { throw .invalidJSON }
-            while i < n && Self.isDigit(p[i]) { i += 1 }
-        }
-        return start..<i
-    }
+    public mutating func readNumber() throws(ParseFailure) -> Range<Int> { try readNumberToken().range }
 
     /// A number read in one pass: its range, and its decimal digits as an integer when they fit.
     public struct NumberToken {

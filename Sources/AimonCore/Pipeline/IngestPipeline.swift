@@ -43,7 +43,7 @@ public final class IngestPipeline: @unchecked Sendable {
 
     /// Runs until stopped (follow) or until the files are read (replay). Throws only for problems a
     /// retry cannot fix (an unreadable file in replay...).
-    public func run(onReady: () -> Void = {}) throws {
+    public func run() throws {
         guard var redis = connect() else { return }
         var checkpoints: [String: Checkpoint] = [:]
         var registry = ModelRegistry(capacity: config.ingest.maxModels)
@@ -77,7 +77,6 @@ public final class IngestPipeline: @unchecked Sendable {
         try tailer.rescan()
         logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
                                                  "host_id": "\(config.hostID)"])
-        onReady()
         var sampler = BadLineSampler(interval: 10)
         var lastSweep = clock()
 

@@ -14,7 +14,8 @@ public final class Inotify: @unchecked Sendable {
         public var directory: String
         public var name: String
         public var mask: UInt32
-        public var isModify: Bool { mask & UInt32(IN_MODIFY) != 0 }
+        /// The file's content or attributes changed (not its name): reading it is enough, no rescan.
+        public var isModify: Bool { mask & UInt32(IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB) != 0 }
     }
 
     private struct State {

@@ -159,16 +159,20 @@ public final class Tailer {
         }
         for e in events {
             let path = e.directory.hasSuffix("/") ? e.directory + e.name : e.directory + "/" + e.name
-            if e.isModify {
-                if let id = byPath[path], let f = files[id] { f.dirty = true } else { rescanNeeded = true }
-            } else {
-                rescanNeeded = true
-                if let id = byPath[path], let f = files[id] { f.dirty = true }
+            if let id = byPath[path], let f = files[id] {
+                f.dirty = true
+                if !e.isModify { rescanNeeded = true }  // renamed or deleted
+            } else if !rescanNeeded, matchesASource(path) {
+                rescanNeeded = true  // a new file of ours (other files in the folder cost nothing)
             }
         }
     }
 
     // MARK: - Discovery
+
+    private func matchesASource(_ path: String) -> Bool {
+        sources.contains { fnmatch($0.pattern, path, FNM_PATHNAME) == 0 }
+    }
 
     /// Matches the globs again: opens new files, detaches files no longer at their path.
     public func rescan() throws {

@@ -117,23 +117,10 @@ public struct WindowBatch: Sendable {
         let hourStart = t - Self.mod(t, 3600)
         slots.withUnsafeMutableBufferPointer { buf in
             if t >= nowSeconds - retention.minuteBuckets {
-                let minuteStart = t - Self.mod(t, 60)
-                if buf[i].currentMinute != minuteStart {
-                    if buf[i].currentMinute != .min {
-                        buf[i].minute[buf[i].currentMinute, default: BucketCounts()].merge(buf[i].currentMinuteCounts)
-                        buf[i].currentMinuteCounts = buf[i].minute.removeValue(forKey: minuteStart) ?? BucketCounts()
-                    }
-                    buf[i].currentMinute = minuteStart
-                }
+                Self.roll(&buf[i].currentMinute, &buf[i].currentMinuteCounts, &buf[i].minute, to: t - Self.mod(t, 60))
                 buf[i].currentMinuteCounts.add(call)
             }
-            if buf[i].currentHour != hourStart {
-                if buf[i].currentHour != .min {
-                    buf[i].hour[buf[i].currentHour, default: BucketCounts()].merge(buf[i].currentHourCounts)
-                    buf[i].currentHourCounts = buf[i].hour.removeValue(forKey: hourStart) ?? BucketCounts()
-                }
-                buf[i].currentHour = hourStart
-            }
+            Self.roll(&buf[i].currentHour, &buf[i].currentHourCounts, &buf[i].hour, to: hourStart)
             buf[i].currentHourCounts.add(call)
             if let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
             if !call.success {
@@ -142,6 +129,17 @@ public struct WindowBatch: Sendable {
             }
             buf[i].run.add(success: call.success)
         }
+    }
+
+    /// Makes `start` the current bucket: the previous current one goes back to `stored`.
+    @inline(__always) private static func roll(_ current: inout Int64, _ counts: inout BucketCounts,
+                                               _ stored: inout [Int64: BucketCounts], to start: Int64) {
+        guard current != start else { return }
+        if current != .min {
+            stored[current, default: BucketCounts()].merge(counts)
+            counts = stored.removeValue(forKey: start) ?? BucketCounts()
+        }
+        current = start
     }
 
     // MARK: - Views, built once per batch (model nil: all models)
