@@ -9,9 +9,10 @@ struct Aimon: ParsableCommand {
         aimon tails the gateway's JSON-lines logs, keeps per-model windows in Redis (exactly once, even \
         across kill -9), and answers reports from them.
 
-        Start with:  aimon check-config --config config/aimon.yaml
-        Then:        aimon run --config config/aimon.yaml      (the daemon, in the foreground)
-                     aimon stats --config config/aimon.yaml    (how each model is doing)
+        Check a configuration, run the daemon, ask how the models are doing:
+          aimon check-config --config config/aimon.yaml
+          aimon run --config config/aimon.yaml
+          aimon stats --config config/aimon.yaml
 
         The configuration file is --config PATH, else $AIMON_CONFIG, else /etc/aimon/aimon.yaml.
         Exit codes: 0 success, 1 failure, 64 bad usage, 69 Redis unavailable, 78 invalid configuration.
