@@ -13,12 +13,16 @@ public enum Timestamp {
     public static func parseRFC3339(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
         let n = s.count
         guard n >= 19 else { return nil }
-        @inline(__always) func digits(_ at: Int, _ count: Int) -> Int? { Self.digits(s, at, count) }
-        guard let year = digits(0, 4), s[4] == 0x2D, let month = digits(5, 2), s[7] == 0x2D,
-              let day = digits(8, 2), s[10] == 0x54 || s[10] == 0x74 || s[10] == 0x20,
-              let hour = digits(11, 2), s[13] == 0x3A, let minute = digits(14, 2), s[16] == 0x3A,
-              let second = digits(17, 2)
+        /// Two ASCII digits at `i` as a number, or nil.
+        @inline(__always) func two(_ i: Int) -> Int? {
+            let a = s[i] &- 0x30, b = s[i + 1] &- 0x30
+            return a < 10 && b < 10 ? Int(a) * 10 + Int(b) : nil
+        }
+        guard let century = two(0), let yy = two(2), s[4] == 0x2D, let month = two(5), s[7] == 0x2D,
+              let day = two(8), s[10] == 0x54 || s[10] == 0x74 || s[10] == 0x20,
+              let hour = two(11), s[13] == 0x3A, let minute = two(14), s[16] == 0x3A, let second = two(17)
         else { return nil }
+        let year = century * 100 + yy
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
               hour <= 23, minute <= 59, second <= 60
         else { return nil }
@@ -41,7 +45,7 @@ public enum Timestamp {
             case 0x5A, 0x7A: i += 1
             case 0x2B, 0x2D:
                 let sign = s[i] == 0x2D ? -1 : 1
-                guard i + 6 <= n, let oh = digits(i + 1, 2), s[i + 3] == 0x3A, let om = digits(i + 4, 2),
+                guard i + 6 <= n, let oh = two(i + 1), s[i + 3] == 0x3A, let om = two(i + 4),
                       oh <= 23, om <= 59
                 else { return nil }
                 offsetSeconds = sign * (oh * 3600 + om * 60)
@@ -53,18 +57,6 @@ public enum Timestamp {
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
         return Double(seconds) + fraction
-    }
-
-    @inline(__always) static func digits(_ s: UnsafeBufferPointer<UInt8>, _ at: Int, _ count: Int) -> Int? {
-        var v = 0
-        var k = at
-        while k < at + count {
-            let d = s[k] &- 0x30
-            guard d < 10 else { return nil }
-            v = v * 10 + Int(d)
-            k += 1
-        }
-        return v
     }
 
     static func daysIn(month: Int, year: Int) -> Int {
