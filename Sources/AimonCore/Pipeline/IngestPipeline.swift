@@ -95,15 +95,17 @@ public final class IngestPipeline: @unchecked Sendable {
                         batch.add(call, registry: &registry, now: now)
                     } catch {
                         bad[error, default: 0] += 1
-                        if sampler.shouldLog(error, now: now) {
+                        if sampler.shouldLog(error.rawValue, now: now) {
                             logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
                                            metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
                         }
                     }
                 case .overlong:
                     overlong += 1
-                    logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes))",
-                                   metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
+                    if sampler.shouldLog("overlong", now: now) {
+                        logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes)); further ones are counted and sampled",
+                                       metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
+                    }
                 }
             }
             let closed = tailer.takeClosed()
@@ -204,14 +206,14 @@ public func wallClock() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-/// Logs at most one sample of each kind of bad line per interval.
+/// Logs at most one sample of each kind of skipped line (a parse failure, or "overlong") per interval.
 struct BadLineSampler {
     let interval: Double
-    private var last: [ParseFailure: Double] = [:]
+    private var last: [String: Double] = [:]
 
     init(interval: Double) { self.interval = interval }
 
-    mutating func shouldLog(_ reason: ParseFailure, now: Double) -> Bool {
+    mutating func shouldLog(_ reason: String, now: Double) -> Bool {
         if let t = last[reason], now - t < interval { return false }
         last[reason] = now
         return true

@@ -16,6 +16,7 @@ public struct IngestStats: Sendable, Equatable {
     public var summary: String {
         var parts = ["\(lines) lines", "\(records) records", "\(badTotal) bad", "\(overlongLines) overlong",
                      "\(lateRecords) late", "\(batchesCommitted) batches"]
+        if commitRetries > 0 { parts.append("\(commitRetries) commit retries") }
         if !badLines.isEmpty {
             parts.append("bad by reason: " + badLines.sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " "))

@@ -18,8 +18,6 @@ public struct BucketCounts: Equatable, Sendable {
 
     public init() {}
 
-    public var isEmpty: Bool { calls == 0 }
-
     public mutating func add(_ call: APICall) {
         calls += 1
         if call.success { successes += 1 } else { failures += 1 }

@@ -88,8 +88,6 @@ public struct WindowBatch: Sendable {
 
     public init(retention: Retention) { self.retention = retention }
 
-    public var isEmpty: Bool { records == 0 && late == 0 }
-
     /// Adds one record; `now` is the ingest time, used when the record has no timestamp. The model is
     /// stored under the name `registry` gives it (itself, or the overflow name past the cap).
     public mutating func add(_ call: APICall, registry: inout ModelRegistry, now: Double) {
