@@ -1,0 +1,139 @@
+/// A change the engine decided: what sinks announce (journal) and record (alert table).
+public struct AlertTransition: Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        /// The condition holds, waiting out `for` (logged, not announced).
+        case pending
+        /// The alert fires: a new episode.
+        case firing
+        /// It would fire, but the model's consecutive-failure alert already describes the outage.
+        case held = "held_back"
+        /// Still firing after `repeat_interval`.
+        case reminder
+        /// The episode is over.
+        case resolved
+    }
+
+    public var kind: Kind
+    public var type: AlertType
+    /// The model; nil for all models together.
+    public var model: String?
+    public var severity: AlertSeverity
+    /// The measured value; nil when there is no longer enough data to measure.
+    public var value: Double?
+    public var threshold: Double
+    /// Seconds the rule looks back.
+    public var window: Double
+    /// The calls the value rests on.
+    public var sample: Int64
+    public var fingerprint: String
+    /// When the episode began (firing) and when this transition happened.
+    public var episodeStart: Double
+    public var at: Double
+    public var notifyCount: Int
+
+    /// The model as AIMON_MODEL and the table write it: "*" for all models.
+    public var modelField: String { model ?? KeySchema.allModels }
+
+    /// The state as AIMON_STATE writes it.
+    public var state: String {
+        switch kind {
+        case .pending: "pending"
+        case .firing, .reminder: "firing"
+        case .held: "held_back"
+        case .resolved: "resolved"
+        }
+    }
+
+    /// journald PRIORITY: critical 2, warning 4, resolved 5 (notice), held back and pending 6 (info).
+    public var priority: Int {
+        switch kind {
+        case .firing, .reminder: severity == .critical ? 2 : 4
+        case .resolved: 5
+        case .held, .pending: 6
+        }
+    }
+
+    public var windowText: String { AlertRule.durationText(window) }
+
+    /// One line a person understands: what, for which model, the value, the threshold, the window.
+    public var message: String {
+        let subject = model.map { "model " + JournalText.sanitise($0, limit: 200) } ?? "all models"
+        let head: String
+        switch kind {
+        case .pending: head = "Pending \(type.rawValue) for \(subject)"
+        case .firing: head = "Firing \(type.rawValue) for \(subject)"
+        case .held: head = "Held back \(type.rawValue) for \(subject)"
+        case .reminder: head = "Still firing \(type.rawValue) for \(subject)"
+        case .resolved: head = "Resolved \(type.rawValue) for \(subject)"
+        }
+        var text = "\(head): \(measure) (threshold \(Self.format(threshold, type)))"
+        switch kind {
+        case .held: text += "; consecutive_failures is firing for this model and describes the same outage"
+        case .reminder: text += "; firing for \(AlertRule.durationText(max(0, at - episodeStart))), notice \(notifyCount)"
+        case .resolved: text += "; fired for \(AlertRule.durationText(max(0, at - episodeStart)))"
+        case .pending, .firing: break
+        }
+        return text
+    }
+
+    var measure: String {
+        guard let value else {
+            switch type {
+            case .consecutiveFailures: return "no failure in the last \(windowText)"
+            default: return sample == 0 ? "no calls in the last \(windowText)" : "only \(sample) calls in the last \(windowText), too few to judge"
+            }
+        }
+        switch type {
+        case .consecutiveFailures: return "\(Int64(value)) consecutive failures"
+        case .highHourlyFailures: return "\(Int64(value)) failures in the last \(windowText)"
+        case .lowSuccessRate: return "success rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
+        case .highErrorRate: return "error rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
+        case .slowResponse: return "average response time \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
+        }
+    }
+
+    /// A value in the unit of its type: a count, a percentage, or seconds.
+    public static func format(_ v: Double, _ type: AlertType) -> String {
+        switch type {
+        case .consecutiveFailures, .highHourlyFailures:
+            return v == v.rounded() ? String(Int64(v)) : fixed(v, 2)
+        case .lowSuccessRate, .highErrorRate:
+            return fixed(v * 100, 1) + "%"
+        case .slowResponse:
+            return fixed(v, 2) + " s"
+        }
+    }
+
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let n = Int64((abs(v) * scale).rounded())
+        let whole = n / Int64(scale), frac = n % Int64(scale)
+        var f = String(frac)
+        while f.count < digits { f = "0" + f }
+        return (v < 0 && n != 0 ? "-" : "") + "\(whole)" + (digits > 0 ? "." + f : "")
+    }
+}
+
+/// Text made safe for a journal field or a one-line message.
+public enum JournalText {
+    /// Control characters and invalid bytes become `\xNN`, so a value cannot start a new line or a
+    /// new field; the result is cut to `limit` bytes (on a character boundary).
+    public static func sanitise(_ text: String, limit: Int = 1024) -> String {
+        var out = ""
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            let piece: String
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value)
+                || scalar == "\u{2028}" || scalar == "\u{2029}" {
+                piece = "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+            } else {
+                piece = String(scalar)
+            }
+            if bytes + piece.utf8.count > limit { return out + "..." }
+            bytes += piece.utf8.count
+            out += piece
+        }
+        return out
+    }
+}

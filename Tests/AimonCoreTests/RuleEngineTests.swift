@@ -1,0 +1,205 @@
+import AimonCore
+import Testing
+
+/// The rule engine stepped through time by hand: every rule fires once, at the right moment, and
+/// resolves; nothing flaps; state survives a restart (DESIGN.md, decision 6).
+@Suite struct RuleEngineTests {
+    /// A window whose current minute holds `calls` calls, `fails` of them failed, with `latency` s each.
+    static func window(calls: Int64, fails: Int64, latency: Double = 0.5) -> WindowSnapshot {
+        var minutes = [WindowSnapshot.Minute](repeating: .init(), count: 60)
+        minutes[59] = .init(calls: calls, successes: calls - fails, failures: fails, latencyCount: calls,
+                            latencySumMicros: Int64((latency * 1e6).rounded()) * calls)
+        return WindowSnapshot(minutes: minutes)
+    }
+
+    static func run(_ current: Int64, peak: Int64? = nil, last: Double) -> WindowSnapshot {
+        var s = window(calls: 0, fails: 0)
+        s.run = .init(current: current, peak: peak, lastFailure: last)
+        return s
+    }
+
+    /// Feeds snapshots in time order, carrying the state like the evaluator does, and collects what was announced.
+    struct Driver {
+        var engine: RuleEngine
+        var states: [String: [AlertType: AlertState]] = [:]
+        var log: [AlertTransition] = []
+
+        init(_ rules: [AlertRule]) { engine = RuleEngine(rules: rules) }
+
+        @discardableResult
+        mutating func step(_ model: String?, _ snapshot: WindowSnapshot, at now: Double) -> [AlertTransition.Kind] {
+            var out: [AlertTransition.Kind] = []
+            for s in engine.evaluate(model: model, snapshot: snapshot, states: states[model ?? "*"] ?? [:], now: now) {
+                states[model ?? "*", default: [:]][s.type] = s.new
+                log += s.transitions
+                out += s.transitions.map(\.kind)
+            }
+            return out
+        }
+    }
+
+    static func only(_ type: AlertType, _ edit: (inout AlertRule) -> Void = { _ in }) -> [AlertRule] {
+        var r = AlertRule(type)
+        edit(&r)
+        return [r]
+    }
+
+    @Test func consecutiveFailuresFireOnceAtTheThresholdAndResolveOnSuccess() {
+        var d = Driver(Self.only(.consecutiveFailures))
+        #expect(d.step("m", Self.run(4, last: 100), at: 100) == [])
+        #expect(d.step("m", Self.run(5, last: 101), at: 101) == [.firing])
+        #expect(d.step("m", Self.run(9, last: 110), at: 110) == [])
+        #expect(d.step("m", Self.run(9, last: 110), at: 200) == [])
+        #expect(d.step("m", Self.run(0, peak: 9, last: 110), at: 210) == [.resolved])
+        #expect(d.log[0].value == 5 && d.log[0].severity == .critical && d.log[0].priority == 2)
+        #expect(d.log[1].fingerprint == d.log[0].fingerprint)
+        #expect(d.log[0].message == "Firing consecutive_failures for model m: 5 consecutive failures (threshold 5)")
+    }
+
+    @Test func aRunThatBeginsAndEndsInOneBatchFiresAndResolves() {
+        var d = Driver(Self.only(.consecutiveFailures))
+        // Eight failures then a success, read at once: the run is 0 now but reached 8.
+        #expect(d.step("m", Self.run(0, peak: 8, last: 100), at: 100) == [.firing, .resolved])
+        #expect(d.log[0].value == 8)
+        #expect(d.log[1].value == 0)
+        #expect(d.states["m"]?[.consecutiveFailures] == .inactive)
+    }
+
+    @Test func oldFailuresFillWindowsButAnnounceNothing() {
+        var d = Driver(Self.only(.consecutiveFailures))
+        // The run's last failure is an hour old: history (a replay, a first run over old files).
+        #expect(d.step("m", Self.run(50, last: 1000), at: 1000 + 3600) == [])
+        // A firing alert whose run goes stale (traffic stopped) resolves.
+        #expect(d.step("m", Self.run(6, last: 5000), at: 5000) == [.firing])
+        #expect(d.step("m", Self.run(6, last: 5000), at: 5000 + 599) == [])
+        #expect(d.step("m", Self.run(6, last: 5000), at: 5000 + 601) == [.resolved])
+        #expect(d.log.last?.message.contains("no failure in the last 10m") == true)
+    }
+
+    @Test func ratiosWaitForMinRequests() {
+        var d = Driver(Self.only(.lowSuccessRate))
+        #expect(d.step("m", Self.window(calls: 19, fails: 19), at: 100) == [])
+        #expect(d.step("m", Self.window(calls: 20, fails: 2), at: 101) == [.firing])
+        #expect(d.log[0].value == 0.9 && d.log[0].sample == 20)
+        #expect(d.log[0].message == "Firing low_success_rate for model m: success rate 90.0% over 1h (20 calls) (threshold 95.0%)")
+    }
+
+    @Test func everyRuleFiresAtItsSeedThreshold() {
+        let cases: [(AlertType, WindowSnapshot, WindowSnapshot)] = [
+            (.highHourlyFailures, Self.window(calls: 100, fails: 9), Self.window(calls: 100, fails: 10)),
+            (.lowSuccessRate, Self.window(calls: 100, fails: 5), Self.window(calls: 100, fails: 6)),
+            (.highErrorRate, Self.window(calls: 100, fails: 5), Self.window(calls: 100, fails: 6)),
+            (.slowResponse, Self.window(calls: 100, fails: 0, latency: 10), Self.window(calls: 100, fails: 0, latency: 10.01)),
+        ]
+        for (type, below, above) in cases {
+            var d = Driver(Self.only(type))
+            let model: String? = type.defaultScope == .allModels ? nil : "m"
+            #expect(d.step(model, below, at: 100) == [], "\(type)")
+            #expect(d.step(model, above, at: 101) == [.firing], "\(type)")
+            #expect(d.log.first?.severity == .warning && d.log.first?.priority == 4)
+        }
+    }
+
+    @Test func aValueHoveringAtTheThresholdDoesNotFlap() {
+        var d = Driver(Self.only(.highErrorRate))
+        var t = 1000.0
+        var kinds: [AlertTransition.Kind] = []
+        for i in 0..<40 {  // 10 s apart: 5% (fine), 6% (bad), alternating for 400 s
+            kinds += d.step("m", Self.window(calls: 100, fails: i % 2 == 0 ? 6 : 5), at: t)
+            t += 10
+        }
+        #expect(kinds == [.firing])
+        // Clear for keep_firing_for (5 min): resolves once.
+        for _ in 0..<31 { kinds += d.step("m", Self.window(calls: 100, fails: 1), at: t); t += 10 }
+        #expect(kinds == [.firing, .resolved])
+    }
+
+    @Test func aClearThresholdGivesHysteresis() {
+        var d = Driver(Self.only(.lowSuccessRate) { $0.clearThreshold = 0.98; $0.keepFiringFor = 0 })
+        #expect(d.step("m", Self.window(calls: 100, fails: 10), at: 1) == [.firing])
+        #expect(d.step("m", Self.window(calls: 100, fails: 3), at: 2) == [])  // 97%: not clear yet
+        #expect(d.step("m", Self.window(calls: 100, fails: 2), at: 3) == [.resolved])
+    }
+
+    @Test func forHoldsBeforeFiringAndAShortBlipAnnouncesNothing() {
+        var d = Driver(Self.only(.slowResponse) { $0.forDuration = 60 })
+        #expect(d.step("m", Self.window(calls: 50, fails: 0, latency: 12), at: 0) == [.pending])
+        #expect(d.step("m", Self.window(calls: 50, fails: 0, latency: 1), at: 30) == [])
+        #expect(d.states["m"]?[.slowResponse]?.phase == .inactive)
+        #expect(d.step("m", Self.window(calls: 50, fails: 0, latency: 12), at: 100) == [.pending])
+        #expect(d.step("m", Self.window(calls: 50, fails: 0, latency: 12), at: 159) == [])
+        #expect(d.step("m", Self.window(calls: 50, fails: 0, latency: 12), at: 160) == [.firing])
+    }
+
+    @Test func remindersComeAtTheRepeatInterval() {
+        var d = Driver(Self.only(.highErrorRate) { $0.repeatInterval = 600 })
+        var kinds: [AlertTransition.Kind] = []
+        for t in stride(from: 0.0, through: 1800, by: 60) {
+            kinds += d.step("m", Self.window(calls: 100, fails: 50), at: t)
+        }
+        #expect(kinds == [.firing, .reminder, .reminder, .reminder])
+        #expect(d.log.map(\.notifyCount) == [1, 2, 3, 4])
+        #expect(Set(d.log.map(\.fingerprint)).count == 1)
+    }
+
+    @Test func stateSurvivesARestart() {
+        var d = Driver(Self.only(.lowSuccessRate))
+        #expect(d.step("m", Self.window(calls: 100, fails: 50), at: 10) == [.firing])
+        // A new process reads the state back from its stored form and sees the same condition.
+        let stored = d.states["m"]![.lowSuccessRate]!.encoded
+        var restarted = Driver(Self.only(.lowSuccessRate))
+        restarted.states["m"] = [.lowSuccessRate: AlertState(encoded: stored)!]
+        #expect(AlertState(encoded: stored) == d.states["m"]![.lowSuccessRate])
+        #expect(restarted.step("m", Self.window(calls: 100, fails: 50), at: 20) == [])
+        #expect(AlertState(encoded: "") == .inactive)
+        #expect(AlertState(encoded: "firing|x") == nil)
+    }
+
+    @Test func ratioAlertsAreHeldBackDuringAnOutage() {
+        var rules = AlertType.allCases.map(AlertRule.init)
+        for i in rules.indices { rules[i].keepFiringFor = 0 }
+        var d = Driver(rules)
+        var outage = Self.window(calls: 100, fails: 30)
+        outage.run = .init(current: 30, lastFailure: 100)
+        #expect(d.step("m", outage, at: 100) == [.firing, .held, .held])
+        #expect(d.log.map(\.type) == [.consecutiveFailures, .lowSuccessRate, .highErrorRate])
+        #expect(d.log[1].message.hasSuffix("consecutive_failures is firing for this model and describes the same outage"))
+        #expect(d.log[1].priority == 6)
+        // Held stays quiet while the outage lasts.
+        #expect(d.step("m", outage, at: 110) == [])
+        // The run ends but the rates stay bad: now the ratio alerts are news.
+        var after = Self.window(calls: 101, fails: 30)
+        after.run = .init(current: 0, lastFailure: 100)
+        #expect(d.step("m", after, at: 120) == [.resolved, .firing, .firing])
+    }
+
+    @Test func perModelOverridesAndDisabledRules() {
+        var slow = AlertRule(.slowResponse)
+        slow.overrides["o1"] = .init(threshold: 30)
+        slow.overrides["legacy"] = .init(enabled: false)
+        var d = Driver([slow])
+        let twenty = Self.window(calls: 30, fails: 0, latency: 20)
+        #expect(d.step("gpt", twenty, at: 1) == [.firing])
+        #expect(d.step("o1", twenty, at: 1) == [])
+        #expect(d.step("o1", Self.window(calls: 30, fails: 0, latency: 31), at: 2) == [.firing])
+        #expect(d.log.last?.threshold == 30)
+        #expect(d.step("legacy", Self.window(calls: 30, fails: 0, latency: 99), at: 3) == [])
+    }
+
+    @Test func alertsResolveWhenTrafficStops() {
+        var d = Driver(Self.only(.lowSuccessRate) { $0.keepFiringFor = 120 })
+        #expect(d.step("m", Self.window(calls: 100, fails: 50), at: 0) == [.firing])
+        let empty = Self.window(calls: 0, fails: 0)
+        #expect(d.step("m", empty, at: 3600) == [])
+        #expect(d.step("m", empty, at: 3719) == [])
+        #expect(d.step("m", empty, at: 3720) == [.resolved])
+        #expect(d.log.last?.message == "Resolved low_success_rate for model m: no calls in the last 1h (threshold 95.0%); fired for 62m")
+    }
+
+    @Test func sanitisedTextCannotStartALineOrAField() {
+        #expect(JournalText.sanitise("a\nMESSAGE=x\u{0}b") == "a\\x0aMESSAGE=x\\x00b")
+        #expect(JournalText.sanitise(String(repeating: "é", count: 10), limit: 5) == "éé...")
+        #expect(AlertTransition.format(0.951, .lowSuccessRate) == "95.1%")
+        #expect(AlertTransition.format(12.345, .slowResponse) == "12.35 s")
+    }
+}
