@@ -7,10 +7,13 @@ import Glibc
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the daemon in the foreground: tail the sources into Redis windows.",
+        abstract: "Run the daemon in the foreground: tail the sources into Redis windows and raise alerts.",
         discussion: """
+        Alerts go to the systemd journal (journalctl SYSLOG_IDENTIFIER=aimon -p warning), or to \
+        stderr when there is no journal, and to the alert table (alerts.database; see aimon alerts). \
         Logs go to stderr. SIGTERM or SIGINT commits what has been read and exits 0. While Redis is \
-        unreachable aimon pauses reading, retries with backoff, and catches up when it returns.
+        unreachable aimon pauses reading, retries with backoff, and catches up when it returns; while \
+        the alert table is unreachable its writes wait in a queue.
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -18,13 +21,26 @@ struct Run: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let logger = makeLogger(level: config.logLevel)
-        let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger)
+        var sinks: [any AlertSink] = [JournalSink(host: config.hostID)]
+        var table: AlertTableWriter?
+        if config.alerts.database != .none {
+            let database = config.alerts.database
+            let writer = AlertTableWriter(host: config.hostID, capacity: config.alerts.queueSize, logger: logger) { () throws(AlertTableError) in
+                try database.openTable()!
+            }
+            writer.start()
+            sinks.append(writer)
+            table = writer
+        }
+        let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger, alertSinks: sinks)
         let signals = installStopSignals { pipeline.stop() }
         defer { _ = signals }
         do { try pipeline.run() } catch {
             logger.critical("ingest failed: \(error)")
+            table?.stop(timeout: 2)
             throw ExitCode.failure
         }
+        table?.stop(timeout: 5)
     }
 }
 

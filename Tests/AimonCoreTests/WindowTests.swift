@@ -138,7 +138,7 @@ import AimonSamples
         let store = WindowStore(keys: KeySchema(prefix: "p"), retention: retention, host: "h1")
         let cmds = store.commands(for: .init(batch: b, checkpoints: ["1:2": Checkpoint(offset: 10, fingerprint: 255, path: "/x")],
                                             counters: ["lines": 1], forget: ["1:3"]))
-        let text = String(decoding: cmds.bytes, as: UTF8.self)
+        let text = String(decoding: cmds.commands.bytes, as: UTF8.self)
         // Every key written gets an expiry.
         for key in ["p:{a}:m:\(Int64(now))", "p:{*}:h:\(Int64(now))", "p:{a}:u:\(Int64(now))", "p:{a}:e:\(Int64(now))",
                     "p:{a}:run", "p:models", "p:models:\(Int64(now))", "p:ckpt:h1", "p:ingest:h1"] {
@@ -147,6 +147,8 @@ import AimonSamples
         #expect(text.contains("EXPIREAT\r\n$\(String(Int64(now) + 60 + retention.minuteBuckets).count)\r\n") || text.contains("EXPIREAT"))
         #expect(text.contains("10 ff /x"))
         #expect(text.contains("HDEL"))
-        #expect(text.contains("INCRBY"))  // no success in the batch: the run grows
+        #expect(text.contains("HINCRBY\r\n$5\r\np:{a}:run\r\n$1\r\nn\r\n$1\r\n1"))  // no success: the run grows
+        #expect(text.contains("$4\r\nlast\r\n$13\r\n\(Int64(now) * 1000)"))  // when its last failure happened
+        #expect(cmds.runReplies["a"] != nil)
     }
 }

@@ -28,6 +28,7 @@ public struct Config: Equatable, Sendable {
     public var redis: Redis
     public var retention: Retention
     public var ingest: Ingest
+    public var alerts: AlertsConfig
     public var logLevel: String
 
     public static let defaultPath = "/etc/aimon/aimon.yaml"
@@ -40,6 +41,7 @@ public struct Config: Equatable, Sendable {
             redis: Redis(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)), keyPrefix: "aimon", timeout: 5),
             retention: Retention(),
             ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000),
+            alerts: .defaults,
             logLevel: "info")
     }
 

@@ -1,6 +1,6 @@
 /// Everything wrong with a configuration file, each problem with its key and line.
 public struct ConfigError: Error, CustomStringConvertible, Sendable {
-    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         public var key: String
         public var line: Int?
         public var message: String

@@ -39,7 +39,7 @@ public enum ConfigLoader {
             throw ConfigError(file: file, problems: [.init(key: "sources", line: nil, message: "the file is empty; at least one source is needed")])
         }
         guard let top = checker.mapping(root, key: "") else { throw ConfigError(file: file, problems: checker.problems) }
-        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level"], in: "")
+        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level", "thresholds", "rules", "alerts"], in: "")
 
         if let n = top["host_id"], let s = checker.string(n, key: "host_id") {
             if s.isEmpty { checker.fail("host_id", n, "must not be empty") } else { config.hostID = s }
@@ -108,6 +108,8 @@ public enum ConfigLoader {
                 if let v = Int(s), v >= 1 { config.ingest.maxModels = v } else { checker.fail("ingest.max_models", node, "must be a whole number, at least 1") }
             }
         }
+
+        config.alerts = checker.alerts(top, retention: config.retention)
 
         if !checker.problems.isEmpty { throw ConfigError(file: file, problems: checker.problems) }
         return config

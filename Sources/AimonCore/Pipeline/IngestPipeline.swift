@@ -26,16 +26,22 @@ public final class IngestPipeline: @unchecked Sendable {
     public let stopSignal: StopSignal
     private let statsBox = Mutex(IngestStats())
     private let store: WindowStore
+    private let alertSinks: [any AlertSink]
+    private let evaluatorStats = Mutex(AlertEvaluator.Stats())
 
-    public init(config: Config, mode: Mode, logger: Logger,
+    /// `alertSinks` receive alert transitions; with none (replay), no rule is evaluated.
+    public init(config: Config, mode: Mode, logger: Logger, alertSinks: [any AlertSink] = [],
                 clock: @escaping @Sendable () -> Double = { wallClock() }) {
         self.config = config
         self.mode = mode
         self.logger = logger
         self.clock = clock
+        self.alertSinks = alertSinks
         self.stopSignal = StopSignal(waker: waker)
         self.store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID)
     }
+
+    public var alertStats: AlertEvaluator.Stats { evaluatorStats.withLock { $0 } }
 
     public var stats: IngestStats { statsBox.withLock { $0 } }
 
@@ -79,6 +85,10 @@ public final class IngestPipeline: @unchecked Sendable {
                                                  "host_id": "\(config.hostID)"])
         var sampler = BadLineSampler(interval: 10)
         var lastSweep = clock()
+        let alerts = alertSinks.isEmpty ? nil : AlertEvaluator(config: config.alerts, keys: config.keys, retention: config.retention,
+                                                                sinks: alertSinks, logger: logger)
+        var sinkCounters: [String: Int64] = [:]
+        var alertFailureLogged = -Double.infinity
 
         while !stopSignal.isStopped {
             let now = clock()
@@ -113,11 +123,18 @@ public final class IngestPipeline: @unchecked Sendable {
             if !moved.isEmpty || !closed.isEmpty {
                 var counters: [String: Int64] = ["lines": lines, "overlong": overlong]
                 for (reason, n) in bad { counters["bad_" + reason.rawValue] = n }
+                for sink in alertSinks {
+                    for (name, total) in sink.counters {
+                        counters[name] = total - (sinkCounters[name] ?? 0)
+                        sinkCounters[name] = total
+                    }
+                }
                 var cps: [String: Checkpoint] = [:]
                 for f in moved { cps[f.identity.key] = try f.checkpoint() }
                 let commit = WindowStore.Commit(batch: batch, checkpoints: cps, counters: counters, forget: closed)
-                guard let r = commitWithRetry(commit, redis: redis) else { return }
+                guard let (r, peaks) = commitWithRetry(commit, redis: redis) else { return }
                 redis = r
+                alerts?.noteBatch(peaks: peaks)
                 statsBox.withLock { s in
                     s.lines += lines
                     s.records += Int64(batch.records)
@@ -131,13 +148,27 @@ public final class IngestPipeline: @unchecked Sendable {
                 if !more { break }
                 continue
             }
+            if let alerts {
+                do {
+                    try alerts.evaluateIfDue(on: redis, now: clock())
+                    evaluatorStats.withLock { $0 = alerts.stats }
+                } catch {
+                    // The next commit finds a broken connection and reconnects; say so once a minute.
+                    if clock() - alertFailureLogged >= 60 {
+                        logger.error("cannot evaluate alert rules: \(error); retrying")
+                        alertFailureLogged = clock()
+                    }
+                }
+            }
             if clock() - lastSweep >= config.ingest.sweepInterval {
                 try tailer.sweep()
                 lastSweep = clock()
                 continue
             }
             if !more {
-                waker.wait(timeout: max(0.01, config.ingest.sweepInterval - (clock() - lastSweep)))
+                var timeout = config.ingest.sweepInterval - (clock() - lastSweep)
+                if let alerts { timeout = min(timeout, alerts.dueIn(now: clock())) }
+                waker.wait(timeout: max(0.005, timeout))
             }
         }
         if !follow, tailer.pendingBytes > 0 {
@@ -168,8 +199,9 @@ public final class IngestPipeline: @unchecked Sendable {
         return nil
     }
 
-    /// Commits, surviving a lost connection without applying the batch twice. nil when stopped first.
-    private func commitWithRetry(_ commit: WindowStore.Commit, redis: RedisConnection) -> RedisConnection? {
+    /// Commits, surviving a lost connection without applying the batch twice. Returns the connection
+    /// and the batch's longest runs of failures; nil when stopped first.
+    private func commitWithRetry(_ commit: WindowStore.Commit, redis: RedisConnection) -> (RedisConnection, [String: Int64])? {
         var redis = redis
         var backoff = Backoff()
         var mustVerify = false
@@ -177,10 +209,10 @@ public final class IngestPipeline: @unchecked Sendable {
             do {
                 if mustVerify, try store.isCommitted(commit.checkpoints, on: redis) {
                     logger.notice("the batch had landed before the connection broke; not applying it again")
-                    return redis
+                    // Its runs are lost to the engine: the timer evaluation still sees the runs as stored.
+                    return (redis, [:])
                 }
-                try store.commit(commit, on: redis)
-                return redis
+                return (redis, try store.commit(commit, on: redis))
             } catch {
                 statsBox.withLock { $0.commitRetries += 1 }
                 mustVerify = true

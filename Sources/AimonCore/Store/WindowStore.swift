@@ -32,8 +32,9 @@ public struct WindowStore: Sendable {
         }
     }
 
-    /// The transaction's commands, without MULTI/EXEC (pure: testable without Redis).
-    public func commands(for commit: Commit) -> RedisCommands {
+    /// The transaction's commands, without MULTI/EXEC (pure: testable without Redis), and the index
+    /// of each model's run reply among them.
+    public func commands(for commit: Commit) -> (commands: RedisCommands, runReplies: [String: Int]) {
         var c = RedisCommands()
         let batch = commit.batch
         let names = BucketCounts.fieldNames
@@ -62,10 +63,15 @@ public struct WindowStore: Sendable {
             c.append("EXPIREAT", key, String(k.start + 3600 + retention.hourBuckets))
         }
         let ttl = String(retention.hourBuckets)
-        for (model, run) in batch.runs {
+        // The run's reply tells, atomically, how long it was at the batch's first success (or now,
+        // without one): what the alert engine needs to see a run that began and ended in the batch.
+        var runReplies: [String: Int] = [:]
+        for (model, run) in batch.runs.sorted(by: { $0.key < $1.key }) {
             let key = keys.failureRun(model)
-            if run.sawSuccess { c.append("SET", key, String(run.trailing)) }
-            else { c.append("INCRBY", key, String(run.trailing)) }
+            runReplies[model] = c.count
+            c.append("HINCRBY", key, "n", String(run.sawSuccess ? run.leading : run.trailing))
+            if run.sawSuccess { c.append("HSET", key, "n", String(run.trailing)) }
+            if let last = run.lastFailure { c.append("HSET", key, "last", String(Int64((last * 1000).rounded()))) }
             c.append("EXPIRE", key, ttl)
         }
         var modelsByHour: [Int64: [String]] = [:]
@@ -95,14 +101,17 @@ public struct WindowStore: Sendable {
         if batch.records > 0 { counters["records", default: 0] += Int64(batch.records) }
         for (name, n) in counters where n != 0 { c.append("HINCRBY", counterKey, name, String(n)) }
         if !counters.isEmpty { c.append("EXPIRE", counterKey, ttl) }
-        return c
+        return (c, runReplies)
     }
 
-    /// Applies the commit atomically.
-    public func commit(_ commit: Commit, on redis: RedisConnection) throws(RedisError) {
+    /// Applies the commit atomically. Returns, for each model with calls in the batch, the longest run
+    /// of failures the batch reached (read atomically with the stored run it extended).
+    @discardableResult
+    public func commit(_ commit: Commit, on redis: RedisConnection) throws(RedisError) -> [String: Int64] {
+        let (commands, runReplies) = self.commands(for: commit)
         var tx = RedisCommands()
         tx.append("MULTI")
-        tx.append(contentsOf: commands(for: commit))
+        tx.append(contentsOf: commands)
         tx.append("EXEC")
         let replies = try redis.pipeline(tx)
         guard let last = replies.last else { throw RedisError(.protocolViolation, "no reply to EXEC") }
@@ -116,6 +125,13 @@ public struct WindowStore: Sendable {
         for r in results {
             if case let .error(e) = r { throw RedisError(.reply, "a command of the batch failed: \(e) (keys under '\(keys.prefix):' must be left to aimon)") }
         }
+        var peaks: [String: Int64] = [:]
+        for (model, run) in commit.batch.runs {
+            guard let i = runReplies[model], i < results.count, let reply = results[i].integer else { continue }
+            let stored = reply - (run.sawSuccess ? run.leading : run.trailing)
+            peaks[model] = run.longest(stored: stored)
+        }
+        return peaks
     }
 
     /// After a broken connection: did the commit whose checkpoints are given land?

@@ -49,6 +49,12 @@ public struct KeySchema: Sendable {
     /// The model's current run of consecutive failures.
     public func failureRun(_ model: String) -> String { "\(prefix):\(tag(model)):run" }
 
+    /// Hash of alert type -> alert state (Alerts/AlertState.swift) for one model (nil: all models).
+    public func alertStates(_ model: String?) -> String { "\(prefix):\(tag(model)):alerts" }
+
+    /// Set of the models with an alert not inactive: the timer evaluates them even without traffic.
+    public var alerting: String { "\(prefix):alerting" }
+
     /// Set of every known model (for the model cap).
     public var models: String { "\(prefix):models" }
 

@@ -21,10 +21,13 @@ public struct FailureRun: Equatable, Sendable {
     public var trailing: Int64 = 0
     /// The longest run that both started and ended inside the batch.
     public var longestInside: Int64 = 0
+    /// Event time of the batch's latest failure (nil: no failure): alerts announce only recent runs.
+    public var lastFailure: Double?
 
     public init() {}
 
-    public mutating func add(success: Bool) {
+    public mutating func add(success: Bool, at time: Double = 0) {
+        if !success { lastFailure = max(lastFailure ?? time, time) }
         if success {
             if sawSuccess { longestInside = max(longestInside, trailing) } else { leading = trailing }
             sawSuccess = true
@@ -125,7 +128,7 @@ public struct WindowBatch: Sendable {
                 let message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
                 buf[i].errors[hourStart, default: [:]][message, default: 0] += 1
             }
-            buf[i].run.add(success: call.success)
+            buf[i].run.add(success: call.success, at: time)
         }
     }
 

@@ -1,0 +1,101 @@
+import Logging
+
+/// Drives the rule engine from the ingest loop: after committed batches (for the models they
+/// touched, at most once per `min_gap`) and on a timer (every model seen within the longest window,
+/// and every model with an alert), so alerts also resolve when traffic stops.
+///
+/// Each evaluation reads snapshots and states in one pipeline, runs the pure engine, and stores what
+/// changed with a compare-and-set; only the process whose swap succeeds announces the transitions.
+public final class AlertEvaluator {
+    public struct Stats: Sendable {
+        public var evaluations: Int64 = 0
+        public var transitions: Int64 = 0
+        /// Swaps lost to another aimon process (it announced those transitions).
+        public var conflicts: Int64 = 0
+        public var lastAlert: String?
+    }
+
+    private let config: AlertsConfig
+    private let store: AlertStore
+    private let sinks: [any AlertSink]
+    private let logger: Logger
+    /// Models touched by batches not evaluated yet, with the longest run of failures they reached.
+    private var dirty: [String: Int64] = [:]
+    private var lastBatchEvaluation = -Double.infinity
+    private var lastFullEvaluation = -Double.infinity
+    public private(set) var stats = Stats()
+
+    public init(config: AlertsConfig, keys: KeySchema, retention: Retention, sinks: [any AlertSink], logger: Logger) {
+        self.config = config
+        self.store = AlertStore(keys: keys, stateTTL: retention.hourBuckets)
+        self.sinks = sinks
+        self.logger = logger
+    }
+
+    /// Records a committed batch: the models it touched and the longest runs it reached.
+    public func noteBatch(peaks: [String: Int64]) {
+        for (model, peak) in peaks { dirty[model] = max(dirty[model] ?? 0, peak) }
+    }
+
+    /// Seconds until an evaluation is due (0: now).
+    public func dueIn(now: Double) -> Double {
+        var due = lastFullEvaluation + config.evaluateInterval - now
+        if !dirty.isEmpty { due = min(due, lastBatchEvaluation + config.minGap - now) }
+        return max(0, due)
+    }
+
+    /// Evaluates what is due at `now`.
+    public func evaluateIfDue(on redis: RedisConnection, now: Double) throws(RedisError) {
+        if now - lastFullEvaluation >= config.evaluateInterval {
+            let from = Int64(now - config.longestWindow)
+            var models = Set(try WindowReader(keys: store.keys, redis: redis).models(from: from, to: Int64(now) + 1))
+            models.formUnion(try store.alertingModels(on: redis))
+            models.formUnion(dirty.keys)
+            try evaluate([nil] + models.sorted(), now: now, on: redis)
+            lastFullEvaluation = now
+            lastBatchEvaluation = now
+        } else if !dirty.isEmpty, now - lastBatchEvaluation >= config.minGap {
+            try evaluate([nil] + dirty.keys.sorted(), now: now, on: redis)
+            lastBatchEvaluation = now
+        }
+    }
+
+    private func evaluate(_ models: [String?], now: Double, on redis: RedisConnection) throws(RedisError) {
+        var pending = models
+        // A lost swap means another process moved first: look again, once, from what it stored.
+        for attempt in 0..<2 where !pending.isEmpty {
+            var lost: [String?] = []
+            for var subject in try store.read(pending, minutes: WindowSnapshot.bucketCount(config.longestWindow), now: now, on: redis) {
+                if let m = subject.model, let peak = dirty[m], subject.snapshot.run != nil {
+                    subject.snapshot.run!.peak = max(subject.snapshot.run!.current, peak)
+                }
+                if try !apply(subject, now: now, on: redis) { lost.append(subject.model) }
+            }
+            stats.conflicts += Int64(lost.count)
+            pending = attempt == 0 ? lost : []
+        }
+        for case let m? in models { dirty[m] = nil }
+        stats.evaluations += 1
+    }
+
+    /// Runs the engine on one subject and stores and announces its changes; false if the swap was lost.
+    private func apply(_ subject: AlertStore.Subject, now: Double, on redis: RedisConnection) throws(RedisError) -> Bool {
+        let steps = config.engine.evaluate(model: subject.model, snapshot: subject.snapshot, states: subject.states, now: now)
+        let changed = steps.filter(\.changed)
+        guard !changed.isEmpty else { return true }
+        let swaps = changed.map { (type: $0.type, old: subject.stored[$0.type] ?? "", new: $0.new.encoded) }
+        guard try store.swap(subject.model, swaps, on: redis) else { return false }
+        for step in changed {
+            for t in step.transitions {
+                stats.transitions += 1
+                if t.kind == .pending {
+                    logger.info("\(t.message)", metadata: ["fingerprint": "\(t.fingerprint)"])
+                    continue
+                }
+                if t.kind != .held { stats.lastAlert = "\(t.state) \(t.type.rawValue) \(t.modelField)" }
+                for sink in sinks { sink.deliver(t) }
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,110 @@
+/// Reads what the rules need from Redis (window snapshots, alert states) and stores alert states
+/// with a compare-and-set, so that of several aimon processes on one Redis exactly one makes (and
+/// announces) each transition.
+public struct AlertStore: Sendable {
+    public let keys: KeySchema
+    /// Seconds an alert state is kept after its last change.
+    public let stateTTL: Int64
+
+    public init(keys: KeySchema, stateTTL: Int64) {
+        self.keys = keys
+        self.stateTTL = stateTTL
+    }
+
+    /// A subject's view: its snapshot and its states as stored (raw text kept for the compare-and-set).
+    public struct Subject: Sendable {
+        public var model: String?
+        public var snapshot: WindowSnapshot
+        public var stored: [AlertType: String]
+        public var states: [AlertType: AlertState] {
+            stored.reduce(into: [:]) { $0[$1.key] = AlertState(encoded: $1.value) ?? .inactive }
+        }
+    }
+
+    static let minuteFields = ["calls", "ok", "fail", "lat_n", "lat_us"]
+
+    /// Reads the last `minutes` minute buckets, the failure run and the alert states of each subject
+    /// in one pipeline.
+    public func read(_ models: [String?], minutes: Int, now: Double, on redis: RedisConnection) throws(RedisError) -> [Subject] {
+        let current = Int64(now) - WindowBatch.mod(Int64(now), 60)
+        var c = RedisCommands()
+        for model in models {
+            for i in 0..<minutes {
+                c.append(["HMGET", keys.bucket(model, .minute, start: current - Int64(minutes - 1 - i) * 60)], Self.minuteFields)
+            }
+            if let model { c.append("HMGET", keys.failureRun(model), "n", "last") }
+            c.append("HGETALL", keys.alertStates(model))
+        }
+        let replies = try redis.pipeline(c)
+        var i = 0
+        var out: [Subject] = []
+        for model in models {
+            var minuteCounts: [WindowSnapshot.Minute] = []
+            minuteCounts.reserveCapacity(minutes)
+            for _ in 0..<minutes {
+                let v = try Self.values(replies[i]); i += 1
+                minuteCounts.append(.init(calls: v[0], successes: v[1], failures: v[2], latencyCount: v[3], latencySumMicros: v[4]))
+            }
+            var run: WindowSnapshot.Run?
+            if model != nil {
+                let r = try Self.values(replies[i]); i += 1
+                let last = replies[i - 1].array.flatMap { $0.count > 1 ? $0[1].integer : nil }
+                run = .init(current: r[0], lastFailure: last.map { Double($0) / 1000 })
+            }
+            let statesReply = replies[i]; i += 1
+            if case let .error(e) = statesReply { throw RedisError(.reply, "cannot read alert states: \(e)") }
+            var stored: [AlertType: String] = [:]
+            for (k, v) in statesReply.pairs { if let t = AlertType(rawValue: k), let s = v.text { stored[t] = s } }
+            out.append(Subject(model: model, snapshot: WindowSnapshot(minutes: minuteCounts, run: run), stored: stored))
+        }
+        return out
+    }
+
+    static func values(_ reply: RedisReply) throws(RedisError) -> [Int64] {
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot read a window: \(e)") }
+        return (reply.array ?? []).map { $0.integer ?? 0 } + [0, 0, 0, 0, 0]
+    }
+
+    /// Models with a state not inactive.
+    public func alertingModels(on redis: RedisConnection) throws(RedisError) -> [String] {
+        let reply = try redis.command(["SMEMBERS", keys.alerting])
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot read \(keys.alerting): \(e)") }
+        return (reply.array ?? []).compactMap(\.text)
+    }
+
+    /// Compare-and-set of a subject's changed states, all or none: true when they were as read
+    /// (`old`) and are now `new`; false when another process changed them first.
+    public func swap(_ model: String?, _ changes: [(type: AlertType, old: String, new: String)], on redis: RedisConnection) throws(RedisError) -> Bool {
+        var args = ["EVAL", Self.swapScript, "2", keys.alertStates(model), keys.alerting, model ?? "", String(stateTTL)]
+        for ch in changes { args += [ch.type.rawValue, ch.old, ch.new] }
+        let reply = try redis.command(args)
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot store an alert state: \(e)") }
+        return reply.integer == 1
+    }
+
+    /// KEYS: the subject's state hash, the alerting set. ARGV: the model ("" for all models), the
+    /// TTL, then (field, expected, new) triples; "" is the inactive state (no field).
+    static let swapScript = """
+    for i = 3, #ARGV, 3 do
+      local cur = redis.call('HGET', KEYS[1], ARGV[i]) or ''
+      if cur ~= ARGV[i + 1] then return 0 end
+    end
+    for i = 3, #ARGV, 3 do
+      if ARGV[i + 2] == '' then
+        redis.call('HDEL', KEYS[1], ARGV[i])
+      else
+        redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+      end
+    end
+    if redis.call('HLEN', KEYS[1]) == 0 then
+      if ARGV[1] ~= '' then redis.call('SREM', KEYS[2], ARGV[1]) end
+    else
+      redis.call('EXPIRE', KEYS[1], ARGV[2])
+      if ARGV[1] ~= '' then
+        redis.call('SADD', KEYS[2], ARGV[1])
+        redis.call('EXPIRE', KEYS[2], ARGV[2])
+      end
+    end
+    return 1
+    """
+}

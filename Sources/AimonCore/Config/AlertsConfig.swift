@@ -1,0 +1,59 @@
+/// The `thresholds:`, `rules:` and `alerts:` sections (Docs/configuration.md).
+public struct AlertsConfig: Equatable, Sendable {
+    /// Where alert episodes are recorded.
+    public enum Database: Equatable, Sendable, CustomStringConvertible {
+        /// A SQLite file (created with its folder).
+        case sqlite(path: String)
+        /// A PostgreSQL connection URI, as libpq reads it.
+        case postgres(uri: String)
+        /// No table: alerts go to the journal only.
+        case none
+
+        public static let defaultValue = Database.sqlite(path: "/var/lib/aimon/alerts.db")
+
+        /// `sqlite:///abs/path.db`, `postgres://user:password@host:port/db` (or `postgresql://`), `none`.
+        public init(parsing text: String) throws(ConfigError.Problem) {
+            if text == "none" || text == "off" { self = .none; return }
+            if text.hasPrefix("sqlite://") {
+                let path = String(text.dropFirst("sqlite://".count))
+                guard path.hasPrefix("/"), path.count > 1, !path.hasSuffix("/") else {
+                    throw .init(key: "", line: nil, message: "'\(text)': a SQLite URL names an absolute file, e.g. sqlite:///var/lib/aimon/alerts.db")
+                }
+                self = .sqlite(path: path)
+                return
+            }
+            if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+                self = .postgres(uri: text)
+                return
+            }
+            throw .init(key: "", line: nil, message: "'\(text)' is not a database URL: use sqlite:///path/alerts.db, postgres://user:password@host:5432/db, or none")
+        }
+
+        /// The URL with any password hidden, for logs and errors.
+        public var description: String {
+            switch self {
+            case let .sqlite(path): return "sqlite://" + path
+            case .none: return "none"
+            case let .postgres(uri):
+                guard let at = uri.lastIndex(of: "@"), let scheme = uri.range(of: "://"),
+                      let colon = uri[scheme.upperBound..<at].firstIndex(of: ":") else { return uri }
+                return String(uri[..<uri.index(after: colon)]) + "***" + String(uri[at...])
+            }
+        }
+    }
+
+    public var engine: RuleEngine
+    public var database: Database
+    /// Seconds between two evaluations of every model (so alerts resolve when traffic stops).
+    public var evaluateInterval: Double
+    /// Least seconds between two evaluations after batches (the rate limit on a busy log).
+    public var minGap: Double
+    /// Alert table writes kept while the database is unreachable (one per episode).
+    public var queueSize: Int
+
+    public static let defaults = AlertsConfig(
+        engine: .defaults, database: Database.defaultValue, evaluateInterval: 10, minGap: 0.1, queueSize: 10000)
+
+    /// The longest window any rule reads.
+    public var longestWindow: Double { engine.rules.filter(\.enabled).map(\.window).max() ?? 60 }
+}

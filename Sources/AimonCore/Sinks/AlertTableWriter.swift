@@ -1,0 +1,128 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// Writes alert transitions to the alert table from its own thread, so a slow or absent database
+/// never holds up ingest or the journal.
+///
+/// While the database is unreachable, writes wait in a queue bounded by `capacity` episodes: writes
+/// of one episode fold into one (the table's upsert rule, applied in memory), and upserts are
+/// idempotent, so a retry after an uncertain failure adds no row.
+public final class AlertTableWriter: AlertSink, @unchecked Sendable {
+    public struct Stats: Sendable {
+        public var written: Int64 = 0
+        public var pending = 0
+        public var dropped: Int64 = 0
+        public var failures: Int64 = 0
+        public var connected = false
+    }
+
+    private struct Queue {
+        var rows: [AlertRow] = []
+        var stats = Stats()
+        var stopping = false
+    }
+
+    private let open: () throws(AlertTableError) -> any AlertTable
+    private let host: String
+    private let capacity: Int
+    private let logger: Logger
+    private let state = Mutex(Queue())
+    private let waker = Waker()
+    private let done = DispatchSemaphore(value: 0)
+    private var table: (any AlertTable)?
+
+    /// `open` opens and migrates the table; it is called on the writer's thread, again after failures.
+    public init(host: String, capacity: Int, logger: Logger, open: @escaping () throws(AlertTableError) -> any AlertTable) {
+        self.open = open
+        self.host = host
+        self.capacity = capacity
+        self.logger = logger
+    }
+
+    public var stats: Stats { state.withLock { $0.stats } }
+
+    public var counters: [String: Int64] {
+        let s = stats
+        return ["alerts_table_written": s.written, "alerts_table_dropped": s.dropped]
+    }
+
+    public func start() {
+        DispatchQueue(label: "aimon.alert-table").async { self.loop() }
+    }
+
+    public func deliver(_ t: AlertTransition) {
+        guard let row = AlertRow(t, host: host) else { return }
+        var droppedNow = false
+        state.withLock { q in
+            if let i = q.rows.firstIndex(where: { $0.fingerprint == row.fingerprint }) {
+                q.rows[i] = q.rows[i].merging(row)
+            } else {
+                q.rows.append(row)
+                if q.rows.count > capacity {
+                    q.rows.removeFirst()
+                    q.stats.dropped += 1
+                    droppedNow = true
+                }
+            }
+            q.stats.pending = q.rows.count
+        }
+        if droppedNow {
+            logger.error("the alert table queue is full (\(capacity) episodes): dropped the oldest write; the journal has every alert")
+        }
+        waker.wake()
+    }
+
+    /// Stops after writing what is queued, waiting at most `timeout` seconds for the database.
+    public func stop(timeout: Double) {
+        state.withLock { $0.stopping = true }
+        waker.wake()
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            let left = stats.pending
+            if left > 0 { logger.error("stopping with \(left) alert table writes unwritten: the database did not answer in \(Int(timeout)) s (the journal has these alerts)") }
+        }
+    }
+
+    private func loop() {
+        var backoff = Backoff(base: 0.2, cap: 30)
+        var warned = false
+        while true {
+            let (rows, stopping) = state.withLock { q in (q.rows, q.stopping) }
+            if rows.isEmpty {
+                if stopping { break }
+                waker.wait(timeout: 60)
+                continue
+            }
+            do {
+                if table == nil {
+                    let t = try open()
+                    table = t
+                    state.withLock { $0.stats.connected = true }
+                    if warned { logger.notice("the alert table is back; writing \(rows.count) queued episodes") }
+                }
+                try table!.upsert(rows)
+                backoff.reset()
+                warned = false
+                state.withLock { q in
+                    // Rows delivered meanwhile were folded into the ones just written: keep those that changed.
+                    q.rows = q.rows.filter { r in !rows.contains(r) }
+                    q.stats.written += Int64(rows.count)
+                    q.stats.pending = q.rows.count
+                }
+            } catch {
+                if error.kind == .unavailable { table = nil }
+                state.withLock { q in
+                    q.stats.failures += 1
+                    q.stats.connected = table != nil
+                }
+                if !warned {
+                    logger.error("cannot write to the alert table, keeping \(rows.count) writes queued and retrying: \(error)")
+                    warned = true
+                }
+                if stopping { break }
+                waker.wait(timeout: backoff.next())
+            }
+        }
+        done.signal()
+    }
+}

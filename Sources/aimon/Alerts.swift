@@ -1,0 +1,92 @@
+import AimonCore
+import ArgumentParser
+
+struct Alerts: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List alert episodes from the alert table, newest first.",
+        discussion: """
+        One row per episode: it opens when an alert fires and closes (is_active false, resolved_at \\
+        set) when it resolves. The table is alerts.database in the configuration (SQLite by default, \\
+        or PostgreSQL shared by several hosts). The journal has the same alerts as they happen:
+          journalctl SYSLOG_IDENTIFIER=aimon -p warning
+          journalctl AIMON_FINGERPRINT=<fingerprint>      (one episode, firing to resolved)
+
+        Examples:
+          aimon alerts --active
+          aimon alerts --since 7d --model gpt-4o --json
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Only alerts still firing.")
+    var active = false
+
+    @Option(help: ArgumentHelp("Only episodes that began within this long (e.g. 30m, 24h, 7d). Default: 24h, or all with --active.", valueName: "duration"))
+    var since: String?
+
+    @Option(help: "Only this model (\"*\" for the all-models alerts).")
+    var model: String?
+
+    @Option(help: "At most this many rows.")
+    var limit = 1000
+
+    @Flag(help: "An array of row objects with the table's column names.")
+    var json = false
+
+    func validate() throws {
+        if let since, Quantities.duration(since) == nil {
+            throw ValidationError("--since '\(since)' is not a duration (e.g. 30m, 24h, 7d)")
+        }
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        let window = since.flatMap(Quantities.duration) ?? (active ? nil : 86400)
+        let filter = AlertFilter(activeOnly: active, since: window.map { AlertRow.timestamp(wallClock() - $0) },
+                                 model: model, limit: limit)
+        let rows: [AlertRow]
+        do {
+            guard let table = try config.alerts.database.openTable() else {
+                printError("alerts.database is none: alerts go to the journal only (journalctl SYSLOG_IDENTIFIER=aimon)")
+                throw ExitCode(ExitCodes.unavailable)
+            }
+            rows = try table.list(filter)
+        } catch let error as AlertTableError {
+            printError(error.description)
+            throw ExitCode(error.kind == .unavailable ? ExitCodes.unavailable : 1)
+        }
+        if json {
+            print(JSONValue.array(rows.map(\.json)).pretty)
+        } else {
+            print(AlertsTable.render(rows, window: window, activeOnly: active))
+        }
+    }
+}
+
+/// The human view of alert rows: one aligned line per episode.
+enum AlertsTable {
+    static func render(_ rows: [AlertRow], window: Double?, activeOnly: Bool) -> String {
+        let scope = (activeOnly ? "active alerts" : "alerts") + (window.map { " begun in the last \(Int($0 / 3600 * 10) / 10)h" } ?? "")
+        guard !rows.isEmpty else { return "No \(scope)." }
+        let header = ["STATE", "SEVERITY", "TYPE", "MODEL", "VALUE", "SINCE (UTC)", "RESOLVED (UTC)", "NOTICES"]
+        var lines = [header]
+        for r in rows {
+            let type = AlertType(rawValue: r.alertType)
+            let value = r.value.map { v in type.map { AlertTransition.format(v, $0) } ?? String(v) } ?? "-"
+            lines.append([r.isActive ? "FIRING" : "resolved", r.severity, r.alertType, r.model, value,
+                          short(r.createdAt), r.resolvedAt.map(short) ?? "-", String(r.notifyCount)])
+        }
+        let widths = header.indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
+        var out = lines.map { line in
+            zip(line, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
+        }
+        out.insert("\(rows.count) \(scope), newest first:", at: 0)
+        return out.joined(separator: "\n")
+    }
+
+    /// `2026-11-27T06:12:00.123Z` -> `2026-11-27 06:12:00`.
+    static func short(_ t: String) -> String {
+        String(t.prefix(19).map { $0 == "T" ? " " : $0 })
+    }
+}
