@@ -12,9 +12,11 @@ import Testing
         return WindowSnapshot(minutes: minutes)
     }
 
-    static func run(_ current: Int64, peak: Int64? = nil, last: Double) -> WindowSnapshot {
+    /// A run of `current` failures in progress; `peak`: a run of that length (number 1) ended since the last look.
+    static func run(_ current: Int64, peak: Int64? = nil, last: Double, announced: Int64 = 0) -> WindowSnapshot {
         var s = window(calls: 0, fails: 0)
-        s.run = .init(current: current, peak: peak, lastFailure: last)
+        s.run = .init(current: current, id: peak == nil ? 1 : 2, lastFailure: last, announced: announced,
+                      ended: peak.map { [.init(length: $0, id: 1)] } ?? [])
         return s
     }
 
@@ -63,6 +65,19 @@ import Testing
         #expect(d.log[0].value == 8)
         #expect(d.log[1].value == 0)
         #expect(d.states["m"]?[.consecutiveFailures] == .inactive)
+    }
+
+    @Test func aRunAnnouncedByAnotherProcessIsNotAnnouncedAgain() {
+        // Another process fired and resolved run 1; this one committed the success that ended it.
+        var d = Driver(Self.only(.consecutiveFailures))
+        #expect(d.step("m", Self.run(0, peak: 80, last: 100, announced: 1), at: 100) == [])
+        // A run nobody announced yet is news, and the step says which run it announced.
+        let steps = d.engine.evaluate(model: "m", snapshot: Self.run(0, peak: 80, last: 100, announced: 0), states: [:], now: 100)
+        #expect(steps[0].transitions.map(\.kind) == [.firing, .resolved])
+        #expect(steps[0].announcedRun == 1)
+        // A run still in progress is announced under its own number.
+        let live = d.engine.evaluate(model: "m", snapshot: Self.run(7, last: 100), states: [:], now: 100)
+        #expect(live[0].announcedRun == 1 && live[0].new.phase == .firing)
     }
 
     @Test func oldFailuresFillWindowsButAnnounceNothing() {

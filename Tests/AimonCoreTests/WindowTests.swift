@@ -147,7 +147,7 @@ import AimonSamples
         #expect(text.contains("EXPIREAT\r\n$\(String(Int64(now) + 60 + retention.minuteBuckets).count)\r\n") || text.contains("EXPIREAT"))
         #expect(text.contains("10 ff /x"))
         #expect(text.contains("HDEL"))
-        #expect(text.contains("HINCRBY\r\n$5\r\np:{a}:run\r\n$1\r\nn\r\n$1\r\n1"))  // no success: the run grows
+        #expect(text.contains("HINCRBY\r\n$9\r\np:{a}:run\r\n$1\r\nn\r\n$1\r\n1"))  // no success: the run grows
         #expect(text.contains("$4\r\nlast\r\n$13\r\n\(Int64(now) * 1000)"))  // when its last failure happened
         #expect(cmds.runReplies["a"] != nil)
     }

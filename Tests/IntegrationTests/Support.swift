@@ -6,7 +6,7 @@ import Foundation
 final class Workspace {
     let dir: String
     let prefix: String
-    let host = "test-host"
+    let host = "test-host-" + UUID().uuidString.prefix(8).lowercased()
 
     init() {
         dir = NSTemporaryDirectory() + "aimon-it-" + UUID().uuidString
@@ -81,7 +81,7 @@ func startDaemon(config: String, log: String) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: aimonBinary)
     p.arguments = ["run", "--config", config]
-    FileManager.default.createFile(atPath: log, contents: nil)
+    if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
     let h = FileHandle(forWritingAtPath: log)!
     h.seekToEndOfFile()
     p.standardError = h

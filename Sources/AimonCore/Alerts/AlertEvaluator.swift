@@ -19,8 +19,8 @@ public final class AlertEvaluator {
     private let store: AlertStore
     private let sinks: [any AlertSink]
     private let logger: Logger
-    /// Models touched by batches not evaluated yet, with the longest run of failures they reached.
-    private var dirty: [String: Int64] = [:]
+    /// Models touched by batches not evaluated yet, with the runs of failures those batches ended.
+    private var dirty: [String: [RunsEnded]] = [:]
     private var lastBatchEvaluation = -Double.infinity
     private var lastFullEvaluation = -Double.infinity
     public private(set) var stats = Stats()
@@ -32,9 +32,10 @@ public final class AlertEvaluator {
         self.logger = logger
     }
 
-    /// Records a committed batch: the models it touched and the longest runs it reached.
-    public func noteBatch(peaks: [String: Int64]) {
-        for (model, peak) in peaks { dirty[model] = max(dirty[model] ?? 0, peak) }
+    /// Records a committed batch: the models it touched and the runs of failures it ended.
+    public func noteBatch(_ runs: [String: RunsEnded], touched models: Set<String>) {
+        for m in models where dirty[m] == nil { dirty[m] = [] }
+        for (model, r) in runs { dirty[model, default: []].append(r) }
     }
 
     /// Seconds until an evaluation is due (0: now).
@@ -66,8 +67,9 @@ public final class AlertEvaluator {
         for attempt in 0..<2 where !pending.isEmpty {
             var lost: [String?] = []
             for var subject in try store.read(pending, minutes: WindowSnapshot.bucketCount(config.longestWindow), now: now, on: redis) {
-                if let m = subject.model, let peak = dirty[m], subject.snapshot.run != nil {
-                    subject.snapshot.run!.peak = max(subject.snapshot.run!.current, peak)
+                if let m = subject.model, let runs = dirty[m], subject.snapshot.run != nil {
+                    subject.snapshot.run!.ended = runs.map(\.ended)
+                    subject.snapshot.run!.inside = runs.map(\.inside).max() ?? 0
                 }
                 if try !apply(subject, now: now, on: redis) { lost.append(subject.model) }
             }
@@ -81,10 +83,13 @@ public final class AlertEvaluator {
     /// Runs the engine on one subject and stores and announces its changes; false if the swap was lost.
     private func apply(_ subject: AlertStore.Subject, now: Double, on redis: RedisConnection) throws(RedisError) -> Bool {
         let steps = config.engine.evaluate(model: subject.model, snapshot: subject.snapshot, states: subject.states, now: now)
+        logger.debug("evaluated", metadata: ["model": "\(subject.model ?? "*")", "run": "\(String(describing: subject.snapshot.run))",
+                                             "steps": "\(steps.map { "\($0.type.rawValue):\($0.new.phase)" })"])
         let changed = steps.filter(\.changed)
         guard !changed.isEmpty else { return true }
         let swaps = changed.map { (type: $0.type, old: subject.stored[$0.type] ?? "", new: $0.new.encoded) }
-        guard try store.swap(subject.model, swaps, on: redis) else { return false }
+        let announced = changed.compactMap(\.announcedRun).max()
+        guard try store.swap(subject.model, swaps, announcedRun: announced, on: redis) else { return false }
         for step in changed {
             for t in step.transitions {
                 stats.transitions += 1

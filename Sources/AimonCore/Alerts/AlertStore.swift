@@ -32,7 +32,7 @@ public struct AlertStore: Sendable {
             for i in 0..<minutes {
                 c.append(["HMGET", keys.bucket(model, .minute, start: current - Int64(minutes - 1 - i) * 60)], Self.minuteFields)
             }
-            if let model { c.append("HMGET", keys.failureRun(model), "n", "last") }
+            if let model { c.append("HMGET", keys.failureRun(model), "n", "last", "ended", "announced") }
             c.append("HGETALL", keys.alertStates(model))
         }
         let replies = try redis.pipeline(c)
@@ -49,7 +49,7 @@ public struct AlertStore: Sendable {
             if model != nil {
                 let r = try Self.values(replies[i]); i += 1
                 let last = replies[i - 1].array.flatMap { $0.count > 1 ? $0[1].integer : nil }
-                run = .init(current: r[0], lastFailure: last.map { Double($0) / 1000 })
+                run = .init(current: r[0], id: r[2] + 1, lastFailure: last.map { Double($0) / 1000 }, announced: r[3])
             }
             let statesReply = replies[i]; i += 1
             if case let .error(e) = statesReply { throw RedisError(.reply, "cannot read alert states: \(e)") }
@@ -73,23 +73,31 @@ public struct AlertStore: Sendable {
     }
 
     /// Compare-and-set of a subject's changed states, all or none: true when they were as read
-    /// (`old`) and are now `new`; false when another process changed them first.
-    public func swap(_ model: String?, _ changes: [(type: AlertType, old: String, new: String)], on redis: RedisConnection) throws(RedisError) -> Bool {
-        var args = ["EVAL", Self.swapScript, "2", keys.alertStates(model), keys.alerting, model ?? "", String(stateTTL)]
+    /// (`old`) and are now `new`; false when another process changed them first. `announcedRun`
+    /// raises the model's announced run number in the same step.
+    public func swap(_ model: String?, _ changes: [(type: AlertType, old: String, new: String)], announcedRun: Int64? = nil,
+                     on redis: RedisConnection) throws(RedisError) -> Bool {
+        let runKey = model.map(keys.failureRun) ?? keys.alertStates(nil)
+        var args = ["EVAL", Self.swapScript, "3", keys.alertStates(model), keys.alerting, runKey,
+                    model ?? "", String(stateTTL), announcedRun.map(String.init) ?? ""]
         for ch in changes { args += [ch.type.rawValue, ch.old, ch.new] }
         let reply = try redis.command(args)
         if case let .error(e) = reply { throw RedisError(.reply, "cannot store an alert state: \(e)") }
         return reply.integer == 1
     }
 
-    /// KEYS: the subject's state hash, the alerting set. ARGV: the model ("" for all models), the
-    /// TTL, then (field, expected, new) triples; "" is the inactive state (no field).
+    /// KEYS: the subject's state hash, the alerting set, the model's run hash. ARGV: the model ("" for
+    /// all models), the TTL, the announced run number ("" for none), then (field, expected, new)
+    /// triples; "" is the inactive state (no field).
     static let swapScript = """
-    for i = 3, #ARGV, 3 do
+    for i = 4, #ARGV, 3 do
       local cur = redis.call('HGET', KEYS[1], ARGV[i]) or ''
       if cur ~= ARGV[i + 1] then return 0 end
     end
-    for i = 3, #ARGV, 3 do
+    if ARGV[3] ~= '' and tonumber(redis.call('HGET', KEYS[3], 'announced') or '0') < tonumber(ARGV[3]) then
+      redis.call('HSET', KEYS[3], 'announced', ARGV[3])
+    end
+    for i = 4, #ARGV, 3 do
       if ARGV[i + 2] == '' then
         redis.call('HDEL', KEYS[1], ARGV[i])
       else

@@ -17,7 +17,10 @@ public struct RuleEngine: Equatable, Sendable {
         public var old: AlertState
         public var new: AlertState
         public var transitions: [AlertTransition]
-        public var changed: Bool { old != new }
+        /// The run number this step announced (consecutive failures): no process announces it again.
+        public var announcedRun: Int64?
+        /// Whether there is anything to store or announce (a peak can fire and resolve in one step).
+        public var changed: Bool { old != new || !transitions.isEmpty || announcedRun != nil }
     }
 
     /// The rules that apply to a subject: per-model rules for a model, all-models rules for nil.
@@ -33,7 +36,7 @@ public struct RuleEngine: Equatable, Sendable {
         for base in rules(for: model) {
             let rule = base.applying(to: model)
             let old = states[rule.type] ?? .inactive
-            var step = Step(type: rule.type, old: old, new: old, transitions: [])
+            var step = Step(type: rule.type, old: old, new: old, transitions: [], announcedRun: nil)
             let hold = outage && rule.type.heldDuringOutage
             Self.advance(&step, rule: rule, model: model, observation: snapshot.observe(rule, now: now), hold: hold, now: now)
             if rule.type == .consecutiveFailures { outage = step.new.phase == .firing }
@@ -103,18 +106,21 @@ public struct RuleEngine: Equatable, Sendable {
                 emit(.pending, v)
             } else {
                 fire(peak)
+                step.announcedRun = breachNow ? o.runID : o.peakRunID
                 // Began and ended since the last look (e.g. a run of failures closed by a success).
                 if s.phase == .firing, !stillBad { clearing() }
                 else if s.phase == .held, !breachNow { s = .inactive }
             }
         case .pending:
             if !breachNow { s = .inactive }
-            else if now - s.since >= rule.forDuration, let v = o.value { fire(v) }
+            else if now - s.since >= rule.forDuration, let v = o.value { fire(v); step.announcedRun = o.runID }
         case .held:
             if !breachNow { s = .inactive }
-            else if !hold, let v = o.value { fire(v) }
+            else if !hold, let v = o.value { fire(v); step.announcedRun = o.runID }
         case .firing:
             if stillBad {
+                // A run that grows past the threshold while the alert fires belongs to this episode.
+                if breachNow, let id = o.runID, id > o.announcedRun ?? 0 { step.announcedRun = id }
                 s.clearSince = nil
                 if let v = o.value { s.value = v }
                 if let every = rule.repeatInterval, every > 0, now - s.lastNotified >= every {

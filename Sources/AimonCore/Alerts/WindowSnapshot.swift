@@ -1,5 +1,5 @@
 /// What the rules see of one subject (a model, or all models) at one moment: minute buckets back to
-/// the longest rule window, and the model's run of failures. Pure data, built by `SnapshotReader`.
+/// the longest rule window, and the model's run of failures. Pure data, read by `AlertStore`.
 public struct WindowSnapshot: Equatable, Sendable {
     /// The figures of one minute bucket that rules use.
     public struct Minute: Equatable, Sendable {
@@ -22,18 +22,43 @@ public struct WindowSnapshot: Equatable, Sendable {
         }
     }
 
-    /// The model's failures in a row.
+    /// The model's failures in a row. Runs are numbered: every success ends the run in progress
+    /// (`ended` counts them in Redis), so the run in progress is number `ended + 1`, and a run that one
+    /// process saw end can be told apart from one another process already announced.
     public struct Run: Equatable, Sendable {
-        /// The run now.
+        /// A run that ended in a batch this process committed: its length and number.
+        public struct Ended: Equatable, Sendable {
+            public var length: Int64
+            public var id: Int64
+            public init(length: Int64, id: Int64) { self.length = length; self.id = id }
+        }
+
+        /// The run in progress: its length and number.
         public var current: Int64
-        /// The longest run reached since the last evaluation (a run can begin and end in one batch).
-        public var peak: Int64
-        /// Event time of the run's latest failure (seconds since the epoch); nil if unknown.
+        public var id: Int64
+        /// Event time of the latest failure (seconds since the epoch); nil if unknown.
         public var lastFailure: Double?
-        public init(current: Int64, peak: Int64? = nil, lastFailure: Double?) {
+        /// The highest run number a consecutive-failure alert has announced.
+        public var announced: Int64
+        /// Runs that ended in this process's batches since the last evaluation.
+        public var ended: [Ended]
+        /// The longest run that began and ended inside one of those batches (seen by no one else).
+        public var inside: Int64
+
+        public init(current: Int64, id: Int64 = 1, lastFailure: Double?, announced: Int64 = 0, ended: [Ended] = [], inside: Int64 = 0) {
             self.current = current
-            self.peak = max(peak ?? current, current)
+            self.id = id
             self.lastFailure = lastFailure
+            self.announced = announced
+            self.ended = ended
+            self.inside = inside
+        }
+
+        /// The longest run not yet announced that is over: (length, number; nil for an inside run).
+        public var peak: (length: Int64, id: Int64?) {
+            var best: (length: Int64, id: Int64?) = (inside, nil)
+            for e in ended where e.id > announced && e.length > best.length { best = (e.length, e.id) }
+            return best
         }
     }
 
@@ -64,7 +89,9 @@ public struct WindowSnapshot: Equatable, Sendable {
             guard let run, let last = run.lastFailure, last >= now - rule.window else {
                 return Observation(value: nil, peak: nil, sample: 0)
             }
-            return Observation(value: Double(run.current), peak: Double(run.peak), sample: run.peak)
+            let peak = run.peak
+            return Observation(value: Double(run.current), peak: Double(max(peak.length, run.current)), sample: max(peak.length, run.current),
+                               runID: run.id, peakRunID: peak.length > run.current ? peak.id : run.id, announcedRun: run.announced)
         case .highHourlyFailures:
             let s = sum(window: rule.window)
             return Observation(value: Double(s.failures), peak: nil, sample: s.calls)
@@ -91,10 +118,19 @@ public struct Observation: Equatable, Sendable {
     public var peak: Double?
     /// The calls the value rests on.
     public var sample: Int64
+    /// For runs of failures: the number of the run in progress, and of the run the peak comes from
+    /// (nil when it began and ended inside one batch).
+    public var runID: Int64?
+    public var peakRunID: Int64?
+    /// The highest run number already announced.
+    public var announcedRun: Int64?
 
-    public init(value: Double?, peak: Double?, sample: Int64) {
+    public init(value: Double?, peak: Double?, sample: Int64, runID: Int64? = nil, peakRunID: Int64? = nil, announcedRun: Int64? = nil) {
         self.value = value
         self.peak = peak
         self.sample = sample
+        self.runID = runID
+        self.peakRunID = peakRunID
+        self.announcedRun = announcedRun
     }
 }

@@ -132,9 +132,9 @@ public final class IngestPipeline: @unchecked Sendable {
                 var cps: [String: Checkpoint] = [:]
                 for f in moved { cps[f.identity.key] = try f.checkpoint() }
                 let commit = WindowStore.Commit(batch: batch, checkpoints: cps, counters: counters, forget: closed)
-                guard let (r, peaks) = commitWithRetry(commit, redis: redis) else { return }
+                guard let (r, runs) = commitWithRetry(commit, redis: redis) else { return }
                 redis = r
-                alerts?.noteBatch(peaks: peaks)
+                alerts?.noteBatch(runs, touched: batch.models)
                 statsBox.withLock { s in
                     s.lines += lines
                     s.records += Int64(batch.records)
@@ -200,8 +200,8 @@ public final class IngestPipeline: @unchecked Sendable {
     }
 
     /// Commits, surviving a lost connection without applying the batch twice. Returns the connection
-    /// and the batch's longest runs of failures; nil when stopped first.
-    private func commitWithRetry(_ commit: WindowStore.Commit, redis: RedisConnection) -> (RedisConnection, [String: Int64])? {
+    /// and the runs of failures the batch ended; nil when stopped first.
+    private func commitWithRetry(_ commit: WindowStore.Commit, redis: RedisConnection) -> (RedisConnection, [String: RunsEnded])? {
         var redis = redis
         var backoff = Backoff()
         var mustVerify = false
@@ -209,7 +209,7 @@ public final class IngestPipeline: @unchecked Sendable {
             do {
                 if mustVerify, try store.isCommitted(commit.checkpoints, on: redis) {
                     logger.notice("the batch had landed before the connection broke; not applying it again")
-                    // Its runs are lost to the engine: the timer evaluation still sees the runs as stored.
+                    // The runs it ended are lost to the engine; runs still in progress are in Redis.
                     return (redis, [:])
                 }
                 return (redis, try store.commit(commit, on: redis))

@@ -1,3 +1,11 @@
+/// The runs of failures a batch ended for one model.
+public struct RunsEnded: Equatable, Sendable {
+    /// The run in progress before the batch, ended by the batch's first success.
+    public var ended: WindowSnapshot.Run.Ended
+    /// The longest run that began and ended inside the batch.
+    public var inside: Int64
+}
+
 /// Writes window deltas and checkpoints to Redis, together, in one MULTI/EXEC transaction.
 ///
 /// This is the exactly-once edge of DESIGN.md: a batch's deltas and the file offsets they came from
@@ -33,7 +41,7 @@ public struct WindowStore: Sendable {
     }
 
     /// The transaction's commands, without MULTI/EXEC (pure: testable without Redis), and the index
-    /// of each model's run reply among them.
+    /// of each model's run reply among them (then, after a success, the ended-run number's).
     public func commands(for commit: Commit) -> (commands: RedisCommands, runReplies: [String: Int]) {
         var c = RedisCommands()
         let batch = commit.batch
@@ -65,12 +73,16 @@ public struct WindowStore: Sendable {
         let ttl = String(retention.hourBuckets)
         // The run's reply tells, atomically, how long it was at the batch's first success (or now,
         // without one): what the alert engine needs to see a run that began and ended in the batch.
+        // A success ends the run in progress: `ended` numbers the runs (see WindowSnapshot.Run).
         var runReplies: [String: Int] = [:]
         for (model, run) in batch.runs.sorted(by: { $0.key < $1.key }) {
             let key = keys.failureRun(model)
             runReplies[model] = c.count
             c.append("HINCRBY", key, "n", String(run.sawSuccess ? run.leading : run.trailing))
-            if run.sawSuccess { c.append("HSET", key, "n", String(run.trailing)) }
+            if run.sawSuccess {
+                c.append("HINCRBY", key, "ended", "1")
+                c.append("HSET", key, "n", String(run.trailing))
+            }
             if let last = run.lastFailure { c.append("HSET", key, "last", String(Int64((last * 1000).rounded()))) }
             c.append("EXPIRE", key, ttl)
         }
@@ -104,10 +116,11 @@ public struct WindowStore: Sendable {
         return (c, runReplies)
     }
 
-    /// Applies the commit atomically. Returns, for each model with calls in the batch, the longest run
-    /// of failures the batch reached (read atomically with the stored run it extended).
+    /// Applies the commit atomically. Returns, for each model whose run of failures ended in the
+    /// batch, that run (its length, read atomically with the stored part it extended, and its number),
+    /// and the longest run that began and ended inside the batch.
     @discardableResult
-    public func commit(_ commit: Commit, on redis: RedisConnection) throws(RedisError) -> [String: Int64] {
+    public func commit(_ commit: Commit, on redis: RedisConnection) throws(RedisError) -> [String: RunsEnded] {
         let (commands, runReplies) = self.commands(for: commit)
         var tx = RedisCommands()
         tx.append("MULTI")
@@ -125,13 +138,13 @@ public struct WindowStore: Sendable {
         for r in results {
             if case let .error(e) = r { throw RedisError(.reply, "a command of the batch failed: \(e) (keys under '\(keys.prefix):' must be left to aimon)") }
         }
-        var peaks: [String: Int64] = [:]
-        for (model, run) in commit.batch.runs {
-            guard let i = runReplies[model], i < results.count, let reply = results[i].integer else { continue }
-            let stored = reply - (run.sawSuccess ? run.leading : run.trailing)
-            peaks[model] = run.longest(stored: stored)
+        var ended: [String: RunsEnded] = [:]
+        for (model, run) in commit.batch.runs where run.sawSuccess {
+            guard let i = runReplies[model], i + 1 < results.count,
+                  let length = results[i].integer, let id = results[i + 1].integer else { continue }
+            ended[model] = RunsEnded(ended: .init(length: length, id: id), inside: run.longestInside)
         }
-        return peaks
+        return ended
     }
 
     /// After a broken connection: did the commit whose checkpoints are given land?

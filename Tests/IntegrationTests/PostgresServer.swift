@@ -1,0 +1,82 @@
+import Foundation
+
+/// A private PostgreSQL cluster on a free loopback port, in its own folder, started and stopped by
+/// the tests (PLATFORM.md: initdb runs as the `postgres` user when the tests run as root).
+final class PostgresServer: @unchecked Sendable {
+    let port: Int
+    let dir: String
+    let bin: String
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    init() throws {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        guard let v = versions.compactMap(Int.init).max() else {
+            throw Failure(description: "PostgreSQL is not installed: run `apt-get install postgresql` (.ci/run does)")
+        }
+        bin = "/usr/lib/postgresql/\(v)/bin"
+        port = RedisServer.freePort()
+        dir = "/tmp/aimon-pg-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            guard let pw = getpwnam("postgres") else { throw Failure(description: "no 'postgres' user to run initdb as") }
+            chown(dir, pw.pointee.pw_uid, pw.pointee.pw_gid)
+        }
+        try run("initdb", ["-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"])
+        try start()
+        try run("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "aimon"])
+    }
+
+    var uri: String { "postgres://postgres:secret@127.0.0.1:\(port)/aimon" }
+
+    func start() throws {
+        try run("pg_ctl", ["-D", dir + "/data", "-l", dir + "/server.log", "-w", "-t", "60",
+                           "-o", "-p \(port) -k \(dir) -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+    }
+
+    /// Stops at once (`-m fast`): connections are cut, as in an outage.
+    func stop() throws {
+        try run("pg_ctl", ["-D", dir + "/data", "-w", "-m", "fast", "stop"])
+    }
+
+    /// Rows of a query, via psql (columns separated by |).
+    func query(_ sql: String) throws -> [[String]] {
+        let out = try run("psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "aimon", "-At", "-c", sql])
+        return out.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    deinit {
+        try? stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// Runs a PostgreSQL program to completion (as `postgres` when root) and returns its output.
+    ///
+    /// posix_spawn + waitpid rather than Foundation's Process: `pg_ctl start` leaves a server behind
+    /// that inherits descriptors, and Process would wait for them to close, i.e. for the server to stop.
+    @discardableResult
+    private func run(_ program: String, _ args: [String]) throws -> String {
+        let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", bin + "/" + program] + args : [bin + "/" + program] + args
+        let outFile = dir + "/.out-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: outFile) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outFile, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cargs = argv.map { strdup($0) } + [nil]
+        defer { for p in cargs { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
+        guard rc == 0 else { throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let out = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0, code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw Failure(description: "\(program) \(args.joined(separator: " ")) failed (status \(status)): \(out); see \(dir)/server.log")
+        }
+        return out
+    }
+}
