@@ -1,0 +1,69 @@
+import Synchronization
+import Testing
+@testable import AimonCore
+
+@Suite struct AlertSinkTests {
+    static func transition(_ kind: AlertTransition.Kind, model: String = "gpt-4o", at: Double = 1_795_760_000) -> AlertTransition {
+        AlertTransition(kind: kind, type: .lowSuccessRate, model: model, severity: .warning, value: kind == .resolved ? 0.99 : 0.8,
+                        threshold: 0.95, window: 3600, sample: 120, fingerprint: "00000000000000ab",
+                        episodeStart: 1_795_759_000, at: at, notifyCount: kind == .reminder ? 2 : 1)
+    }
+
+    @Test func withoutAJournalAlertsGoToStderrAndAreCounted() {
+        let lines = Mutex<[String]>([])
+        let sink = JournalSink(host: "h", socketPath: "/nonexistent/journal/socket") { line in lines.withLock { $0.append(line) } }
+        sink.deliver(Self.transition(.firing))
+        #expect(sink.fallbacks == 1 && sink.sent == 0)
+        #expect(sink.counters == ["alerts_journal": 0, "alerts_stderr": 1])
+        let line = lines.withLock { $0.first } ?? ""
+        #expect(line.contains("journal unavailable: no journal socket at /nonexistent/journal/socket"))
+        #expect(line.contains("<4> Firing low_success_rate for model gpt-4o: success rate 80.0% over 1h (120 calls) (threshold 95.0%)"))
+    }
+
+    @Test func fieldsAreUpperCaseAndValuesCannotInjectFieldsOrLines() {
+        let fields = JournalSink.fields(Self.transition(.firing, model: "evil\nPRIORITY=0\nMESSAGE_ID=x"), host: "gw\n1")
+        for f in fields {
+            let name = f.prefix { $0 != "=" }
+            #expect(name.allSatisfy { $0.isUppercase || $0 == "_" }, "\(f)")
+            #expect(!f.contains("\n"), "\(f)")
+        }
+        #expect(fields.contains("AIMON_MODEL=evil\\x0aPRIORITY=0\\x0aMESSAGE_ID=x"))
+        #expect(fields.filter { $0.hasPrefix("PRIORITY=") } == ["PRIORITY=4"])
+        #expect(fields.contains("MESSAGE_ID=9cea97ac92d54a679793d092006cc15a"))
+        #expect(fields.contains("AIMON_VALUE=0.8") && fields.contains("AIMON_THRESHOLD=0.95") && fields.contains("AIMON_WINDOW=1h"))
+    }
+
+    @Test func rowsOfOneEpisodeFoldLikeTheTableUpsert() {
+        let fired = AlertRow(Self.transition(.firing), host: "h")!
+        let reminded = AlertRow(Self.transition(.reminder), host: "h")!
+        let resolved = AlertRow(Self.transition(.resolved, at: 1_795_760_100), host: "h")!
+        #expect(AlertRow(Self.transition(.held), host: "h") == nil)
+        let folded = fired.merging(reminded).merging(resolved)
+        #expect(folded.message == fired.message && folded.createdAt == "2026-11-27T05:56:40.000Z")
+        #expect(!folded.isActive && folded.resolvedAt == "2026-11-27T06:15:00.000Z" && folded.notifyCount == 2 && folded.value == 0.99)
+        // A resolved row is final: a late reminder does not reopen it.
+        #expect(folded.merging(reminded) == folded)
+    }
+
+    @Test func theSQLiteTableUpsertsOneRowPerEpisode() throws {
+        let folder = LogFolder()
+        let table = try SQLiteAlertTable(path: folder.file("nested/alerts.db"))
+        try table.migrate()
+        try table.migrate()  // idempotent
+        let fired = AlertRow(Self.transition(.firing), host: "h")!
+        var other = AlertRow(Self.transition(.firing, model: "it's \"quoted\""), host: "h")!
+        other.fingerprint = "00000000000000cd"
+        try table.upsert([fired, other])
+        try table.upsert([fired])  // a retry adds nothing
+        try table.upsert([AlertRow(Self.transition(.resolved), host: "h")!])
+        try table.upsert([AlertRow(Self.transition(.reminder), host: "h")!])  // late: ignored
+        let rows = try table.list(AlertFilter())
+        #expect(rows.count == 2)
+        let first = rows.first { $0.fingerprint == fired.fingerprint }!
+        #expect(!first.isActive && first.resolvedAt != nil && first.notifyCount == 1 && first.value == 0.99)
+        #expect(first.message == fired.message && first.createdAt == fired.createdAt)
+        #expect(try table.list(AlertFilter(activeOnly: true)).map(\.model) == ["it's \"quoted\""])
+        #expect(try table.list(AlertFilter(since: "2026-11-28T00:00:00.000Z")).isEmpty)
+        #expect(try table.list(AlertFilter(model: "gpt-4o")).count == 1)
+    }
+}
