@@ -52,7 +52,7 @@ public struct AlertsConfig: Equatable, Sendable {
     public var queueSize: Int
 
     public static let defaults = AlertsConfig(
-        engine: .defaults, database: Database.defaultValue, evaluateInterval: 10, minGap: 0.1, queueSize: 10000)
+        engine: .defaults, database: Database.defaultValue, evaluateInterval: 10, minGap: 0.05, queueSize: 10000)
 
     /// The longest window any rule reads.
     public var longestWindow: Double { engine.rules.filter(\.enabled).map(\.window).max() ?? 60 }

@@ -1,0 +1,100 @@
+import AimonCore
+import ArgumentParser
+import Foundation
+
+/// Time from a line appended to a tailed log until its alert is in the journal, through the real
+/// daemon: `aimon run` tails a file; each cycle appends 5 failures of a fresh model (the
+/// consecutive-failure alert fires) and then one success (it resolves). The latency is journald's
+/// receive time of the entry (__REALTIME_TIMESTAMP) minus the time of the write.
+struct AlertLatency: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alert-latency",
+        abstract: "Measure the time from an appended log line to its alert in the journal (p50, p99).",
+        discussion: """
+        Needs a journal (/run/systemd/journal/socket; scripts/start-journal.sh starts one) and \
+        redis-server. Build in release mode first: swift build -c release
+        """)
+
+    @Option(help: "Alert cycles (each fires and resolves one alert: two journal entries).")
+    var cycles = 100
+
+    @Option(help: "Milliseconds between two writes (more than the alert latency being measured).")
+    var gap = 150
+
+    @Option(help: "Use this Redis instead of starting a private one.")
+    var redisURL: String?
+
+    @Option(help: "Working folder (log, config, alert table).")
+    var workDir = "/tmp/aimon-bench-alerts"
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: JournalSink.socketPath) else {
+            throw ValidationErrorText("no journal at \(JournalSink.socketPath): run scripts/start-journal.sh (as root) first")
+        }
+        try? FileManager.default.removeItem(atPath: workDir)
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+        let server = redisURL == nil ? try PrivateRedis() : nil
+        defer { server?.stop() }
+        let host = "bench-alerts-\(UInt32.random(in: 0...UInt32.max))"
+        let log = "\(workDir)/gateway.jsonl"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let yaml = """
+        host_id: \(host)
+        sources:
+          - path: \(log)
+        redis:
+          url: \(redisURL ?? server!.url)
+          key_prefix: \(host)
+        alerts:
+          database: sqlite://\(workDir)/alerts.db
+        log_level: warning
+        """
+        FileManager.default.createFile(atPath: "\(workDir)/aimon.yaml", contents: Data(yaml.utf8))
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: siblingExecutable("aimon"))
+        daemon.arguments = ["run", "--config", "\(workDir)/aimon.yaml"]
+        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try daemon.run()
+        defer { daemon.terminate(); daemon.waitUntilExit() }
+        usleep(500_000)  // let it open the file and do its first evaluation
+
+        let handle = FileHandle(forWritingAtPath: log)!
+        var writes: [String: Double] = [:]  // "state model" -> write time (µs since the epoch)
+        for i in 0..<cycles {
+            let model = "bench-\(i)"
+            for (state, ok, count) in [("firing", false, 5), ("resolved", true, 1)] {
+                let now = wallClock()
+                let line = "{\"timestamp\":\"\(AlertRow.timestamp(now))\",\"model_name\":\"\(model)\",\"success\":\(ok),\"response_time\":0.3,\"status_code\":\(ok ? 200 : 503)}\n"
+                let data = Data(String(repeating: line, count: count).utf8)
+                let t = wallClock()
+                handle.write(data)
+                writes["\(state) \(model)"] = t * 1e6
+                usleep(UInt32(gap) * 1000)
+            }
+        }
+        usleep(500_000)
+        var latencies: [Double] = []
+        for entry in try journalEntries(host: host) {
+            guard let state = entry["AIMON_STATE"], let model = entry["AIMON_MODEL"], entry["AIMON_ALERT_TYPE"] == "consecutive_failures",
+                  let received = entry["__REALTIME_TIMESTAMP"].flatMap(Double.init), let written = writes["\(state) \(model)"] else { continue }
+            latencies.append((received - written) / 1000)
+        }
+        latencies.sort()
+        guard latencies.count == 2 * cycles else {
+            throw ValidationErrorText("expected \(2 * cycles) alerts in the journal, found \(latencies.count)")
+        }
+        func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
+        print(String(format: "alert latency, line appended -> entry in the journal (%d alerts): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                     latencies.count, pct(0.5), pct(0.99), latencies.last!))
+    }
+
+    func journalEntries(host: String) throws -> [[String: String]] {
+        let out = "\(workDir)/journal.json"
+        let (status, _) = try spawnAndWait("/bin/journalctl", ["-o", "json", "--no-pager", "AIMON_HOST=\(host)"], stdout: out)
+        guard status == 0 else { throw ValidationErrorText("journalctl failed (\(status))") }
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?.compactMapValues { $0 as? String }
+        }
+    }
+}
