@@ -27,6 +27,8 @@ sources:
     start_at: beginning
 redis:
   url: redis://127.0.0.1:$port/0
+thresholds:
+  avg_response_time_max: 5s     # the seed's 10 s, lowered so the slow model shows
 alerts:
   database: sqlite://$demo/alerts.db
 YAML

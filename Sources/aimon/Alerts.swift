@@ -79,7 +79,9 @@ enum AlertsTable {
         }
         let widths = header.indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
         var out = lines.map { line in
-            zip(line, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
+            var text = zip(line, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
+            while text.last == " " { text.removeLast() }
+            return text
         }
         out.insert("\(rows.count) \(scope), newest first:", at: 0)
         return out.joined(separator: "\n")

@@ -84,7 +84,7 @@ public struct AlertTransition: Equatable, Sendable {
             }
         }
         switch type {
-        case .consecutiveFailures: return "\(Int64(value)) consecutive failures"
+        case .consecutiveFailures: return "\(Int64(value)) consecutive failure\(value == 1 ? "" : "s")"
         case .highHourlyFailures: return "\(Int64(value)) failures in the last \(windowText)"
         case .lowSuccessRate: return "success rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .highErrorRate: return "error rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
