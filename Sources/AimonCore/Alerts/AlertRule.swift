@@ -64,7 +64,7 @@ public struct AlertRule: Equatable, Sendable {
     /// The window as people write it: "1h", "5m", "90s".
     public var windowText: String { Self.durationText(window) }
 
-    static func durationText(_ seconds: Double) -> String {
+    public static func durationText(_ seconds: Double) -> String {
         let s = Int64(seconds.rounded())
         if s > 0, s % 86400 == 0 { return "\(s / 86400)d" }
         if s > 0, s % 3600 == 0 { return "\(s / 3600)h" }

@@ -69,7 +69,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
     public var firesBelow: Bool { self == .lowSuccessRate }
 
     /// Whether the threshold itself already fires (the seed: `>=` for counts, `<`/`>` for the rest).
-    var inclusive: Bool { self == .consecutiveFailures || self == .highHourlyFailures }
+    public var inclusive: Bool { self == .consecutiveFailures || self == .highHourlyFailures }
 
     /// The journal's MESSAGE_ID, fixed forever per type (systemd/aimon.catalog explains each).
     public var messageID: String {

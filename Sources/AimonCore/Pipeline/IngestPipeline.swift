@@ -174,7 +174,12 @@ public final class IngestPipeline: @unchecked Sendable {
         if !follow, tailer.pendingBytes > 0 {
             logger.notice("left \(tailer.pendingBytes) bytes of an unfinished last line unread; a later replay or run reads it once complete")
         }
-        logger.info("ingest stopped: \(stats.summary)")
+        var summary = stats.summary
+        if let alerts {
+            summary += "; alerts: \(alerts.stats.evaluations) evaluations, \(alerts.stats.transitions) transitions"
+                + (alerts.stats.conflicts > 0 ? ", \(alerts.stats.conflicts) left to another aimon process" : "")
+        }
+        logger.info("ingest stopped: \(summary)")
     }
 
     /// Connects, retrying with backoff until Redis answers or a stop is asked (then nil).
