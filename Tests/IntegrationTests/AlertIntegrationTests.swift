@@ -144,6 +144,12 @@ import Testing
         Self.publish(ws, "phase3", (0..<6).map { Self.line("gpt-4o", ok: false, at: now + Double($0) * 0.01) })
         let later = try awaitEntries(ws.host, count: 8)
         #expect(Journal.summary(later) == (Self.firedOnOutage + Self.resolvedOnRecovery + ["firing consecutive_failures gpt-4o"]).sorted())
+
+        // Every key aimon wrote, alert states included, expires.
+        let r = try redis.connection()
+        let written = try r.command(["KEYS", ws.prefix + ":*"]).array?.compactMap(\.text) ?? []
+        #expect(written.contains(KeySchema(prefix: ws.prefix).alertStates(nil)) && written.contains(KeySchema(prefix: ws.prefix).alerting))
+        for key in written { #expect(try r.command(["TTL", key]).integer ?? -1 > 0, "\(key)") }
         return (try? String(contentsOfFile: ws.path("aimon.log"), encoding: .utf8)) ?? ""
     }
 

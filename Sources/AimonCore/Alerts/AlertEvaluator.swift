@@ -23,6 +23,7 @@ public final class AlertEvaluator {
     private var dirty: [String: [RunsEnded]] = [:]
     private var lastBatchEvaluation = -Double.infinity
     private var lastFullEvaluation = -Double.infinity
+    private var cache = AlertStore.MinuteCache()
     public private(set) var stats = Stats()
 
     public init(config: AlertsConfig, keys: KeySchema, retention: Retention, sinks: [any AlertSink], logger: Logger) {
@@ -52,21 +53,24 @@ public final class AlertEvaluator {
             var models = Set(try WindowReader(keys: store.keys, redis: redis).models(from: from, to: Int64(now) + 1))
             models.formUnion(try store.alertingModels(on: redis))
             models.formUnion(dirty.keys)
-            try evaluate([nil] + models.sorted(), now: now, on: redis)
+            let subjects = [nil] + models.sorted()
+            try evaluate(subjects, now: now, refresh: true, on: redis)
+            store.prune(&cache, keeping: subjects)
             lastFullEvaluation = now
             lastBatchEvaluation = now
         } else if !dirty.isEmpty, now - lastBatchEvaluation >= config.minGap {
-            try evaluate([nil] + dirty.keys.sorted(), now: now, on: redis)
+            try evaluate([nil] + dirty.keys.sorted(), now: now, refresh: false, on: redis)
             lastBatchEvaluation = now
         }
     }
 
-    private func evaluate(_ models: [String?], now: Double, on redis: RedisConnection) throws(RedisError) {
+    private func evaluate(_ models: [String?], now: Double, refresh: Bool, on redis: RedisConnection) throws(RedisError) {
         var pending = models
         // A lost swap means another process moved first: look again, once, from what it stored.
         for attempt in 0..<2 where !pending.isEmpty {
             var lost: [String?] = []
-            for var subject in try store.read(pending, minutes: WindowSnapshot.bucketCount(config.longestWindow), now: now, on: redis) {
+            let minutes = WindowSnapshot.bucketCount(config.longestWindow)
+            for var subject in try store.read(pending, minutes: minutes, now: now, cache: &cache, refresh: refresh || attempt > 0, on: redis) {
                 if let m = subject.model, let runs = dirty[m], subject.snapshot.run != nil {
                     subject.snapshot.run!.ended = runs.map(\.ended)
                     subject.snapshot.run!.inside = runs.map(\.inside).max() ?? 0

@@ -23,14 +23,27 @@ public struct AlertStore: Sendable {
 
     static let minuteFields = ["calls", "ok", "fail", "lat_n", "lat_us"]
 
+    /// Minute buckets already read, by subject and bucket start. A minute that is over changes only
+    /// when a late line (or a lagging host) lands in it, so evaluations after batches reuse it and
+    /// read just the last two minutes; the timer's evaluation reads everything again.
+    public struct MinuteCache: Sendable {
+        var values: [String: [Int64: WindowSnapshot.Minute]] = [:]
+        public init() {}
+        public var count: Int { values.values.reduce(0) { $0 + $1.count } }
+    }
+
     /// Reads the last `minutes` minute buckets, the failure run and the alert states of each subject
-    /// in one pipeline.
-    public func read(_ models: [String?], minutes: Int, now: Double, on redis: RedisConnection) throws(RedisError) -> [Subject] {
+    /// in one pipeline. Minutes before the previous one come from `cache` unless `refresh`.
+    public func read(_ models: [String?], minutes: Int, now: Double, cache: inout MinuteCache, refresh: Bool,
+                     on redis: RedisConnection) throws(RedisError) -> [Subject] {
         let current = Int64(now) - WindowBatch.mod(Int64(now), 60)
+        let first = current - Int64(minutes - 1) * 60
+        let reusableBefore = refresh ? first : current - 60
         var c = RedisCommands()
         for model in models {
-            for i in 0..<minutes {
-                c.append(["HMGET", keys.bucket(model, .minute, start: current - Int64(minutes - 1 - i) * 60)], Self.minuteFields)
+            let cached = cache.values[model ?? "\u{0}*"]
+            for start in stride(from: first, through: current, by: 60) where start >= reusableBefore || cached?[start] == nil {
+                c.append(["HMGET", keys.bucket(model, .minute, start: start)], Self.minuteFields)
             }
             if let model { c.append("HMGET", keys.failureRun(model), "n", "last", "ended", "announced") }
             c.append("HGETALL", keys.alertStates(model))
@@ -39,12 +52,18 @@ public struct AlertStore: Sendable {
         var i = 0
         var out: [Subject] = []
         for model in models {
+            let key = model ?? "\u{0}*"
+            var known = cache.values[key] ?? [:]
             var minuteCounts: [WindowSnapshot.Minute] = []
             minuteCounts.reserveCapacity(minutes)
-            for _ in 0..<minutes {
+            for start in stride(from: first, through: current, by: 60) {
+                if start < reusableBefore, let m = known[start] { minuteCounts.append(m); continue }
                 let v = try Self.values(replies[i]); i += 1
-                minuteCounts.append(.init(calls: v[0], successes: v[1], failures: v[2], latencyCount: v[3], latencySumMicros: v[4]))
+                let m = WindowSnapshot.Minute(calls: v[0], successes: v[1], failures: v[2], latencyCount: v[3], latencySumMicros: v[4])
+                known[start] = m
+                minuteCounts.append(m)
             }
+            cache.values[key] = known.filter { $0.key >= first }
             var run: WindowSnapshot.Run?
             if model != nil {
                 let r = try Self.values(replies[i]); i += 1
@@ -58,6 +77,12 @@ public struct AlertStore: Sendable {
             out.append(Subject(model: model, snapshot: WindowSnapshot(minutes: minuteCounts, run: run), stored: stored))
         }
         return out
+    }
+
+    /// Forgets subjects not evaluated any more (called after the timer's evaluation).
+    public func prune(_ cache: inout MinuteCache, keeping models: [String?]) {
+        let keep = Set(models.map { $0 ?? "\u{0}*" })
+        cache.values = cache.values.filter { keep.contains($0.key) }
     }
 
     static func values(_ reply: RedisReply) throws(RedisError) -> [Int64] {
