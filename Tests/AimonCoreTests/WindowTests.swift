@@ -141,13 +141,13 @@ import AimonSamples
         let text = String(decoding: cmds.commands.bytes, as: UTF8.self)
         // Every key written gets an expiry.
         for key in ["p:{a}:m:\(Int64(now))", "p:{*}:h:\(Int64(now))", "p:{a}:u:\(Int64(now))", "p:{a}:e:\(Int64(now))",
-                    "p:{a}:run", "p:models", "p:models:\(Int64(now))", "p:ckpt:h1", "p:ingest:h1"] {
+                    "p:{a}:runs", "p:models", "p:models:\(Int64(now))", "p:ckpt:h1", "p:ingest:h1"] {
             #expect(text.contains(key), "\(key)")
         }
         #expect(text.contains("EXPIREAT\r\n$\(String(Int64(now) + 60 + retention.minuteBuckets).count)\r\n") || text.contains("EXPIREAT"))
         #expect(text.contains("10 ff /x"))
         #expect(text.contains("HDEL"))
-        #expect(text.contains("HINCRBY\r\n$9\r\np:{a}:run\r\n$1\r\nn\r\n$1\r\n1"))  // no success: the run grows
+        #expect(text.contains("HINCRBY\r\n$10\r\np:{a}:runs\r\n$1\r\nn\r\n$1\r\n1"))  // no success: the run grows
         #expect(text.contains("$4\r\nlast\r\n$13\r\n\(Int64(now) * 1000)"))  // when its last failure happened
         #expect(cmds.runReplies["a"] != nil)
     }

@@ -153,10 +153,14 @@ public final class IngestPipeline: @unchecked Sendable {
                     try alerts.evaluateIfDue(on: redis, now: clock())
                     evaluatorStats.withLock { $0 = alerts.stats }
                 } catch {
-                    // The next commit finds a broken connection and reconnects; say so once a minute.
                     if clock() - alertFailureLogged >= 60 {
                         logger.error("cannot evaluate alert rules: \(error); retrying")
                         alertFailureLogged = clock()
+                    }
+                    // A quiet log may bring no commit to reconnect: do it here (reading waits meanwhile).
+                    if error.kind == .io || error.kind == .connection {
+                        guard let r = connect() else { break }
+                        redis = r
                     }
                 }
             }

@@ -47,7 +47,8 @@ public struct KeySchema: Sendable {
     public func errors(_ model: String?, hour: Int64) -> String { "\(prefix):\(tag(model)):e:\(hour)" }
 
     /// The model's current run of consecutive failures.
-    public func failureRun(_ model: String) -> String { "\(prefix):\(tag(model)):run" }
+    /// A hash; an earlier version kept a string under `:run`, so the new name keeps the two apart.
+    public func failureRun(_ model: String) -> String { "\(prefix):\(tag(model)):runs" }
 
     /// Hash of alert type -> alert state (Alerts/AlertState.swift) for one model (nil: all models).
     public func alertStates(_ model: String?) -> String { "\(prefix):\(tag(model)):alerts" }
