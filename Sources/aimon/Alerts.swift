@@ -5,11 +5,11 @@ struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List alert episodes from the alert table, newest first.",
         discussion: """
-        One row per episode: it opens when an alert fires and closes (is_active false, resolved_at \\
-        set) when it resolves. The table is alerts.database in the configuration (SQLite by default, \\
+        One row per episode: it opens when an alert fires and closes (is_active false, resolved_at \
+        set) when it resolves. The table is alerts.database in the configuration (SQLite by default, \
         or PostgreSQL shared by several hosts). The journal has the same alerts as they happen:
           journalctl SYSLOG_IDENTIFIER=aimon -p warning
-          journalctl AIMON_FINGERPRINT=<fingerprint>      (one episode, firing to resolved)
+          journalctl AIMON_FINGERPRINT=<fingerprint>   (one episode)
 
         Examples:
           aimon alerts --active
@@ -67,7 +67,7 @@ struct Alerts: ParsableCommand {
 /// The human view of alert rows: one aligned line per episode.
 enum AlertsTable {
     static func render(_ rows: [AlertRow], window: Double?, activeOnly: Bool) -> String {
-        let scope = (activeOnly ? "active alerts" : "alerts") + (window.map { " begun in the last \(Int($0 / 3600 * 10) / 10)h" } ?? "")
+        let scope = (activeOnly ? "active alerts" : "alerts") + (window.map { " begun in the last \(AlertRule.durationText($0))" } ?? "")
         guard !rows.isEmpty else { return "No \(scope)." }
         let header = ["STATE", "SEVERITY", "TYPE", "MODEL", "VALUE", "SINCE (UTC)", "RESOLVED (UTC)", "NOTICES"]
         var lines = [header]

@@ -8,7 +8,8 @@ struct Replay: ParsableCommand {
         Lines land in the windows of their own timestamps. Progress is checkpointed like the daemon's, \
         so a replay that is interrupted and run again counts nothing twice, and a file already read by \
         the daemon on this host is not counted again. Lines older than retention.hour_buckets are \
-        counted as late and dropped.
+        counted as late and dropped. A replay raises no alert: history fills the windows, and a \
+        running daemon judges them as they are now.
         """)
 
     @OptionGroup var options: ConfigOptions

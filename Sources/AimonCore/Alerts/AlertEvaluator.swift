@@ -87,7 +87,7 @@ public final class AlertEvaluator {
     /// Runs the engine on one subject and stores and announces its changes; false if the swap was lost.
     private func apply(_ subject: AlertStore.Subject, now: Double, on redis: RedisConnection) throws(RedisError) -> Bool {
         let steps = config.engine.evaluate(model: subject.model, snapshot: subject.snapshot, states: subject.states, now: now)
-        logger.debug("evaluated", metadata: ["model": "\(subject.model ?? "*")", "run": "\(String(describing: subject.snapshot.run))",
+        logger.trace("evaluated", metadata: ["model": "\(subject.model ?? "*")", "run": "\(String(describing: subject.snapshot.run))",
                                              "steps": "\(steps.map { "\($0.type.rawValue):\($0.new.phase)" })"])
         let changed = steps.filter(\.changed)
         guard !changed.isEmpty else { return true }
