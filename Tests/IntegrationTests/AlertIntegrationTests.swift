@@ -186,6 +186,26 @@ import Testing
         #expect(try pg.query("SELECT version FROM aimon_schema") == [["1"]])
     }
 
+    @Test func historyFillsTheWindowsButAnnouncesNothing() throws {
+        try Journal.requirePresent()
+        let ws = Workspace()
+        let config = Self.config(ws, redis: RedisServer.shared, database: "none")
+        // Two hours ago: an outage and a slow model, read at the first start (start_at: beginning).
+        let old = Self.outage(now: Date().timeIntervalSince1970 - 7200)
+        ws.writeLog("history.jsonl", old)
+        let daemon = try startDaemon(config: config, log: ws.path("aimon.log"))
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        let r = try RedisServer.shared.connection()
+        #expect(eventually(timeout: 30) { committedLines(r, prefix: ws.prefix, host: ws.host) == Int64(old.count) })
+        // Something current, after the history was read and evaluated: it alone is announced.
+        let now = Date().timeIntervalSince1970
+        Self.publish(ws, "now", (0..<6).map { Self.line("gpt-4o", ok: false, at: now + Double($0) * 0.01) })
+        let entries = try awaitEntries(ws.host, count: 1)
+        #expect(Journal.summary(entries) == ["firing consecutive_failures gpt-4o"])
+        let stats = try statsJSON(config: config, hours: 3)
+        #expect(stats.contains { $0["model_name"] as? String == Self.failing && ($0["failed_calls"] as? NSNumber)?.intValue == 30 })
+    }
+
     @Test func twoProcessesOnOneRedisAnnounceEachAlertOnce() throws {
         try Journal.requirePresent()
         let a = Workspace(), b = Workspace()
