@@ -77,9 +77,10 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
     public func stop(timeout: Double) {
         state.withLock { $0.stopping = true }
         waker.wake()
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            let left = stats.pending
-            if left > 0 { logger.error("stopping with \(left) alert table writes unwritten: the database did not answer in \(Int(timeout)) s (the journal has these alerts)") }
+        _ = done.wait(timeout: .now() + timeout)
+        let left = stats.pending
+        if left > 0 {
+            logger.error("stopping with \(left) alert table writes unwritten: the database did not take them within \(Int(timeout)) s (the journal has these alerts)")
         }
     }
 
