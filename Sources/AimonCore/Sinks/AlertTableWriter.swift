@@ -120,8 +120,8 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
                     logger.error("cannot write to the alert table, keeping \(rows.count) writes queued and retrying: \(error)")
                     warned = true
                 }
-                if stopping { break }
-                waker.wait(timeout: backoff.next())
+                // Stopping too: keep trying until `stop` stops waiting.
+                waker.wait(timeout: stopping ? min(0.5, backoff.next()) : backoff.next())
             }
         }
         done.signal()
