@@ -45,6 +45,8 @@ struct AlertLatency: ParsableCommand {
         redis:
           url: \(redisURL ?? server!.url)
           key_prefix: \(host)
+        rules:
+          consecutive_failures: {keep_firing_for: 0s}   # resolve at the success, so both transitions are timed
         alerts:
           database: sqlite://\(workDir)/alerts.db
         log_level: warning

@@ -1,5 +1,8 @@
 import AimonCore
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,6 +49,11 @@ struct Alerts: ParsableCommand {
         let filter = AlertFilter(activeOnly: active, since: window.map { AlertRow.timestamp(wallClock() - $0) },
                                  model: model, limit: limit)
         let rows: [AlertRow]
+        if case let .sqlite(path) = config.alerts.database, access(path, F_OK) != 0 {
+            // Not created yet (aimon run creates it): nothing to list, and a report creates no files.
+            if json { print("[]") } else { print("No alert table yet at \(path): aimon run creates it with its first alert.") }
+            return
+        }
         do {
             guard let table = try config.alerts.database.openTable() else {
                 printError("alerts.database is none: alerts go to the journal only (journalctl SYSLOG_IDENTIFIER=aimon)")

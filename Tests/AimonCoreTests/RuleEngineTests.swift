@@ -28,10 +28,16 @@ import Testing
 
         init(_ rules: [AlertRule]) { engine = RuleEngine(rules: rules) }
 
+        /// The announced run number per model, as the store keeps it.
+        var announced: [String: Int64] = [:]
+
         @discardableResult
         mutating func step(_ model: String?, _ snapshot: WindowSnapshot, at now: Double) -> [AlertTransition.Kind] {
             var out: [AlertTransition.Kind] = []
+            var snapshot = snapshot
+            if snapshot.run != nil { snapshot.run!.announced = max(snapshot.run!.announced, announced[model ?? "*"] ?? 0) }
             for s in engine.evaluate(model: model, snapshot: snapshot, states: states[model ?? "*"] ?? [:], now: now) {
+                if let id = s.announcedRun { announced[model ?? "*"] = max(announced[model ?? "*"] ?? 0, id) }
                 states[model ?? "*", default: [:]][s.type] = s.new
                 log += s.transitions
                 out += s.transitions.map(\.kind)
@@ -47,7 +53,7 @@ import Testing
     }
 
     @Test func consecutiveFailuresFireOnceAtTheThresholdAndResolveOnSuccess() {
-        var d = Driver(Self.only(.consecutiveFailures))
+        var d = Driver(Self.only(.consecutiveFailures) { $0.keepFiringFor = 0 })
         #expect(d.step("m", Self.run(4, last: 100), at: 100) == [])
         #expect(d.step("m", Self.run(5, last: 101), at: 101) == [.firing])
         #expect(d.step("m", Self.run(9, last: 110), at: 110) == [])
@@ -59,7 +65,7 @@ import Testing
     }
 
     @Test func aRunThatBeginsAndEndsInOneBatchFiresAndResolves() {
-        var d = Driver(Self.only(.consecutiveFailures))
+        var d = Driver(Self.only(.consecutiveFailures) { $0.keepFiringFor = 0 })
         // Eight failures then a success, read at once: the run is 0 now but reached 8.
         #expect(d.step("m", Self.run(0, peak: 8, last: 100), at: 100) == [.firing, .resolved])
         #expect(d.log[0].value == 8)
@@ -69,7 +75,7 @@ import Testing
 
     @Test func aRunAnnouncedByAnotherProcessIsNotAnnouncedAgain() {
         // Another process fired and resolved run 1; this one committed the success that ended it.
-        var d = Driver(Self.only(.consecutiveFailures))
+        var d = Driver(Self.only(.consecutiveFailures) { $0.keepFiringFor = 0 })
         #expect(d.step("m", Self.run(0, peak: 80, last: 100, announced: 1), at: 100) == [])
         // A run nobody announced yet is news, and the step says which run it announced.
         let steps = d.engine.evaluate(model: "m", snapshot: Self.run(0, peak: 80, last: 100, announced: 0), states: [:], now: 100)
@@ -80,8 +86,29 @@ import Testing
         #expect(live[0].announcedRun == 1 && live[0].new.phase == .firing)
     }
 
-    @Test func oldFailuresFillWindowsButAnnounceNothing() {
+    @Test func runsBrokenBySingleSuccessesAreOneEpisode() {
+        // A model failing 6 times, succeeding once, again and again: one outage, not an alert per run.
         var d = Driver(Self.only(.consecutiveFailures))
+        var kinds: [AlertTransition.Kind] = []
+        var t = 100.0
+        for run in Int64(1)...10 {
+            // Run number `run` ended at 6 failures (seen by this process); the episode announced the ones before.
+            var s = Self.window(calls: 0, fails: 0)
+            s.run = .init(current: 0, id: run + 1, lastFailure: t, announced: run - 1, ended: [.init(length: 6, id: run)])
+            kinds += d.step("m", s, at: t)
+            t += 5
+        }
+        #expect(kinds == [.firing])
+        // A minute without a run reaching the threshold: resolved, once.
+        kinds += d.step("m", Self.run(2, last: t), at: t)
+        kinds += d.step("m", Self.run(2, last: t), at: t + 59)
+        #expect(kinds == [.firing])
+        kinds += d.step("m", Self.run(2, last: t), at: t + 60)
+        #expect(kinds == [.firing, .resolved])
+    }
+
+    @Test func oldFailuresFillWindowsButAnnounceNothing() {
+        var d = Driver(Self.only(.consecutiveFailures) { $0.keepFiringFor = 0 })
         // The run's last failure is an hour old: history (a replay, a first run over old files).
         #expect(d.step("m", Self.run(50, last: 1000), at: 1000 + 3600) == [])
         // A firing alert whose run goes stale (traffic stopped) resolves.

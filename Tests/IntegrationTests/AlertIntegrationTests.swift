@@ -52,6 +52,7 @@ import Testing
     static func config(_ ws: Workspace, redis: RedisServer, database: String) -> String {
         ws.writeConfig(redis: redis.url, extra: """
         rules:
+          consecutive_failures: {keep_firing_for: 0s}
           low_success_rate: {keep_firing_for: 0s}
           high_error_rate: {keep_firing_for: 0s}
           slow_response: {keep_firing_for: 0s}
@@ -214,6 +215,7 @@ import Testing
         // Only the consecutive-failure rule, and one key prefix: one set of windows and alert states, two hosts feeding it.
         let onlyRuns = """
         rules:
+          consecutive_failures: {keep_firing_for: 0s}
           high_hourly_failures: {enabled: false}
           low_success_rate: {enabled: false}
           slow_response: {enabled: false}

@@ -53,9 +53,10 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         }
     }
 
-    /// A value hovering at the threshold keeps the alert firing this long before it resolves. A run of
-    /// failures ends with a success: that is a clear signal, so it resolves at once.
-    public var defaultKeepFiringFor: Double { self == .consecutiveFailures ? 0 : 300 }
+    /// A value hovering at the threshold keeps the alert firing this long before it resolves. For runs
+    /// of failures a minute: a model failing 5 times, succeeding once, failing again is one outage,
+    /// not an episode per run.
+    public var defaultKeepFiringFor: Double { self == .consecutiveFailures ? 60 : 300 }
 
     /// The seed counts hourly failures over all models; the other rules are per model.
     public var defaultScope: AlertScope { self == .highHourlyFailures ? .allModels : .model }

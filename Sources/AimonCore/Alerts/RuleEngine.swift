@@ -118,9 +118,11 @@ public struct RuleEngine: Equatable, Sendable {
             if !breachNow { s = .inactive }
             else if !hold, let v = o.value { fire(v); step.announcedRun = o.runID }
         case .firing:
-            if stillBad {
-                // A run that grows past the threshold while the alert fires belongs to this episode.
-                if breachNow, let id = o.runID, id > o.announcedRun ?? 0 { step.announcedRun = id }
+            if stillBad || peak != nil {
+                // Runs past the threshold while the alert fires (still going, or already over) belong
+                // to this episode: no process announces them again.
+                let ids = [breachNow ? o.runID : nil, peak != nil ? o.peakRunID : nil].compactMap { $0 }
+                if let id = ids.max(), id > o.announcedRun ?? 0 { step.announcedRun = id }
                 s.clearSince = nil
                 if let v = o.value { s.value = v }
                 if let every = rule.repeatInterval, every > 0, now - s.lastNotified >= every {
