@@ -29,8 +29,12 @@ redis:
   url: redis://127.0.0.1:$port/0
 thresholds:
   avg_response_time_max: 5s     # the seed's 10 s, lowered so the slow model shows
+rules:
+  consecutive_failures:
+    keep_firing_for: 5s         # the default is 1m; shorter so the demo shows the resolution
 alerts:
   database: sqlite://$demo/alerts.db
+  evaluate_interval: 1s
 YAML
 mkdir -p "$demo/logs"
 echo "== config"
@@ -52,7 +56,11 @@ until [ "$(committed)" = "22000" ]; do sleep 0.1; done
 echo "claude-3-5-sonnet recovers: 2000 calls without the outage"
 "$bin/aimon-bench" generate --lines 2000 --minutes 1 --seed 8 --append "$demo/logs/gateway.jsonl"
 until [ "$(committed)" = "24000" ]; do sleep 0.1; done
-sleep 0.5  # let the last evaluation (at most alerts.min_gap after the commit) reach the journal
+echo "waiting for the consecutive-failure alert to resolve (keep_firing_for: 5s)..."
+for _ in $(seq 300); do
+  "$bin/aimon" alerts --config "$demo/aimon.yaml" --active | grep -q consecutive_failures || break
+  sleep 0.1
+done
 kill -TERM "$daemon"; wait "$daemon"
 echo "daemon stopped cleanly; its log:"
 sed 's/^/  /' "$demo/aimon.log"
