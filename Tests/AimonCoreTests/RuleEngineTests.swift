@@ -156,6 +156,13 @@ import Testing
         #expect(kinds == [.firing, .resolved])
     }
 
+    @Test func aFiringAlertWhoseValueMovesWritesNothing() {
+        let engine = RuleEngine(rules: Self.only(.highErrorRate))
+        let fired = engine.evaluate(model: "m", snapshot: Self.window(calls: 100, fails: 30), states: [:], now: 1)[0]
+        let later = engine.evaluate(model: "m", snapshot: Self.window(calls: 100, fails: 40), states: [.highErrorRate: fired.new], now: 2)[0]
+        #expect(fired.changed && !later.changed)  // no store write, no announcement
+    }
+
     @Test func aClearThresholdGivesHysteresis() {
         var d = Driver(Self.only(.lowSuccessRate) { $0.clearThreshold = 0.98; $0.keepFiringFor = 0 })
         #expect(d.step("m", Self.window(calls: 100, fails: 10), at: 1) == [.firing])

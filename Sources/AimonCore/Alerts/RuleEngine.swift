@@ -123,11 +123,12 @@ public struct RuleEngine: Equatable, Sendable {
                 // to this episode: no process announces them again.
                 let ids = [breachNow ? o.runID : nil, peak != nil ? o.peakRunID : nil].compactMap { $0 }
                 if let id = ids.max(), id > o.announcedRun ?? 0 { step.announcedRun = id }
+                // The state changes (and is written) only on transitions: the value is the one announced.
                 s.clearSince = nil
-                if let v = o.value { s.value = v }
                 if let every = rule.repeatInterval, every > 0, now - s.lastNotified >= every {
                     s.lastNotified = now
                     s.notifyCount += 1
+                    if let v = o.value { s.value = v }
                     emit(.reminder, o.value)
                 }
             } else {
