@@ -90,16 +90,16 @@ import AimonSamples
             for ch in outcomes { r.add(success: ch == "s") }
             return r
         }
-        // Eight failures then a success inside one batch: the run ended, but its length is known.
+        // Eight failures then a success inside one batch: they extend the stored run, which the
+        // success ends (the store adds `leading` to it atomically and reads the length back).
         let burst = fold("ffffffffs")
-        #expect(burst.after(stored: 0) == 0)
-        #expect(burst.longest(stored: 0) == 8)
-        #expect(burst.longest(stored: 2) == 10)
+        #expect(burst.sawSuccess && burst.leading == 8 && burst.trailing == 0 && burst.longestInside == 0)
         let none = fold("fff")
-        #expect(none.after(stored: 4) == 7 && none.longest(stored: 4) == 7)
+        #expect(!none.sawSuccess && none.trailing == 3)
+        // A run that began and ended inside the batch is known only here.
         let mixed = fold("ffsfffffsff")
-        #expect(mixed.after(stored: 1) == 2 && mixed.longest(stored: 1) == 5 && mixed.leading == 2)
-        #expect(fold("sss").after(stored: 9) == 0)
+        #expect(mixed.leading == 2 && mixed.longestInside == 5 && mixed.trailing == 2)
+        #expect(fold("sss") == { var r = FailureRun(); r.sawSuccess = true; return r }())
     }
 
     @Test func modelRegistryCapsNames() {

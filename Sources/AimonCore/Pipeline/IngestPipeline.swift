@@ -27,7 +27,6 @@ public final class IngestPipeline: @unchecked Sendable {
     private let statsBox = Mutex(IngestStats())
     private let store: WindowStore
     private let alertSinks: [any AlertSink]
-    private let evaluatorStats = Mutex(AlertEvaluator.Stats())
 
     /// `alertSinks` receive alert transitions; with none (replay), no rule is evaluated.
     public init(config: Config, mode: Mode, logger: Logger, alertSinks: [any AlertSink] = [],
@@ -40,8 +39,6 @@ public final class IngestPipeline: @unchecked Sendable {
         self.stopSignal = StopSignal(waker: waker)
         self.store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID)
     }
-
-    public var alertStats: AlertEvaluator.Stats { evaluatorStats.withLock { $0 } }
 
     public var stats: IngestStats { statsBox.withLock { $0 } }
 
@@ -151,7 +148,6 @@ public final class IngestPipeline: @unchecked Sendable {
             if let alerts {
                 do {
                     try alerts.evaluateIfDue(on: redis, now: clock())
-                    evaluatorStats.withLock { $0 = alerts.stats }
                 } catch {
                     if clock() - alertFailureLogged >= 60 {
                         logger.error("cannot evaluate alert rules: \(error); retrying")

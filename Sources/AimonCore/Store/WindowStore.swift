@@ -71,9 +71,8 @@ public struct WindowStore: Sendable {
             c.append("EXPIREAT", key, String(k.start + 3600 + retention.hourBuckets))
         }
         let ttl = String(retention.hourBuckets)
-        // The run's reply tells, atomically, how long it was at the batch's first success (or now,
-        // without one): what the alert engine needs to see a run that began and ended in the batch.
-        // A success ends the run in progress: `ended` numbers the runs (see WindowSnapshot.Run).
+        // The first reply is, atomically, the run's length at the batch's first success (the run that
+        // success ended) or now; a success also numbers the ended run (`ended`, see WindowSnapshot.Run).
         var runReplies: [String: Int] = [:]
         for (model, run) in batch.runs.sorted(by: { $0.key < $1.key }) {
             let key = keys.failureRun(model)

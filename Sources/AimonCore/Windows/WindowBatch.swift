@@ -10,9 +10,10 @@ public struct Retention: Equatable, Sendable {
 
 /// A model's failures in a row, folded over one batch in event order.
 ///
-/// With the run stored before the batch (`stored`), the run after it is `trailing` if the batch saw a
-/// success, else `stored + trailing`; the longest run reached inside the batch is kept too, so a run
-/// that starts and ends within one batch is not missed.
+/// The store adds `leading` (or, without a success, `trailing`) to the stored run and reads the sum
+/// back in the same transaction: the length of the run the batch's first success ended. After a
+/// success the stored run becomes `trailing`. A run that starts and ends within the batch is kept
+/// in `longestInside`, so it is not missed.
 public struct FailureRun: Equatable, Sendable {
     public var sawSuccess = false
     /// Failures before the batch's first success (they extend the stored run).
@@ -35,14 +36,6 @@ public struct FailureRun: Equatable, Sendable {
         } else {
             trailing += 1
         }
-    }
-
-    /// The run after the batch, given the run stored before it.
-    public func after(stored: Int64) -> Int64 { sawSuccess ? trailing : stored + trailing }
-
-    /// The longest run reached during the batch, given the run stored before it.
-    public func longest(stored: Int64) -> Int64 {
-        sawSuccess ? max(stored + leading, longestInside, trailing) : stored + trailing
     }
 }
 
