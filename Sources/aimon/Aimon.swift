@@ -20,6 +20,6 @@ struct Aimon: ParsableCommand {
         Exit codes: 0 success, 1 failure, 64 bad usage, 69 Redis unavailable, 78 invalid configuration.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, Replay.self, Stats.self, Alerts.self, CheckConfig.self]
+        subcommands: [Run.self, Replay.self, Stats.self, SystemReport.self, Trend.self, Alerts.self, Cleanup.self, CheckConfig.self]
     )
 }

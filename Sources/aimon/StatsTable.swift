@@ -1,46 +1,51 @@
 import AimonCore
 
-/// The human form of `aimon stats`: an aligned table, units on every figure.
+/// The human form of `aimon stats`: an aligned table, units on every figure, failing ones coloured.
 enum StatsTable {
     static func render(_ reports: [ModelPerformance], hours: Double) -> String {
-        guard !reports.isEmpty else { return "no calls in the last \(format(hours)) h" }
-        let header = ["MODEL", "CALLS", "OK", "FAILED", "SUCCESS", "AVG LATENCY", "ERRORS", "LEVEL"]
-        var rows = [header]
+        guard let first = reports.first else { return "no calls in the last \(format(hours)) h" }
+        var table = TextTable(["MODEL", "CALLS", "CALLS/MIN", "OK", "FAILED", "SUCCESS", "AVG", "P50", "P95", "P99", "ERRORS", "LEVEL"])
         for r in reports {
-            rows.append([
-                r.model, String(r.counts.calls), String(r.counts.successes), String(r.counts.failures),
+            let bad = r.successRate.map { $0 < 0.95 } ?? false
+            let slow = r.avgResponseTime.map { $0 > 10 } ?? false
+            let level = r.level.0
+            let plain: (String) -> String = { $0 }
+            let red: (String) -> String = { TerminalStyle.red($0) }
+            let yellow: (String) -> String = { TerminalStyle.yellow($0) }
+            let levelPaint = level == .poor ? red : level == .fair ? yellow : plain
+            table.add([
+                r.model, String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes), String(r.counts.failures),
                 r.successRate.map(percent) ?? "no data",
                 r.avgResponseTime.map(seconds) ?? "no data",
+                r.latency(quantile: 0.5).map(seconds) ?? "no data",
+                r.latency(quantile: 0.95).map(seconds) ?? "no data",
+                r.latency(quantile: 0.99).map(seconds) ?? "no data",
                 r.errorRate.map(percent) ?? "no data",
-                r.level.0.rawValue,
-            ])
+                level.rawValue,
+            ], paint: [plain, plain, plain, plain, plain, bad ? red : plain, slow ? red : plain,
+                       plain, plain, plain, bad ? red : plain, levelPaint])
         }
-        let widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        var out = rows.map { row in
-            row.enumerated().map { c, cell in
-                c == row.count - 1 ? cell : c == 0 ? cell.padding(widths[c]) : cell.leftPadding(widths[c])
-            }.joined(separator: "  ")
-        }
+        var out = table.render()
+        out.append("")
+        out.append("levels:")
+        for r in reports { out.append("  \(r.model): \(r.level.0.rawValue), \(r.level.1)") }
         for r in reports where !r.topErrors.isEmpty {
             out.append("")
             out.append("top errors, \(r.model):")
             for e in r.topErrors { out.append("  \(String(e.count).leftPadding(8))  \(e.message)") }
         }
-        if let first = reports.first {
-            out.append("")
-            out.append("window: last \(format(hours)) h in \(first.resolution == .minute ? "minute" : "hour") buckets")
-        }
+        out.append("")
+        out.append("window: \(AlertRow.timestamp(Double(first.from)).prefix(16))Z to \(AlertRow.timestamp(Double(first.to)).prefix(16))Z "
+                   + "(last \(format(hours)) h, \(first.resolution == .minute ? "minute" : "hour") buckets); "
+                   + "percentiles are estimated within their histogram bucket (Docs/reports.md)")
         return out.joined(separator: "\n")
     }
 
-    static func percent(_ v: Double) -> String {
-        let p = (v * 10000).rounded() / 100
-        return "\(p)%"
-    }
+    static func percent(_ v: Double) -> String { fixed(v * 100, 2) + "%" }
 
-    static func seconds(_ v: Double) -> String {
-        v < 1 ? "\(Int((v * 1000).rounded())) ms" : "\((v * 100).rounded() / 100) s"
-    }
+    static func seconds(_ v: Double) -> String { v < 1 ? "\(Int((v * 1000).rounded())) ms" : fixed(v, 2) + " s" }
+
+    static func fixed(_ v: Double, _ digits: Int) -> String { AlertTransition.fixed(v, digits) }
 
     static func format(_ h: Double) -> String { h == h.rounded() ? String(Int(h)) : String(h) }
 }

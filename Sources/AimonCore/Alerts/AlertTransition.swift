@@ -104,7 +104,7 @@ public struct AlertTransition: Equatable, Sendable {
         }
     }
 
-    static func fixed(_ v: Double, _ digits: Int) -> String {
+    public static func fixed(_ v: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let n = Int64((abs(v) * scale).rounded())

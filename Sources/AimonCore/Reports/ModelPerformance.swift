@@ -49,6 +49,12 @@ public struct ModelPerformance: Equatable, Sendable {
     }
     public var level: (PerformanceLevel, String) { PerformanceLevel.of(successRate: successRate, avgResponseTime: avgResponseTime) }
 
+    /// Latency quantiles from the histogram (within one bucket of the truth; Docs/reports.md).
+    public func latency(quantile q: Double) -> Double? { LatencyBuckets.quantile(q, of: counts.histogram) }
+
+    /// Calls per minute over the window actually covered.
+    public var callsPerMinute: Double { Double(counts.calls) / (Double(max(to - from, 60)) / 60) }
+
     public static func == (a: Self, b: Self) -> Bool {
         a.model == b.model && a.counts == b.counts && a.from == b.from && a.to == b.to
             && a.topErrors.map(\.message) == b.topErrors.map(\.message) && a.topErrors.map(\.count) == b.topErrors.map(\.count)
@@ -65,6 +71,11 @@ public struct ModelPerformance: Equatable, Sendable {
             ("avg_response_time", avgResponseTime.map { .number($0, digits: 6) } ?? .null),
             ("error_rate", errorRate.map { .number($0, digits: 6) } ?? .null),
             ("performance_level", .string(level.0.rawValue)),
+            ("performance_reason", .string(level.1)),
+            ("p50_response_time", latency(quantile: 0.5).map { .number($0, digits: 6) } ?? .null),
+            ("p95_response_time", latency(quantile: 0.95).map { .number($0, digits: 6) } ?? .null),
+            ("p99_response_time", latency(quantile: 0.99).map { .number($0, digits: 6) } ?? .null),
+            ("calls_per_minute", .number(callsPerMinute, digits: 3)),
             ("top_errors", .object(topErrors.map { ($0.message, .int($0.count)) })),
             ("window", .object([("from", .int(from)), ("to", .int(to)), ("bucket", .string(resolution == .minute ? "1m" : "1h"))])),
         ])

@@ -35,10 +35,30 @@ public struct WindowReader {
         return names.sorted()
     }
 
+    /// The bucket keys that make up a window: whole hours inside a minute-resolution window are read
+    /// from their hour bucket (the same sums, 60 times fewer keys), the partial hours at its edges from
+    /// minute buckets.
+    public func bucketKeys(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> [String] {
+        guard resolution == .minute else { return starts.map { keys.bucket(model, resolution, start: $0) } }
+        var out: [String] = []
+        var i = 0
+        while i < starts.count {
+            let s = starts[i]
+            if WindowBatch.mod(s, 3600) == 0, i + 59 < starts.count, starts[i + 59] == s + 3540 {
+                out.append(keys.bucket(model, .hour, start: s))
+                i += 60
+            } else {
+                out.append(keys.bucket(model, .minute, start: s))
+                i += 1
+            }
+        }
+        return out
+    }
+
     /// Sum of the buckets of one model (nil: all models) at the given starts.
     public func sum(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) throws(RedisError) -> BucketCounts {
         var c = RedisCommands()
-        for s in starts { c.append("HGETALL", keys.bucket(model, resolution, start: s)) }
+        for key in bucketKeys(model, resolution, starts: starts) { c.append("HGETALL", key) }
         var total = BucketCounts()
         for reply in try redis.pipeline(c) {
             if case let .error(e) = reply { throw RedisError(.reply, e) }

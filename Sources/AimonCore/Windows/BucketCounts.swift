@@ -93,3 +93,32 @@ public enum LatencyBuckets {
         return i
     }
 }
+
+extension LatencyBuckets {
+    /// The `q` quantile (0...1) of the latencies counted in `histogram`, estimated by linear
+    /// interpolation inside the bucket that holds it: the true value lies in the same bucket, so the
+    /// error is at most that bucket's width (the bounds double, so about half the value). In the
+    /// overflow bucket the estimate is its lower bound. nil for an empty histogram.
+    public static func quantile(_ q: Double, of histogram: [Int64]) -> Double? {
+        let total = histogram.reduce(0, +)
+        guard total > 0 else { return nil }
+        let rank = max(1, (q * Double(total)).rounded(.up))
+        var seen: Int64 = 0
+        for (i, n) in histogram.enumerated() where n > 0 {
+            if Double(seen + n) >= rank {
+                guard i < bounds.count else { return bounds[bounds.count - 1] }
+                let lower = i == 0 ? 0 : bounds[i - 1]
+                let fraction = (rank - Double(seen)) / Double(n)
+                return lower + (bounds[i] - lower) * fraction
+            }
+            seen += n
+        }
+        return bounds[bounds.count - 1]
+    }
+
+    /// The bucket bounds around `seconds`: (lower, upper]; upper is nil for the overflow bucket.
+    public static func bucket(of seconds: Double) -> (lower: Double, upper: Double?) {
+        let i = index(of: seconds)
+        return (i == 0 ? 0 : bounds[i - 1], i < bounds.count ? bounds[i] : nil)
+    }
+}

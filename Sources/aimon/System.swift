@@ -1,0 +1,77 @@
+import AimonCore
+import ArgumentParser
+
+struct SystemReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "system",
+        abstract: "How the whole gateway is doing over a trailing window (the seed's get_system_performance).",
+        discussion: """
+        Totals over all models, the success rate and average latency (over the calls that carried \
+        one), latency percentiles, unique users, and the calls per model and per hour. Rates are \
+        "no data" (null in JSON) for a window without calls. Unique users come from per-hour \
+        HyperLogLogs (about 0.81% standard error) over the whole hours the window touches.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Window length in hours, ending now.")
+    var hours: Double = 24
+
+    @Flag(help: "Machine-readable output with the seed's key names.")
+    var json = false
+
+    func validate() throws {
+        guard hours > 0, hours <= 24 * 366 else { throw ValidationError("--hours must be more than 0 and at most a year") }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        let redis = try connectOnce(config)
+        let report: SystemPerformance
+        do { report = try WindowReader(keys: config.keys, redis: redis).system(hours: hours, now: wallClock()) } catch {
+            printError("reading the windows failed: \(error)")
+            throw ExitCode.failure
+        }
+        print(json ? report.json.pretty : render(report))
+    }
+
+    func render(_ r: SystemPerformance) -> String {
+        let o = r.overall
+        var out: [String] = []
+        let rate = o.successRate.map(StatsTable.percent) ?? "no data"
+        out.append("calls          \(o.counts.calls) (\(o.counts.successes) ok, \(o.counts.failures) failed), \(StatsTable.fixed(o.callsPerMinute, 1))/min")
+        out.append("success rate   " + (o.successRate.map { $0 < 0.95 } == true ? TerminalStyle.red(rate) : rate))
+        out.append("latency        avg \(o.avgResponseTime.map(StatsTable.seconds) ?? "no data"), p50 \(o.latency(quantile: 0.5).map(StatsTable.seconds) ?? "no data"), "
+                   + "p95 \(o.latency(quantile: 0.95).map(StatsTable.seconds) ?? "no data"), p99 \(o.latency(quantile: 0.99).map(StatsTable.seconds) ?? "no data")")
+        out.append("unique users   \(r.uniqueUsers) (estimated, ~0.8%)")
+        if !r.modelDistribution.isEmpty {
+            out.append("")
+            var table = TextTable(["MODEL", "CALLS", "SHARE"])
+            for m in r.modelDistribution {
+                table.add([m.model, String(m.calls), StatsTable.percent(Double(m.calls) / Double(max(o.counts.calls, 1)))])
+            }
+            out += table.render()
+        }
+        if !r.hourlyDistribution.isEmpty {
+            out.append("")
+            out.append("calls per hour (UTC), \(SystemPerformance.hourName(r.hourlyDistribution.first!.hour)) to \(SystemPerformance.hourName(r.hourlyDistribution.last!.hour)):")
+            out.append("  " + Sparkline.render(r.hourlyDistribution.map { Double($0.calls) }) + "  max \(r.hourlyDistribution.map(\.calls).max() ?? 0)")
+        }
+        out.append("")
+        out.append("window: \(AlertRow.timestamp(Double(o.from)).prefix(16))Z to \(AlertRow.timestamp(Double(o.to)).prefix(16))Z "
+                   + "(last \(StatsTable.format(hours)) h, \(o.resolution == .minute ? "minute" : "hour") buckets)")
+        return out.joined(separator: "\n")
+    }
+}
+
+/// Eight-level bars, one character a value, scaled to the largest.
+enum Sparkline {
+    static let levels: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    static func render(_ values: [Double]) -> String {
+        let top = values.max() ?? 0
+        return String(values.map { v in
+            top <= 0 || v <= 0 ? " " : levels[min(levels.count - 1, Int((v / top * Double(levels.count - 1)).rounded()))]
+        })
+    }
+}

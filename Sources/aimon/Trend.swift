@@ -1,0 +1,52 @@
+import AimonCore
+import ArgumentParser
+
+struct Trend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "One row per day, oldest first (the seed's get_performance_trend).",
+        discussion: """
+        Days are UTC calendar days from the hour buckets; today counts so far. Each row has the day's \
+        calls, success rate ("no data" for a day without calls), average latency and 95th percentile. \
+        A bar shows the day's calls; a success rate below 95% is marked, so a bad day stands out.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Number of days, today included.")
+    var days = 7
+
+    @Option(help: "Only this model (default: all models).")
+    var model: String?
+
+    @Flag(help: "An array of day objects with the seed's key names.")
+    var json = false
+
+    func validate() throws {
+        guard days >= 1, days <= 366 else { throw ValidationError("--days must be from 1 to 366") }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        let redis = try connectOnce(config)
+        let rows: [DayPerformance]
+        do { rows = try WindowReader(keys: config.keys, redis: redis).trend(days: days, model: model, now: wallClock()) } catch {
+            printError("reading the windows failed: \(error)")
+            throw ExitCode.failure
+        }
+        if json { print(JSONValue.array(rows.map(\.json)).pretty); return }
+        let top = rows.map(\.counts.calls).max() ?? 0
+        var table = TextTable(["DATE", "CALLS", "SUCCESS", "AVG", "P95", ""])
+        for r in rows {
+            let bad = r.successRate.map { $0 < 0.95 } ?? false
+            let width = top > 0 ? Int((Double(r.counts.calls) / Double(top) * 30).rounded()) : 0
+            let bar = String(repeating: "█", count: width) + (bad ? "  < 95%" : "")
+            let plain: (String) -> String = { $0 }
+            let red: (String) -> String = { TerminalStyle.red($0) }
+            table.add([r.date, String(r.counts.calls), r.successRate.map(StatsTable.percent) ?? "no data",
+                       r.avgResponseTime.map(StatsTable.seconds) ?? "no data", r.p95.map(StatsTable.seconds) ?? "no data", bar],
+                      paint: [plain, plain, bad ? red : plain, plain, plain, bad ? red : plain])
+        }
+        print((["\(model.map { "model \($0)" } ?? "all models"), last \(days) days (UTC), oldest first:"]
+               + table.render(leftAligned: [0, 5])).joined(separator: "\n"))
+    }
+}
