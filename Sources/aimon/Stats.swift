@@ -36,9 +36,7 @@ struct Stats: ParsableCommand {
                 reports = [try reader.performance(model: model, hours: hours, now: now)]
             } else {
                 let w = WindowReader.window(hours: hours, now: now)
-                reports = try reader.models(from: w.from, to: w.to).map { m throws(RedisError) in
-                    try reader.performance(model: m, hours: hours, now: now)
-                }
+                reports = try reader.performances(models: try reader.models(from: w.from, to: w.to), hours: hours, now: now)
             }
         } catch {
             printError("reading the windows failed: \(error)")

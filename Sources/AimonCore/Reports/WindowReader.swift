@@ -58,13 +58,25 @@ public struct WindowReader {
     /// Sum of the buckets of one model (nil: all models) at the given starts.
     public func sum(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) throws(RedisError) -> BucketCounts {
         var c = RedisCommands()
-        for key in bucketKeys(model, resolution, starts: starts) { c.append("HGETALL", key) }
+        let n = appendSum(&c, model, resolution, starts: starts)
+        return try Self.sum(try redis.pipeline(c)[...], count: n)
+    }
+
+    /// Queues the reads of a sum (HMGET of every bucket field, in `BucketCounts.fieldNames` order);
+    /// returns how many replies they give.
+    func appendSum(_ c: inout RedisCommands, _ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> Int {
+        let keys = bucketKeys(model, resolution, starts: starts)
+        for key in keys { c.append(["HMGET", key], BucketCounts.fieldNames) }
+        return keys.count
+    }
+
+    /// Adds up the first `count` replies of an `appendSum`.
+    static func sum(_ replies: ArraySlice<RedisReply>, count: Int) throws(RedisError) -> BucketCounts {
         var total = BucketCounts()
-        for reply in try redis.pipeline(c) {
+        for reply in replies.prefix(count) {
             if case let .error(e) = reply { throw RedisError(.reply, e) }
-            var fields: [String: Int64] = [:]
-            for (k, v) in reply.pairs { fields[k] = v.integer ?? 0 }
-            if !fields.isEmpty { total.merge(BucketCounts(fields: fields)) }
+            guard let values = reply.array, values.contains(where: { $0 != .null }) else { continue }
+            total.merge(BucketCounts(values: values.map(\.integer)))
         }
         return total
     }
@@ -72,24 +84,53 @@ public struct WindowReader {
     /// Most frequent errors over the hours [from, to), most frequent first (ties by message).
     public func topErrors(_ model: String?, from: Int64, to: Int64, limit: Int = 5) throws(RedisError) -> [(message: String, count: Int64)] {
         var c = RedisCommands()
+        let n = appendErrors(&c, model, from: from, to: to)
+        return Self.topErrors(try redis.pipeline(c)[...], count: n, limit: limit)
+    }
+
+    func appendErrors(_ c: inout RedisCommands, _ model: String?, from: Int64, to: Int64) -> Int {
         var hour = from - WindowBatch.mod(from, 3600)
+        var n = 0
         while hour < to {
             c.append("HGETALL", keys.errors(model, hour: hour))
             hour += 3600
+            n += 1
         }
+        return n
+    }
+
+    static func topErrors(_ replies: ArraySlice<RedisReply>, count: Int, limit: Int) -> [(message: String, count: Int64)] {
         var counts: [String: Int64] = [:]
-        for reply in try redis.pipeline(c) {
+        for reply in replies.prefix(count) {
             for (k, v) in reply.pairs { counts[k, default: 0] += v.integer ?? 0 }
         }
         return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .prefix(limit).map { (message: $0.key, count: $0.value) }
     }
 
+    /// `get_model_performance` for several models over the trailing `hours`, in one round trip.
+    public func performances(models: [String], hours: Double, now: Double) throws(RedisError) -> [ModelPerformance] {
+        let w = Self.window(hours: hours, now: now)
+        var c = RedisCommands()
+        var plan: [(sums: Int, errors: Int)] = []
+        for m in models {
+            plan.append((appendSum(&c, m, w.resolution, starts: w.starts), appendErrors(&c, m, from: w.from, to: w.to)))
+        }
+        let replies = try redis.pipeline(c)
+        var i = 0
+        var out: [ModelPerformance] = []
+        for (m, p) in zip(models, plan) {
+            let counts = try Self.sum(replies[i...], count: p.sums)
+            i += p.sums
+            let errors = Self.topErrors(replies[i...], count: p.errors, limit: 5)
+            i += p.errors
+            out.append(ModelPerformance(model: m, counts: counts, topErrors: errors, from: w.from, to: w.to, resolution: w.resolution))
+        }
+        return out
+    }
+
     /// The seed's `get_model_performance` over the trailing `hours`.
     public func performance(model: String, hours: Double, now: Double) throws(RedisError) -> ModelPerformance {
-        let w = Self.window(hours: hours, now: now)
-        return ModelPerformance(
-            model: model, counts: try sum(model, w.resolution, starts: w.starts),
-            topErrors: try topErrors(model, from: w.from, to: w.to), from: w.from, to: w.to, resolution: w.resolution)
+        try performances(models: [model], hours: hours, now: now)[0]
     }
 }

@@ -65,6 +65,16 @@ public struct BucketCounts: Equatable, Sendable {
             + statusClasses + histogram
     }
 
+    /// Rebuilds counts from values in `fieldNames` order (an HMGET of `fieldNames`); missing ones are 0.
+    public init(values: [Int64?]) {
+        self.init()
+        func v(_ i: Int) -> Int64 { i < values.count ? values[i] ?? 0 : 0 }
+        calls = v(0); successes = v(1); failures = v(2); latencyCount = v(3); latencySumMicros = v(4)
+        inputSum = v(5); outputSum = v(6)
+        for i in statusClasses.indices { statusClasses[i] = v(7 + i) }
+        for i in histogram.indices { histogram[i] = v(7 + statusClasses.count + i) }
+    }
+
     /// Rebuilds counts from a hash read back from Redis; unknown fields are ignored.
     public init(fields: [String: Int64]) {
         self.init()
