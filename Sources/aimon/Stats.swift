@@ -7,7 +7,9 @@ struct Stats: ParsableCommand {
         discussion: """
         Rates are shown as "no data" (null in JSON) for a window without calls. The average latency \
         is over the calls that carried one. Windows up to 48 h use minute buckets, longer ones hour \
-        buckets; the output gives the window actually covered. Top errors are counted per hour bucket.
+        buckets; the output gives the window actually covered. Top errors are counted per hour bucket. \
+        p50/p95/p99 latency are estimated from each bucket's histogram: always in the same histogram \
+        bucket as the true value (Docs/reports.md).
         """)
 
     @OptionGroup var options: ConfigOptions
