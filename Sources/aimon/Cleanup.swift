@@ -20,6 +20,9 @@ struct Cleanup: ParsableCommand {
     @Flag(help: "Count what would be removed, remove nothing.")
     var dryRun = false
 
+    @Flag(help: "Machine-readable output: removed_keys (the seed's return value), scanned_keys, cutoff, dry_run.")
+    var json = false
+
     func validate() throws {
         guard days > 0 else { throw ValidationError("--days must be more than 0") }
     }
@@ -38,6 +41,11 @@ struct Cleanup: ParsableCommand {
         } catch {
             printError("cleanup failed: \(error)")
             throw ExitCode.failure
+        }
+        if json {
+            print(JSONValue.object([("removed_keys", .int(result.removed)), ("scanned_keys", .int(result.scanned)),
+                                    ("cutoff", .int(cutoff)), ("dry_run", .bool(dryRun))]).pretty)
+            return
         }
         let verb = dryRun ? "would remove" : "removed"
         print("\(verb) \(result.removed) keys older than \(StatsTable.format(days)) day\(days == 1 ? "" : "s") (before \(AlertRow.timestamp(Double(cutoff)).prefix(16))Z); scanned \(result.scanned) keys under '\(config.redis.keyPrefix):'")

@@ -174,7 +174,9 @@ import Testing
         func count() throws -> Int { try redis.command(["KEYS", ws.prefix + ":*"]).array?.count ?? 0 }
         let before = try count()
         let dry = try runAimon(["cleanup", "--config", config, "--days", "5", "--dry-run"])
-        #expect(dry.status == 0 && dry.stdout.hasPrefix("would remove "))
+        #expect(dry.status == 0 && dry.stdout.hasPrefix("would remove 5 keys"))
+        let dryJSON = try #require(try report(["cleanup", "--days", "5", "--dry-run"], config: config) as? [String: Any])
+        #expect((dryJSON["removed_keys"] as? NSNumber)?.intValue == 5 && dryJSON["dry_run"] as? Bool == true)
         #expect(try count() == before)
         let r = try runAimon(["cleanup", "--config", config, "--days", "5"])
         #expect(r.status == 0, "\(r.stderr)")
