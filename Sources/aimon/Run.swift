@@ -9,6 +9,10 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon in the foreground: tail the sources into Redis windows and raise alerts.",
         discussion: """
+        Under systemd (Type=notify; systemd/aimon.service) aimon sends READY=1 once Redis answers and \
+        the sources are open, keeps STATUS= current (files, lines/s, backlog, Redis, last alert), feeds \
+        the watchdog from its ingest loop, and sends STOPPING=1 on SIGTERM.
+
         Alerts go to the systemd journal (journalctl SYSLOG_IDENTIFIER=aimon -p warning), or to \
         stderr when there is no journal, and to the alert table (alerts.database; see aimon alerts). \
         Logs go to stderr. SIGTERM or SIGINT commits what has been read and exits 0. While Redis is \
@@ -32,8 +36,12 @@ struct Run: ParsableCommand {
             sinks.append(writer)
             table = writer
         }
-        let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger, alertSinks: sinks)
-        let signals = installStopSignals { pipeline.stop() }
+        let notifier = ServiceNotifier()
+        let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger, alertSinks: sinks, notifier: notifier)
+        let signals = installStopSignals {
+            notifier.stopping()
+            pipeline.stop()
+        }
         defer { _ = signals }
         do { try pipeline.run() } catch {
             logger.critical("ingest failed: \(error)")

@@ -77,10 +77,15 @@ func runAimon(_ args: [String], environment: [String: String] = [:]) throws -> C
 }
 
 /// Starts `aimon run` in the background, its stderr sent to a file.
-func startDaemon(config: String, log: String) throws -> Process {
+func startDaemon(config: String, log: String, environment: [String: String] = [:]) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: aimonBinary)
     p.arguments = ["run", "--config", config]
+    if !environment.isEmpty {
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+    }
     if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
     let h = FileHandle(forWritingAtPath: log)!
     h.seekToEndOfFile()

@@ -27,10 +27,13 @@ public final class IngestPipeline: @unchecked Sendable {
     private let statsBox = Mutex(IngestStats())
     private let store: WindowStore
     private let alertSinks: [any AlertSink]
+    private let notifier: ServiceNotifier?
 
     /// `alertSinks` receive alert transitions; with none (replay), no rule is evaluated.
-    public init(config: Config, mode: Mode, logger: Logger, alertSinks: [any AlertSink] = [],
+    /// `notifier` speaks systemd's notify protocol (daemon only).
+    public init(config: Config, mode: Mode, logger: Logger, alertSinks: [any AlertSink] = [], notifier: ServiceNotifier? = nil,
                 clock: @escaping @Sendable () -> Double = { wallClock() }) {
+        self.notifier = notifier
         self.config = config
         self.mode = mode
         self.logger = logger
@@ -80,6 +83,14 @@ public final class IngestPipeline: @unchecked Sendable {
         try tailer.rescan()
         logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
                                                  "host_id": "\(config.hostID)"])
+        var rate = (at: clock(), lines: Int64(0), perSecond: 0.0)
+        var lastAlert: String?
+        func statusLine() -> String {
+            let s = stats
+            return "tailing \(tailer.openFiles) files, \(Int(rate.perSecond.rounded())) lines/s, \(tailer.unreadBytes) bytes unread, "
+                + "Redis \(s.redisConnected ? "ok" : "unreachable"), \(s.lines) lines so far, last alert: \(lastAlert ?? "none")"
+        }
+        notifier?.ready(status: statusLine())
         var sampler = BadLineSampler(interval: 10)
         var lastSweep = clock()
         let alerts = alertSinks.isEmpty ? nil : AlertEvaluator(config: config.alerts, keys: config.keys, retention: config.retention,
@@ -89,6 +100,15 @@ public final class IngestPipeline: @unchecked Sendable {
 
         while !stopSignal.isStopped {
             let now = clock()
+            if let notifier {
+                notifier.watchdog(now: now)
+                if now - rate.at >= 5 {
+                    let lines = stats.lines
+                    rate = (now, lines, Double(lines - rate.lines) / (now - rate.at))
+                }
+                lastAlert = alerts?.stats.lastAlert ?? lastAlert
+                notifier.status(statusLine(), now: now)
+            }
             var batch = WindowBatch(retention: config.retention)
             var lines: Int64 = 0
             var overlong: Int64 = 0
@@ -198,6 +218,9 @@ public final class IngestPipeline: @unchecked Sendable {
                     logger.error("Redis unreachable, reading paused until it answers: \(error)")
                     warned = true
                 }
+                // Waiting for Redis is not being stuck: keep the watchdog fed, and say why in STATUS.
+                notifier?.watchdog(now: clock())
+                notifier?.status("Redis unreachable (\(config.redis.url)): reading paused, retrying", now: clock(), interval: 0)
                 if stopSignal.sleep(backoff.next()) { return nil }
             }
         }
@@ -219,6 +242,7 @@ public final class IngestPipeline: @unchecked Sendable {
                 }
                 return (redis, try store.commit(commit, on: redis))
             } catch {
+                notifier?.watchdog(now: clock())
                 statsBox.withLock { $0.commitRetries += 1 }
                 mustVerify = true
                 if error.kind == .io || error.kind == .connection {

@@ -62,6 +62,9 @@ public final class Tailer {
     public var openFiles: Int { files.count }
     public var watchedDirectories: Int { inotify?.watchedDirectories ?? 0 }
     /// Bytes of partial lines waiting for their newline, over all files.
+    /// Bytes written to the open files (as of the last sweep) and not yet read: how far behind we are.
+    public var unreadBytes: Int64 { files.values.reduce(0) { $0 + max(0, $1.sizeAtLastSweep - $1.committedOffset) } }
+
     public var pendingBytes: Int64 { files.values.reduce(0) { $0 + $1.splitter.pendingBytes } }
 
     /// Identity keys of files let go since the last call.

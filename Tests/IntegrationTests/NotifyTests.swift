@@ -1,0 +1,74 @@
+import AimonCore
+import Foundation
+import Testing
+
+/// aimon under a notify socket the test owns, as systemd would give it (NOTIFY_SOCKET, WATCHDOG_USEC).
+@Suite(.serialized) struct NotifyTests {
+    /// A datagram socket standing in for systemd's notify socket.
+    final class NotifySocket {
+        let path: String
+        let fd: Int32
+
+        init(path: String) throws {
+            self.path = path
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var addr = sockaddr_un()
+            addr.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+                for (i, b) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = b }
+            }
+            let rc = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard rc == 0 else { throw RedisServer.Failure(description: "cannot bind \(path): \(String(cString: strerror(errno)))") }
+        }
+
+        deinit { close(fd); unlink(path) }
+
+        /// The next datagram, or nil after `timeout` seconds.
+        func receive(timeout: Double) -> String? {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, Int32(timeout * 1000)) == 1 else { return nil }
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &buf, buf.count, 0)
+            return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+        }
+
+        /// Messages until one satisfies `done` (included), or until `timeout`.
+        func collect(timeout: Double, until done: (String) -> Bool) -> [String] {
+            var out: [String] = []
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline, let m = receive(timeout: deadline.timeIntervalSinceNow) {
+                out.append(m)
+                if done(m) { break }
+            }
+            return out
+        }
+    }
+
+    @Test func readyStatusWatchdogThenStoppingInThatOrder() throws {
+        let ws = Workspace()
+        let socket = try NotifySocket(path: ws.path("notify.sock"))
+        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: none")
+        ws.writeLog("gateway.jsonl", [])
+        let daemon = try startDaemon(config: config, log: ws.path("aimon.log"),
+                                     environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+
+        let start = socket.collect(timeout: 30) { $0.contains("WATCHDOG=1") }
+        #expect(start.first?.contains("READY=1") == true, "\(start)")
+        #expect(start.first?.contains("STATUS=tailing 1 files") == true, "\(start)")
+        #expect(start.first?.contains("Redis ok") == true, "\(start)")
+        #expect(start.last == "WATCHDOG=1")
+        // The watchdog keeps coming from the loop, about every 0.2 s.
+        let more = socket.collect(timeout: 5) { $0 == "WATCHDOG=1" }
+        #expect(more.last == "WATCHDOG=1")
+
+        daemon.terminate()
+        let end = socket.collect(timeout: 10) { $0.contains("STOPPING=1") }
+        #expect(end.last?.contains("STOPPING=1") == true, "\(end)")
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        #expect(!(start + more + end).dropFirst().contains { $0.contains("READY=1") })
+    }
+}
