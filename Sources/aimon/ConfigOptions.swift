@@ -31,10 +31,12 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data(("aimon: " + message + "\n").utf8))
 }
 
-/// A stderr logger at the configured level; one bootstrap per process, from the command.
+/// A stderr logger at the configured level; one bootstrap per process, from the command. Under
+/// systemd, when stderr is the journal, lines carry their priority for journald instead of a timestamp.
 func makeLogger(level: String) -> Logger {
+    let journal = JournalStreamLogHandler.stderrIsJournal
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler: any LogHandler = journal ? JournalStreamLogHandler(label: label) : StreamLogHandler.standardError(label: label)
         handler.logLevel = Logger.Level(rawValue: level) ?? .info
         return handler
     }

@@ -14,11 +14,12 @@ enum Journal {
         guard FileManager.default.fileExists(atPath: socket) else { throw Missing() }
     }
 
-    /// aimon's entries matching `field=value` (e.g. AIMON_HOST=...), oldest first, as string fields.
-    static func entries(_ match: String) throws -> [[String: String]] {
+    /// Entries matching `field=value` (e.g. AIMON_HOST=...), oldest first, as string fields; only
+    /// aimon's alerts unless `identifier` says otherwise (nil: any).
+    static func entries(_ match: String, identifier: String? = "aimon") throws -> [[String: String]] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/journalctl")
-        p.arguments = ["-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=aimon", match]
+        p.arguments = ["-o", "json", "--no-pager"] + (identifier.map { ["SYSLOG_IDENTIFIER=" + $0] } ?? []) + [match]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

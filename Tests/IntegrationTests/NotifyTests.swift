@@ -71,4 +71,29 @@ import Testing
         #expect(daemon.terminationStatus == 0)
         #expect(!(start + more + end).dropFirst().contains { $0.contains("READY=1") })
     }
+
+    /// Under systemd, stderr is a journal stream named by JOURNAL_STREAM: each log line reaches the
+    /// journal with its own priority. `systemd-cat` sets up such a stream; the wrapper names it.
+    @Test func logLinesReachTheJournalWithTheirPriorities() throws {
+        try Journal.requirePresent()
+        let ws = Workspace()
+        let tag = "aimon-log-" + ws.prefix
+        // Nothing listens on this port: aimon logs an error and keeps retrying.
+        let config = ws.writeConfig(redis: "redis://127.0.0.1:\(RedisServer.freePort())/0", extra: "alerts:\n  database: none")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-cat")
+        p.arguments = ["-t", tag, "/bin/sh", "-c",
+                       "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec \"$0\" run --config \"$1\"", aimonBinary, config]
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
+        var entries: [[String: String]] = []
+        #expect(try eventually(timeout: 30) {
+            entries = try Journal.entries("SYSLOG_IDENTIFIER=\(tag)", identifier: nil)
+            return entries.contains { $0["MESSAGE"]?.contains("Redis unreachable") == true }
+        })
+        let error = entries.first { $0["MESSAGE"]?.contains("Redis unreachable") == true }
+        #expect(error?["PRIORITY"] == "3", "\(entries)")
+        #expect(error?["MESSAGE"]?.hasPrefix("Redis unreachable") == true, "no timestamp or level text: \(error ?? [:])")
+    }
 }
