@@ -1,6 +1,8 @@
 import AimonCore
 import ArgumentParser
 import Dispatch
+import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,48 +25,78 @@ struct Run: ParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() throws {
-        let config = try options.load()
+        var config = try options.load()
         let logger = makeLogger(level: config.logLevel)
-        var sinks: [any AlertSink] = [JournalSink(host: config.hostID)]
-        var table: AlertTableWriter?
-        if config.alerts.database != .none {
-            let database = config.alerts.database
-            let writer = AlertTableWriter(host: config.hostID, capacity: config.alerts.queueSize, logger: logger) { () throws(AlertTableError) in
-                try database.openTable()!
-            }
-            writer.start()
-            sinks.append(writer)
-            table = writer
-        }
         let notifier = ServiceNotifier()
-        let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger, alertSinks: sinks, notifier: notifier)
-        let signals = installStopSignals {
+        let current = Mutex<IngestPipeline?>(nil)
+        let reloadAsked = Atomic<Bool>(false)
+        let stopAsked = Atomic<Bool>(false)
+        let signals = installStopSignals(stop: {
             notifier.stopping()
-            pipeline.stop()
-        }
+            stopAsked.store(true, ordering: .releasing)
+            current.withLock { $0?.stop() }
+        }, reload: {
+            // The running pipeline commits what it has read and returns; the loop below re-reads the file.
+            reloadAsked.store(true, ordering: .releasing)
+            current.withLock { $0?.stop() }
+        })
         defer { _ = signals }
-        do { try pipeline.run() } catch {
-            logger.critical("ingest failed: \(error)")
-            table?.stop(timeout: 2)
-            throw ExitCode.failure
+        while true {
+            let (sinks, table) = makeSinks(config, logger: logger)
+            let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger, alertSinks: sinks, notifier: notifier)
+            current.withLock { $0 = pipeline }
+            // A SIGTERM during a reload found the old pipeline: it stops the new one too.
+            if stopAsked.load(ordering: .acquiring) { pipeline.stop() }
+            do { try pipeline.run() } catch {
+                logger.critical("ingest failed: \(error)")
+                table?.stop(timeout: 2)
+                throw ExitCode.failure
+            }
+            table?.stop(timeout: 5)
+            guard reloadAsked.exchange(false, ordering: .acquiringAndReleasing), !stopAsked.load(ordering: .acquiring) else { return }
+            // Nothing is lost or read twice across a reload: every line read was committed with its
+            // checkpoint, and the next pipeline resumes from the checkpoints in Redis.
+            notifier.reloading()
+            do {
+                config = try ConfigLoader.load(path: options.path)
+                logger.notice("reloaded \(options.path)", metadata: ["sources": "\(config.sources.count)"])
+            } catch {
+                logger.error("refusing the new configuration, the old one stays in force: \(error.description)")
+            }
         }
-        table?.stop(timeout: 5)
+    }
+
+    /// The journal, and the alert table when there is one (its writer runs until stopped).
+    func makeSinks(_ config: Config, logger: Logger) -> ([any AlertSink], AlertTableWriter?) {
+        var sinks: [any AlertSink] = [JournalSink(host: config.hostID)]
+        guard config.alerts.database != .none else { return (sinks, nil) }
+        let database = config.alerts.database
+        let writer = AlertTableWriter(host: config.hostID, capacity: config.alerts.queueSize, logger: logger) { () throws(AlertTableError) in
+            try database.openTable()!
+        }
+        writer.start()
+        sinks.append(writer)
+        return (sinks, writer)
     }
 }
 
-/// Routes SIGTERM and SIGINT to `stop` through Dispatch (no work in a signal handler).
+/// Routes SIGTERM and SIGINT to `stop`, and SIGHUP to `reload` when given, through Dispatch (no
+/// work in a signal handler).
 ///
 /// The signals are unblocked first: a parent may have started aimon with them blocked (a blocked
 /// mask is inherited across exec), and a daemon that cannot be stopped is worse than useless.
-func installStopSignals(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+func installStopSignals(stop: @escaping @Sendable () -> Void, reload: (@Sendable () -> Void)? = nil) -> [any DispatchSourceSignal] {
     var set = sigset_t()
     sigemptyset(&set)
     for sig in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, sig) }
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    return [SIGTERM, SIGINT].map { sig in
+    let queue = DispatchQueue(label: "aimon.signals")
+    var handlers: [(Int32, @Sendable () -> Void)] = [(SIGTERM, stop), (SIGINT, stop)]
+    if let reload { handlers.append((SIGHUP, reload)) }
+    return handlers.map { sig, handler in
         signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "aimon.signals"))
-        source.setEventHandler(handler: stop)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+        source.setEventHandler(handler: handler)
         source.resume()
         return source
     }

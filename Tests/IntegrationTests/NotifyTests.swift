@@ -96,4 +96,78 @@ import Testing
         #expect(error?["PRIORITY"] == "3", "\(entries)")
         #expect(error?["MESSAGE"]?.hasPrefix("Redis unreachable") == true, "no timestamp or level text: \(error ?? [:])")
     }
+
+    /// SIGHUP: RELOADING=1 then READY=1; a new source and a new threshold take effect; an invalid file is
+    /// refused and the old configuration keeps working; no line is lost or counted twice.
+    @Test func reloadAppliesANewConfigurationAndRefusesAnInvalidOne() throws {
+        try Journal.requirePresent()
+        let ws = Workspace()
+        try FileManager.default.createDirectory(atPath: ws.path("b"), withIntermediateDirectories: true)
+        let socket = try NotifySocket(path: ws.path("notify.sock"))
+        func config(threshold: Int, sourceB: Bool) -> String {
+            """
+            host_id: \(ws.host)
+            sources:
+              - path: \(ws.dir)/*.jsonl
+                start_at: beginning
+            \(sourceB ? "  - path: \(ws.path("b"))/*.jsonl\n    start_at: beginning" : "")
+            redis:
+              url: \(RedisServer.shared.url)
+              key_prefix: \(ws.prefix)
+            ingest:
+              sweep_interval: 200ms
+            thresholds:
+              consecutive_failures_max: \(threshold)
+            rules:
+              consecutive_failures: {keep_firing_for: 0s}
+            alerts:
+              database: none
+            log_level: notice
+            """
+        }
+        let path = ws.path("aimon.yaml")
+        try config(threshold: 5, sourceB: false).write(toFile: path, atomically: true, encoding: .utf8)
+        let now = Date().timeIntervalSince1970
+        func lines(_ n: Int, model: String = "m1", ok: Bool = true) -> [String] {
+            (0..<n).map { AlertIntegrationTests.line(model, ok: ok, at: now + Double($0) * 0.001) }
+        }
+        ws.writeLog("a.jsonl", lines(100))
+        let daemon = try startDaemon(config: path, log: ws.path("aimon.log"), environment: ["NOTIFY_SOCKET": socket.path])
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        #expect(socket.collect(timeout: 30) { $0.contains("READY=1") }.last?.contains("READY=1") == true)
+        let redis = try RedisServer.shared.connection()
+        func committed() -> Int64 { committedLines(redis, prefix: ws.prefix, host: ws.host) }
+        #expect(eventually(timeout: 30) { committed() == 100 })
+
+        // Lines in flight while the new configuration (a second source, a lower threshold) is loaded.
+        let a = FileHandle(forWritingAtPath: ws.path("a.jsonl"))!
+        a.seekToEndOfFile()
+        a.write(Data(lines(50).joined().utf8))
+        try config(threshold: 3, sourceB: true).write(toFile: path, atomically: true, encoding: .utf8)
+        kill(daemon.processIdentifier, SIGHUP)
+        let reload = socket.collect(timeout: 30) { $0.contains("READY=1") }
+        #expect(reload.contains { $0.contains("RELOADING=1") && $0.contains("MONOTONIC_USEC=") }, "\(reload)")
+        #expect(reload.last?.contains("READY=1") == true && reload.last?.contains("STATUS=tailing 1 files") == true, "\(reload)")
+        ws.writeLog("b/b.jsonl", lines(40) + lines(3, model: "after-reload", ok: false))
+        #expect(eventually(timeout: 30) { committed() == 193 }, "\(committed())")
+        // Three failures fire now: the new threshold is in force.
+        #expect(try eventually(timeout: 30) {
+            try Journal.entries("AIMON_HOST=\(ws.host)").contains { $0["AIMON_MODEL"] == "after-reload" && $0["AIMON_THRESHOLD"] == "3" }
+        })
+
+        // An invalid file is refused; the old configuration keeps reading both sources.
+        try "sources: [".write(toFile: path, atomically: true, encoding: .utf8)
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(socket.collect(timeout: 30) { $0.contains("READY=1") }.last?.contains("READY=1") == true)
+        let b = FileHandle(forWritingAtPath: ws.path("b/b.jsonl"))!
+        b.seekToEndOfFile()
+        b.write(Data(lines(7).joined().utf8))
+        #expect(eventually(timeout: 30) { committed() == 200 }, "\(committed())")
+        let log = (try? String(contentsOfFile: ws.path("aimon.log"), encoding: .utf8)) ?? ""
+        #expect(log.contains("refusing the new configuration, the old one stays in force"), "\(log)")
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        #expect(committed() == 200)
+    }
 }

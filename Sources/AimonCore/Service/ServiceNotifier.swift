@@ -48,6 +48,14 @@ public final class ServiceNotifier: Sendable {
         send("WATCHDOG=1")
     }
 
+    /// RELOADING=1 with MONOTONIC_USEC (systemd 253's reload protocol; older ones ignore the field).
+    public func reloading() {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let usec = UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+        send("RELOADING=1\nMONOTONIC_USEC=\(usec)\nSTATUS=reloading the configuration")
+    }
+
     public func stopping(status: String = "stopping: committing what was read") {
         send("STOPPING=1\nSTATUS=\(Self.clean(status))")
     }
