@@ -3,7 +3,7 @@ import AimonSamples
 import Foundation
 
 /// A test's own folder, config file and key prefix.
-final class Workspace {
+final class Workspace: Sendable {
     let dir: String
     let prefix: String
     let host = "test-host-" + UUID().uuidString.prefix(8).lowercased()

@@ -39,4 +39,31 @@ import Testing
         let score = line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
         #expect(score != nil && score! <= 2.0, "\(line)")
     }
+
+    /// scripts/install.sh puts the binary, the unit, the catalog and the example configuration in
+    /// place, never over an existing configuration, and --uninstall takes them away again.
+    @Test func installAndUninstall() throws {
+        let ws = Workspace()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        func install(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: root + "/scripts/install.sh")
+            p.arguments = ["--destdir", ws.path("root")] + args
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        let files = ["usr/local/bin/aimon", "etc/systemd/system/aimon.service", "usr/lib/systemd/catalog/aimon.catalog", "etc/aimon/aimon.yaml"]
+        #expect(try install(["--binary", aimonBinary]) == 0)
+        for f in files { #expect(FileManager.default.fileExists(atPath: ws.path("root/" + f)), "\(f)") }
+        let config = ws.path("root/etc/aimon/aimon.yaml")
+        try "# edited by the operator\n".write(toFile: config, atomically: true, encoding: .utf8)
+        #expect(try install(["--binary", aimonBinary]) == 0)
+        #expect(try String(contentsOfFile: config, encoding: .utf8) == "# edited by the operator\n")
+        #expect(try install(["--uninstall"]) == 0)
+        for f in files.dropLast() { #expect(!FileManager.default.fileExists(atPath: ws.path("root/" + f)), "\(f)") }
+        #expect(FileManager.default.fileExists(atPath: config))
+    }
 }
