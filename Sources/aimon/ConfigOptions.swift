@@ -20,6 +20,19 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// `--hours` and `--json`, shared by the trailing-window reports (stats, system).
+struct WindowOptions: ParsableArguments {
+    @Option(help: "Window length in hours, ending now.")
+    var hours: Double = 24
+
+    @Flag(help: "Machine-readable output with the seed's key names.")
+    var json = false
+
+    func validate() throws {
+        guard hours > 0, hours <= 24 * 366 else { throw ValidationError("--hours must be more than 0 and at most a year") }
+    }
+}
+
 enum ExitCodes {
     /// EX_UNAVAILABLE (sysexits.h): a service aimon needs (Redis) is not there.
     static let unavailable: Int32 = 69

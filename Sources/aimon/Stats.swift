@@ -17,15 +17,9 @@ struct Stats: ParsableCommand {
     @Option(help: "Only this model (prints one object with --json).")
     var model: String?
 
-    @Option(help: "Window length in hours, ending now.")
-    var hours: Double = 24
-
-    @Flag(help: "Machine-readable output with the seed's key names.")
-    var json = false
-
-    func validate() throws {
-        guard hours > 0, hours <= 24 * 366 else { throw ValidationError("--hours must be more than 0 and at most a year") }
-    }
+    @OptionGroup var window: WindowOptions
+    var hours: Double { window.hours }
+    var json: Bool { window.json }
 
     func run() throws {
         let config = try options.load()
