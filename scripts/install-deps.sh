@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages aimon builds and tests with (Debian 12 / Ubuntu). Needs root or sudo.
+#   ./scripts/install-deps.sh           what building, the tests and the demo need
+#   ./scripts/install-deps.sh --build   only what building needs (the C libraries), e.g. on a gateway host
 set -euo pipefail
-# systemd: its journald is where alerts go; postgresql: the integration tests' private alert table.
-packages=(libhiredis-dev libsystemd-dev libsqlite3-dev libpq-dev redis-server postgresql systemd pkg-config)
+build=(libhiredis-dev libsystemd-dev libsqlite3-dev libpq-dev pkg-config)
+# redis-server and postgresql: the private instances of the tests and the demo; systemd: its journald
+# is where alerts go (started by scripts/start-journal.sh where systemd does not run).
+services=(redis-server postgresql systemd)
+packages=("${build[@]}")
+[ "${1:-}" = "--build" ] || packages+=("${services[@]}")
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -11,5 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The packaged redis-server and postgresql services are not needed: tests and the demo start private instances.
-command -v redis-server >/dev/null || { echo "redis-server is missing after install" >&2; exit 1; }
+if [ "${1:-}" != "--build" ]; then
+  command -v redis-server >/dev/null || { echo "redis-server is missing after install" >&2; exit 1; }
+fi
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later (swift.org)" >&2; exit 1; }

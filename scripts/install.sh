@@ -38,7 +38,7 @@ if $uninstall; then
 fi
 
 if [ -z "$binary" ]; then
-  ./scripts/install-deps.sh
+  ./scripts/install-deps.sh --build
   echo "== building aimon (release, Swift runtime linked statically: faster start-up, fewer libraries)"
   swift build -c release --static-swift-stdlib --scratch-path .build-static --product aimon
   binary=.build-static/release/aimon
