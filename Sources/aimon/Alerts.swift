@@ -77,21 +77,14 @@ enum AlertsTable {
     static func render(_ rows: [AlertRow], window: Double?, activeOnly: Bool) -> String {
         let scope = (activeOnly ? "active alerts" : "alerts") + (window.map { " begun in the last \(AlertRule.durationText($0))" } ?? "")
         guard !rows.isEmpty else { return "No \(scope)." }
-        let header = ["STATE", "SEVERITY", "TYPE", "MODEL", "VALUE", "SINCE (UTC)", "RESOLVED (UTC)", "NOTICES"]
-        var lines = [header]
+        var table = TextTable(["STATE", "SEVERITY", "TYPE", "MODEL", "VALUE", "SINCE (UTC)", "RESOLVED (UTC)", "NOTICES"])
         for r in rows {
             let type = AlertType(rawValue: r.alertType)
             let value = r.value.map { v in type.map { AlertTransition.format(v, $0) } ?? String(v) } ?? "-"
-            lines.append([r.isActive ? "FIRING" : "resolved", r.severity, r.alertType, r.model, value,
-                          short(r.createdAt), r.resolvedAt.map(short) ?? "-", String(r.notifyCount)])
+            table.add([r.isActive ? "FIRING" : "resolved", r.severity, r.alertType, r.model, value,
+                       short(r.createdAt), r.resolvedAt.map(short) ?? "-", String(r.notifyCount)])
         }
-        let widths = header.indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
-        var out = lines.map { line in
-            var text = zip(line, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }.joined(separator: "  ")
-            while text.last == " " { text.removeLast() }
-            return text
-        }
-        out.insert("\(rows.count) \(scope), newest first:", at: 0)
+        let out = ["\(rows.count) \(scope), newest first:"] + table.render(leftAligned: Set(0..<8))
         return out.joined(separator: "\n")
     }
 
