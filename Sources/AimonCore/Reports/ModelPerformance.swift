@@ -42,11 +42,9 @@ public struct ModelPerformance: Equatable, Sendable {
         self.resolution = resolution
     }
 
-    public var successRate: Double? { counts.calls > 0 ? Double(counts.successes) / Double(counts.calls) : nil }
-    public var errorRate: Double? { counts.calls > 0 ? Double(counts.failures) / Double(counts.calls) : nil }
-    public var avgResponseTime: Double? {
-        counts.latencyCount > 0 ? Double(counts.latencySumMicros) / Double(counts.latencyCount) / 1e6 : nil
-    }
+    public var successRate: Double? { counts.successRate }
+    public var errorRate: Double? { counts.errorRate }
+    public var avgResponseTime: Double? { counts.avgResponseTime }
     public var level: (PerformanceLevel, String) { PerformanceLevel.of(successRate: successRate, avgResponseTime: avgResponseTime) }
 
     /// Latency quantiles from the histogram (within one bucket of the truth; Docs/reports.md).

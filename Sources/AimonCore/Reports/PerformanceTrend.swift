@@ -5,10 +5,8 @@ public struct DayPerformance: Sendable {
     public var counts: BucketCounts
 
     public var date: String { String(AlertRow.timestamp(Double(day)).prefix(10)) }
-    public var successRate: Double? { counts.calls > 0 ? Double(counts.successes) / Double(counts.calls) : nil }
-    public var avgResponseTime: Double? {
-        counts.latencyCount > 0 ? Double(counts.latencySumMicros) / Double(counts.latencyCount) / 1e6 : nil
-    }
+    public var successRate: Double? { counts.successRate }
+    public var avgResponseTime: Double? { counts.avgResponseTime }
     public var p95: Double? { LatencyBuckets.quantile(0.95, of: counts.histogram) }
 
     /// The seed's keys, then the 95th percentile.

@@ -18,6 +18,12 @@ public struct BucketCounts: Equatable, Sendable {
 
     public init() {}
 
+    // The one definition of each rate, shared by every report: nil for an empty window, never 0% or
+    // 100%; the average latency is over the calls that carried one.
+    public var successRate: Double? { calls > 0 ? Double(successes) / Double(calls) : nil }
+    public var errorRate: Double? { calls > 0 ? Double(failures) / Double(calls) : nil }
+    public var avgResponseTime: Double? { latencyCount > 0 ? Double(latencySumMicros) / Double(latencyCount) / 1e6 : nil }
+
     public mutating func add(_ call: APICall) {
         calls += 1
         if call.success { successes += 1 } else { failures += 1 }
