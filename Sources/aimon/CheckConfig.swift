@@ -14,7 +14,7 @@ struct CheckConfig: ParsableCommand {
         print("\(options.path): valid")
         print("  host_id: \(config.hostID)")
         for s in config.sources {
-            print("  source: \(s.path) (format \(s.format.rawValue), start_at \(s.startAt.rawValue))")
+            print("  source: \(s.path) (\(s.format.summary); start_at \(s.startAt.rawValue))")
         }
         print("  redis: \(config.redis.url), key prefix '\(config.redis.keyPrefix)'")
         print("  retention: minute buckets \(config.retention.minuteBuckets / 3600)h, hour buckets \(config.retention.hourBuckets / 86400)d")

@@ -14,15 +14,15 @@ struct Replay: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Format of the files (\(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))).")
-    var format: String = LogFormat.native.rawValue
+    @Option(help: "Format of the files: a preset (\(LogFormat.names)). Without it, the format of the first configured source whose path matches, else native.")
+    var format: String?
 
     @Argument(help: "Files to read.")
     var files: [String]
 
     func validate() throws {
-        guard LogFormat(rawValue: format) != nil else {
-            throw ValidationError("unknown format '\(format)'; known: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let format, LogFormat(rawValue: format) == nil {
+            throw ValidationError("unknown format '\(format)'; known: \(LogFormat.names)")
         }
     }
 
@@ -34,7 +34,10 @@ struct Replay: ParsableCommand {
         }
         let absolute = files.map { $0.hasPrefix("/") ? $0 : currentDirectory() + "/" + $0 }
         let logger = makeLogger(level: config.logLevel)
-        let pipeline = IngestPipeline(config: config, mode: .replay(paths: absolute, format: LogFormat(rawValue: format)!), logger: logger)
+        let sourceFormat = format.flatMap(LogFormat.init(rawValue:)).map(SourceFormat.preset)
+            ?? config.sources.first { s in absolute.contains { FileSystem.matches(pattern: s.path, path: $0) } }?.format
+            ?? .preset(.native)
+        let pipeline = IngestPipeline(config: config, mode: .replay(paths: absolute, format: sourceFormat), logger: logger)
         let signals = installStopSignals { pipeline.stop() }
         defer { _ = signals }
         do { try pipeline.run() } catch {

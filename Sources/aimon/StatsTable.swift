@@ -4,7 +4,7 @@ import AimonCore
 enum StatsTable {
     static func render(_ reports: [ModelPerformance], hours: Double) -> String {
         guard let first = reports.first else { return "no calls in the last \(format(hours)) h" }
-        var table = TextTable(["MODEL", "CALLS", "CALLS/MIN", "OK", "FAILED", "SUCCESS", "AVG", "P50", "P95", "P99", "ERRORS", "LEVEL"])
+        var table = TextTable(["MODEL", "CALLS", "CALLS/MIN", "OK", "PROVIDER", "RATE LTD", "CLIENT", "SUCCESS", "AVG", "P50", "P95", "P99", "ERRORS", "LEVEL"])
         for r in reports {
             let bad = r.successRate.map { $0 < 0.95 } ?? false
             let slow = r.avgResponseTime.map { $0 > 10 } ?? false
@@ -14,7 +14,8 @@ enum StatsTable {
             let yellow: (String) -> String = { TerminalStyle.yellow($0) }
             let levelPaint = level == .poor ? red : level == .fair ? yellow : plain
             table.add([
-                r.model, String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes), String(r.counts.failures),
+                r.model, String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes),
+                String(r.counts.providerErrors), String(r.counts.rateLimited), String(r.counts.clientErrors),
                 r.successRate.map(percent) ?? "no data",
                 r.avgResponseTime.map(seconds) ?? "no data",
                 r.latency(quantile: 0.5).map(seconds) ?? "no data",
@@ -22,7 +23,7 @@ enum StatsTable {
                 r.latency(quantile: 0.99).map(seconds) ?? "no data",
                 r.errorRate.map(percent) ?? "no data",
                 level.rawValue,
-            ], paint: [plain, plain, plain, plain, plain, bad ? red : plain, slow ? red : plain,
+            ], paint: [plain, plain, plain, plain, plain, plain, plain, bad ? red : plain, slow ? red : plain,
                        plain, plain, plain, bad ? red : plain, levelPaint])
         }
         var out = table.render()
@@ -38,6 +39,8 @@ enum StatsTable {
         out.append("window: \(AlertRow.timestamp(Double(first.from)).prefix(16))Z to \(AlertRow.timestamp(Double(first.to)).prefix(16))Z "
                    + "(last \(format(hours)) h, \(first.resolution == .minute ? "minute" : "hour") buckets); "
                    + "percentiles are estimated within their histogram bucket (Docs/reports.md)")
+        out.append("PROVIDER, RATE LTD, CLIENT: failed calls by class; SUCCESS and ERRORS are over the calls the sources judge "
+                   + "(by default client errors are left out: Docs/formats.md)")
         return out.joined(separator: "\n")
     }
 

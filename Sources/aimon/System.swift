@@ -33,7 +33,8 @@ struct SystemReport: ParsableCommand {
         let o = r.overall
         var out: [String] = []
         let rate = o.successRate.map(StatsTable.percent) ?? "no data"
-        out.append("calls          \(o.counts.calls) (\(o.counts.successes) ok, \(o.counts.failures) failed), \(StatsTable.fixed(o.callsPerMinute, 1))/min")
+        out.append("calls          \(o.counts.calls) (\(o.counts.successes) ok, \(o.counts.failedCalls) failed: \(o.counts.providerErrors) provider errors, "
+                   + "\(o.counts.rateLimited) rate limited, \(o.counts.clientErrors) client errors), \(StatsTable.fixed(o.callsPerMinute, 1))/min")
         out.append("success rate   " + (o.successRate.map { $0 < 0.95 } == true ? TerminalStyle.red(rate) : rate))
         out.append("latency        avg \(o.avgResponseTime.map(StatsTable.seconds) ?? "no data"), p50 \(o.latency(quantile: 0.5).map(StatsTable.seconds) ?? "no data"), "
                    + "p95 \(o.latency(quantile: 0.95).map(StatsTable.seconds) ?? "no data"), p99 \(o.latency(quantile: 0.99).map(StatsTable.seconds) ?? "no data")")

@@ -22,8 +22,8 @@ import Testing
           sweep_interval: 500ms
         """, hostname: "ignored")
         #expect(c.hostID == "gw-1")
-        #expect(c.sources == [.init(path: "/var/log/gateway/*.jsonl", format: .native, startAt: .beginning),
-                              .init(path: "/var/log/other.jsonl", format: .native, startAt: .end)])
+        #expect(c.sources == [.init(path: "/var/log/gateway/*.jsonl", format: .preset(.native), startAt: .beginning),
+                              .init(path: "/var/log/other.jsonl", format: .preset(.native), startAt: .end)])
         #expect(c.redis.url == RedisURL(endpoint: .tcp(host: "10.0.0.5", port: 6380), password: "s3cret", database: 2))
         #expect(c.redis.keyPrefix == "mon" && c.redis.timeout == 2)
         #expect(c.retention == Retention(minuteBuckets: 86400, hourBuckets: 864000))

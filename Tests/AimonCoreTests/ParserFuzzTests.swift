@@ -26,7 +26,7 @@ import AimonSamples
         case .success: return true
         case let .failure(f):
             switch f {
-            case .missingModel, .wrongType, .badTimestamp, .notAnObject: return true
+            case .missingModel, .wrongType, .badTimestamp, .notAnObject, .notACall: return true
             case .invalidJSON, .truncated, .invalidUTF8, .nulByte, .emptyLine: return false
             }
         }

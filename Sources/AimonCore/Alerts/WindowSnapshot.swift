@@ -96,10 +96,12 @@ public struct WindowSnapshot: Equatable, Sendable {
             let s = sum(window: rule.window)
             return Observation(value: Double(s.failures), peak: nil, sample: s.calls)
         case .lowSuccessRate, .highErrorRate:
+            // Over the judged calls: failures the source does not count (client errors) are left out.
             let s = sum(window: rule.window)
-            guard s.calls > 0, s.calls >= rule.minRequests else { return Observation(value: nil, peak: nil, sample: s.calls) }
-            let good = rule.type == .lowSuccessRate ? s.successes : s.failures
-            return Observation(value: Double(good) / Double(s.calls), peak: nil, sample: s.calls)
+            let judged = s.successes + s.failures
+            guard judged > 0, judged >= rule.minRequests else { return Observation(value: nil, peak: nil, sample: judged) }
+            let part = rule.type == .lowSuccessRate ? s.successes : s.failures
+            return Observation(value: Double(part) / Double(judged), peak: nil, sample: judged)
         case .slowResponse:
             let s = sum(window: rule.window)
             guard s.latencyCount > 0, s.latencyCount >= rule.minRequests else {

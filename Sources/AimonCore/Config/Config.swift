@@ -2,8 +2,15 @@
 public struct Config: Equatable, Sendable {
     public struct Source: Equatable, Sendable {
         public var path: String
-        public var format: LogFormat
+        /// The preset, `fields:` over it, and which failure classes count (`count_as_failure:`).
+        public var format: SourceFormat
         public var startAt: StartPosition
+
+        public init(path: String, format: SourceFormat = .preset(.native), startAt: StartPosition = .end) {
+            self.path = path
+            self.format = format
+            self.startAt = startAt
+        }
     }
 
     public struct Redis: Equatable, Sendable {

@@ -163,19 +163,14 @@ struct Checker {
 
     mutating func source(_ node: Node, key: String) -> Config.Source? {
         guard let m = mapping(node, key: key) else { return nil }
-        allowOnly(m, ["path", "format", "start_at"], in: key)
+        allowOnly(m, ["path", "format", "fields", "success", "count_as_failure", "start_at"], in: key)
         var path: String?
         if let p = m["path"], let s = string(p, key: "\(key).path") {
             if s.hasPrefix("/") { path = s } else { fail("\(key).path", p, "'\(s)' must be an absolute path or glob, e.g. /var/log/gateway/*.jsonl") }
         } else if m["path"] == nil {
             fail("\(key).path", node, "is missing: the file or glob to read")
         }
-        var format = LogFormat.native
-        if let f = m["format"], let s = string(f, key: "\(key).format") {
-            if let v = LogFormat(rawValue: s) { format = v } else {
-                fail("\(key).format", f, "unknown format '\(s)'; known: \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-        }
+        let format = sourceFormat(m, node: node, key: key)
         var startAt = StartPosition.end
         if let n = m["start_at"], let s = string(n, key: "\(key).start_at") {
             if let v = StartPosition(rawValue: s) { startAt = v } else { fail("\(key).start_at", n, "must be 'end' or 'beginning'") }

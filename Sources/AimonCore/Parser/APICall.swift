@@ -1,4 +1,4 @@
-/// One call the gateway made to a model provider: the seed's record (DESIGN.md).
+/// One call the gateway made to a model provider: the seed's record (DESIGN.md), with its failure class.
 public struct APICall: Equatable, Sendable {
     /// Event time, seconds since the epoch; nil when the line has none (ingest time is used then).
     public var timestamp: Double?
@@ -6,7 +6,8 @@ public struct APICall: Equatable, Sendable {
     public var workOrderID: String?
     public var model: String
     public var endpoint: String?
-    public var success: Bool
+    /// Success, or which kind of failure (CallOutcome.swift).
+    public var outcome: CallOutcome
     /// Seconds; nil when the line has no latency.
     public var responseTime: Double?
     public var statusCode: Int?
@@ -14,17 +15,20 @@ public struct APICall: Equatable, Sendable {
     public var inputLength: Int
     public var outputLength: Int
 
+    public var success: Bool { outcome == .success }
+
+    /// `outcome` wins over `success`; `success: false` alone means a provider error (cause unknown).
     public init(
         timestamp: Double? = nil, userID: String? = nil, workOrderID: String? = nil, model: String,
-        endpoint: String? = nil, success: Bool, responseTime: Double? = nil, statusCode: Int? = nil,
-        errorMessage: String? = nil, inputLength: Int = 0, outputLength: Int = 0
+        endpoint: String? = nil, success: Bool = true, outcome: CallOutcome? = nil, responseTime: Double? = nil,
+        statusCode: Int? = nil, errorMessage: String? = nil, inputLength: Int = 0, outputLength: Int = 0
     ) {
         self.timestamp = timestamp
         self.userID = userID
         self.workOrderID = workOrderID
         self.model = model
         self.endpoint = endpoint
-        self.success = success
+        self.outcome = outcome ?? (success ? .success : .providerError)
         self.responseTime = responseTime
         self.statusCode = statusCode
         self.errorMessage = errorMessage

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Turns one log line into an API-call record. One implementation per gateway format.
+/// Turns one log line into an API-call record.
 ///
 /// A parser keeps small caches between lines, so each ingest loop makes its own (`makeParser()`) and
 /// uses it from one thread.
@@ -18,13 +18,58 @@ extension LineParser {
     }
 }
 
-/// The format a source is written in (`format:` in the configuration).
+/// The gateway presets (`format:` in a source); Formats/Presets.swift holds their mappings.
 public enum LogFormat: String, CaseIterable, Sendable {
-    case native
+    case native, litellm, nginx, kong, envoy
+    case openaiGateway = "openai-gateway"
 
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// How one source's lines become records: a preset, `fields:` laid over it (or alone), and which
+/// failure classes count as failures.
+public struct SourceFormat: Equatable, Sendable {
+    /// nil: a custom mapping, `fields` alone.
+    public var preset: LogFormat?
+    /// The source's own `fields:` and `success:`, laid over the preset's.
+    public var custom: FieldMapping
+    public var policy: FailurePolicy
+
+    public init(preset: LogFormat? = .native, custom: FieldMapping = FieldMapping(), policy: FailurePolicy = .default) {
+        self.preset = preset
+        self.custom = custom
+        self.policy = policy
+    }
+
+    public static func preset(_ f: LogFormat) -> SourceFormat { SourceFormat(preset: f) }
+
+    /// The mapping in effect.
+    public var mapping: FieldMapping { (preset?.mapping ?? FieldMapping()).overridden(by: custom) }
+
+    var outcomeRule: OutcomeRule {
+        if let rule = custom.success { return .custom(rule) }
+        return preset?.outcomeRule ?? .httpStatus
+    }
+
+    /// Why this format cannot work (check-config reports these), or empty.
+    public var problems: [(key: String, message: String)] {
+        mapping.problems(classifies: preset != nil || custom.success != nil)
+    }
+
+    /// The native preset as it is uses its hand-tuned parser; everything else the mapped one.
     public func makeParser() -> any LineParser {
-        switch self {
-        case .native: return NativeParser()
+        if preset == .native && custom == FieldMapping() { return NativeParser() }
+        return MappedParser(self)
+    }
+
+    /// What `check-config` shows: the preset and any fields laid over it.
+    public var summary: String {
+        var parts = [preset.map { "format \($0.rawValue)" } ?? "custom fields"]
+        if preset != nil && !custom.fields.isEmpty {
+            parts.append("fields " + custom.fields.keys.sorted().map(\.rawValue).joined(separator: ", "))
         }
+        if custom.success != nil { parts.append("own success rule") }
+        parts.append("failures counted: " + policy.classes.map(\.name).joined(separator: ", "))
+        return parts.joined(separator: "; ")
     }
 }

@@ -18,4 +18,7 @@ public enum ParseFailure: String, Error, CaseIterable, Sendable {
     case badTimestamp = "bad_timestamp"
     /// A line that is empty or only whitespace.
     case emptyLine = "empty_line"
+    /// A valid record that is not an API call (one-api's top-ups and management rows): skipped, and
+    /// counted apart from bad lines.
+    case notACall = "not_a_call"
 }

@@ -15,7 +15,7 @@ public final class IngestPipeline: @unchecked Sendable {
         /// Follow the configured sources forever (the daemon).
         case follow
         /// Read these files from their checkpoint (or start) to their end, then return (replay).
-        case replay(paths: [String], format: LogFormat)
+        case replay(paths: [String], format: SourceFormat)
     }
 
     private let config: Config
@@ -66,18 +66,20 @@ public final class IngestPipeline: @unchecked Sendable {
             }
         }
         let sources: [TailSource]
-        let parsers: [any LineParser]
+        let formats: [SourceFormat]
         let follow: Bool
         switch mode {
         case .follow:
             sources = config.sources.map { TailSource(pattern: $0.path, startAt: $0.startAt) }
-            parsers = config.sources.map { $0.format.makeParser() }
+            formats = config.sources.map(\.format)
             follow = true
         case let .replay(paths, format):
             sources = paths.map { TailSource(pattern: $0, startAt: .beginning) }
-            parsers = paths.map { _ in format.makeParser() }
+            formats = paths.map { _ in format }
             follow = false
         }
+        let parsers = formats.map { $0.makeParser() }
+        let policies = formats.map(\.policy)
         let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: checkpoints,
                                 follow: follow, waker: waker, logger: logger)
         try tailer.rescan()
@@ -119,13 +121,16 @@ public final class IngestPipeline: @unchecked Sendable {
             var lines: Int64 = 0
             var overlong: Int64 = 0
             var bad: [ParseFailure: Int64] = [:]
+            var skipped: Int64 = 0
             let more = try tailer.poll(maxBytes: config.ingest.batchBytes) { file, event, end in
                 switch event {
                 case let .line(bytes):
                     lines += 1
                     do throws(ParseFailure) {
                         let call = try parsers[file.sourceIndex].parse(bytes)
-                        batch.add(call, registry: &registry, now: now)
+                        batch.add(call, policy: policies[file.sourceIndex], registry: &registry, now: now)
+                    } catch where error == .notACall {
+                        skipped += 1
                     } catch {
                         bad[error, default: 0] += 1
                         if sampler.shouldLog(error.rawValue, now: now) {
@@ -144,7 +149,7 @@ public final class IngestPipeline: @unchecked Sendable {
             let closed = tailer.takeClosed()
             let moved = tailer.takeChanged()
             if !moved.isEmpty || !closed.isEmpty {
-                var counters: [String: Int64] = ["lines": lines, "overlong": overlong]
+                var counters: [String: Int64] = ["lines": lines, "overlong": overlong, "skipped": skipped]
                 for (reason, n) in bad { counters["bad_" + reason.rawValue] = n }
                 for sink in alertSinks {
                     for (name, total) in sink.counters {
@@ -163,6 +168,7 @@ public final class IngestPipeline: @unchecked Sendable {
                     s.records += Int64(batch.records)
                     s.lateRecords += Int64(batch.late)
                     s.overlongLines += overlong
+                    s.skippedLines += skipped
                     for (reason, n) in bad { s.badLines[reason, default: 0] += n }
                     s.batchesCommitted += 1
                 }

@@ -4,6 +4,8 @@ public struct IngestStats: Sendable, Equatable {
     public var records: Int64 = 0
     public var badLines: [ParseFailure: Int64] = [:]
     public var overlongLines: Int64 = 0
+    /// Valid lines that are not API calls (one-api's top-ups...): neither records nor bad.
+    public var skippedLines: Int64 = 0
     public var lateRecords: Int64 = 0
     public var batchesCommitted: Int64 = 0
     public var commitRetries: Int64 = 0
@@ -16,6 +18,7 @@ public struct IngestStats: Sendable, Equatable {
     public var summary: String {
         var parts = ["\(lines) lines", "\(records) records", "\(badTotal) bad", "\(overlongLines) overlong",
                      "\(lateRecords) late", "\(batchesCommitted) batches"]
+        if skippedLines > 0 { parts.insert("\(skippedLines) not calls", at: 3) }
         if commitRetries > 0 { parts.append("\(commitRetries) commit retries") }
         if !badLines.isEmpty {
             parts.append("bad by reason: " + badLines.sorted { $0.key.rawValue < $1.key.rawValue }

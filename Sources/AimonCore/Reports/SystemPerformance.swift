@@ -23,7 +23,9 @@ public struct SystemPerformance: Sendable {
         return .object([
             ("total_calls", .int(o.counts.calls)),
             ("successful_calls", .int(o.counts.successes)),
-            ("failed_calls", .int(o.counts.failures)),
+            ("failed_calls", .int(o.counts.failedCalls)),
+            ("failure_classes", o.counts.failureClassesJSON),
+            ("counted_failures", .int(o.counts.failures)),
             ("success_rate", o.successRate.map { .number($0, digits: 6) } ?? .null),
             ("avg_response_time", o.avgResponseTime.map { .number($0, digits: 6) } ?? .null),
             ("unique_users", .int(uniqueUsers)),

@@ -78,6 +78,11 @@ public enum FileSystem {
     }
 
     /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
+    /// Whether `path` matches the glob `pattern` (fnmatch, `*` not crossing `/`).
+    public static func matches(pattern: String, path: String) -> Bool {
+        fnmatch(pattern, path, FNM_PATHNAME) == 0
+    }
+
     public static func raiseOpenFileLimit() {
         var lim = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }

@@ -5,7 +5,12 @@
 public struct BucketCounts: Equatable, Sendable {
     public var calls: Int64 = 0
     public var successes: Int64 = 0
+    /// Failures of the classes the source counts (`FailurePolicy`): the failures of every rule.
     public var failures: Int64 = 0
+    /// Failed calls by class, counted or not: client errors, rate limited, provider errors.
+    public var clientErrors: Int64 = 0
+    public var rateLimited: Int64 = 0
+    public var providerErrors: Int64 = 0
     /// Calls that carried a latency; the one denominator of every average.
     public var latencyCount: Int64 = 0
     public var latencySumMicros: Int64 = 0
@@ -18,15 +23,32 @@ public struct BucketCounts: Equatable, Sendable {
 
     public init() {}
 
-    // The one definition of each rate, shared by every report: nil for an empty window, never 0% or
-    // 100%; the average latency is over the calls that carried one.
-    public var successRate: Double? { calls > 0 ? Double(successes) / Double(calls) : nil }
-    public var errorRate: Double? { calls > 0 ? Double(failures) / Double(calls) : nil }
+    /// The calls the rates judge: successes and counted failures (client errors, by default, are
+    /// neither: they say nothing of the model).
+    public var judged: Int64 { successes + failures }
+    /// Every call that did not succeed, counted or not (the seed's failed_calls).
+    public var failedCalls: Int64 { calls - successes }
+
+    // The one definition of each rate, shared by every report and rule: over the judged calls; nil
+    // when there are none, never 0% or 100%; the average latency is over the calls that carried one.
+    public var successRate: Double? { judged > 0 ? Double(successes) / Double(judged) : nil }
+    public var errorRate: Double? { judged > 0 ? Double(failures) / Double(judged) : nil }
     public var avgResponseTime: Double? { latencyCount > 0 ? Double(latencySumMicros) / Double(latencyCount) / 1e6 : nil }
 
-    public mutating func add(_ call: APICall) {
+    /// Failed calls by class, counted or not (JSON `failure_classes`).
+    public var failureClassesJSON: JSONValue {
+        .object([("client_error", .int(clientErrors)), ("rate_limited", .int(rateLimited)), ("provider_error", .int(providerErrors))])
+    }
+
+    public mutating func add(_ call: APICall, policy: FailurePolicy = .default) {
         calls += 1
-        if call.success { successes += 1 } else { failures += 1 }
+        switch call.outcome {
+        case .success: successes += 1
+        case .clientError: clientErrors += 1
+        case .rateLimited: rateLimited += 1
+        case .providerError: providerErrors += 1
+        }
+        if policy.counts(call.outcome) { failures += 1 }
         if let t = call.responseTime {
             latencyCount += 1
             latencySumMicros += Int64((t * 1_000_000).rounded())
@@ -41,6 +63,9 @@ public struct BucketCounts: Equatable, Sendable {
         calls += other.calls
         successes += other.successes
         failures += other.failures
+        clientErrors += other.clientErrors
+        rateLimited += other.rateLimited
+        providerErrors += other.providerErrors
         latencyCount += other.latencyCount
         latencySumMicros += other.latencySumMicros
         inputSum += other.inputSum
@@ -62,13 +87,14 @@ public struct BucketCounts: Equatable, Sendable {
         var names = ["calls", "ok", "fail", "lat_n", "lat_us", "in", "out"]
         names += ["s0", "s1", "s2", "s3", "s4", "s5", "sx"]
         names += (0...LatencyBuckets.bounds.count).map { "h\($0)" }
+        names += ["cli", "rl", "prov"]
         return names
     }()
 
     /// Field values in `fieldNames` order.
     public var fieldValues: [Int64] {
         [calls, successes, failures, latencyCount, latencySumMicros, inputSum, outputSum]
-            + statusClasses + histogram
+            + statusClasses + histogram + [clientErrors, rateLimited, providerErrors]
     }
 
     /// Rebuilds counts from values in `fieldNames` order (an HMGET of `fieldNames`); missing ones are 0.
@@ -79,6 +105,8 @@ public struct BucketCounts: Equatable, Sendable {
         inputSum = v(5); outputSum = v(6)
         for i in statusClasses.indices { statusClasses[i] = v(7 + i) }
         for i in histogram.indices { histogram[i] = v(7 + statusClasses.count + i) }
+        let c = 7 + statusClasses.count + histogram.count
+        clientErrors = v(c); rateLimited = v(c + 1); providerErrors = v(c + 2)
     }
 
     /// Rebuilds counts from a hash read back from Redis; unknown fields are ignored.
@@ -93,6 +121,9 @@ public struct BucketCounts: Equatable, Sendable {
         outputSum = fields["out"] ?? 0
         for i in statusClasses.indices { statusClasses[i] = fields[Self.fieldNames[7 + i]] ?? 0 }
         for i in histogram.indices { histogram[i] = fields["h\(i)"] ?? 0 }
+        clientErrors = fields["cli"] ?? 0
+        rateLimited = fields["rl"] ?? 0
+        providerErrors = fields["prov"] ?? 0
     }
 }
 

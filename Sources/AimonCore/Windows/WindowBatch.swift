@@ -85,8 +85,9 @@ public struct WindowBatch: Sendable {
     public init(retention: Retention) { self.retention = retention }
 
     /// Adds one record; `now` is the ingest time, used when the record has no timestamp. The model is
-    /// stored under the name `registry` gives it (itself, or the overflow name past the cap).
-    public mutating func add(_ call: APICall, registry: inout ModelRegistry, now: Double) {
+    /// stored under the name `registry` gives it (itself, or the overflow name past the cap). `policy`
+    /// (the source's) says which failure classes count as failures.
+    public mutating func add(_ call: APICall, policy: FailurePolicy = .default, registry: inout ModelRegistry, now: Double) {
         let slot: Int
         if let i = slotIndex[call.model] {
             slot = i
@@ -99,10 +100,10 @@ public struct WindowBatch: Sendable {
             }
             slotIndex[call.model] = slot
         }
-        add(call, slot: slot, now: now)
+        add(call, policy: policy, slot: slot, now: now)
     }
 
-    private mutating func add(_ call: APICall, slot i: Int, now: Double) {
+    private mutating func add(_ call: APICall, policy: FailurePolicy, slot i: Int, now: Double) {
         let time = call.timestamp ?? now
         let t = Int64(time.rounded(.down))
         let nowSeconds = Int64(now)
@@ -112,16 +113,17 @@ public struct WindowBatch: Sendable {
         slots.withUnsafeMutableBufferPointer { buf in
             if t >= nowSeconds - retention.minuteBuckets {
                 Self.roll(&buf[i].currentMinute, &buf[i].currentMinuteCounts, &buf[i].minute, to: t - Self.mod(t, 60))
-                buf[i].currentMinuteCounts.add(call)
+                buf[i].currentMinuteCounts.add(call, policy: policy)
             }
             Self.roll(&buf[i].currentHour, &buf[i].currentHourCounts, &buf[i].hour, to: hourStart)
-            buf[i].currentHourCounts.add(call)
+            buf[i].currentHourCounts.add(call, policy: policy)
             if let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
             if !call.success {
                 let message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
                 buf[i].errors[hourStart, default: [:]][message, default: 0] += 1
             }
-            buf[i].run.add(success: call.success, at: time)
+            // A failure the source does not count neither extends a run nor ends one.
+            if call.success || policy.counts(call.outcome) { buf[i].run.add(success: call.success, at: time) }
         }
     }
 

@@ -87,8 +87,9 @@ public final class NativeParser: LineParser {
         let ok = success ?? ((statusCode.map { $0 < 400 } ?? true) && (errorMessage?.isEmpty ?? true))
         return APICall(
             timestamp: timestamp, userID: userID, workOrderID: workOrderID, model: model,
-            endpoint: endpoint, success: ok, responseTime: responseTime, statusCode: statusCode,
-            errorMessage: errorMessage, inputLength: inputLength, outputLength: outputLength)
+            endpoint: endpoint, outcome: ok ? .success : CallOutcome.ofFailure(status: statusCode, message: errorMessage),
+            responseTime: responseTime, statusCode: statusCode,
+            errorMessage: ok ? nil : errorMessage, inputLength: inputLength, outputLength: outputLength)
     }
 }
 

@@ -1,0 +1,110 @@
+/// The gateways aimon reads with one line of config (`format:`): where each record field lies in
+/// their logs, and how each tells success from failure. Docs/formats.md describes every preset, with
+/// the sources it was learnt from.
+extension LogFormat {
+    /// The preset's mapping (`native` included, so that `fields:` can be laid over it).
+    public var mapping: FieldMapping {
+        typealias F = FieldMapping.Source
+        func p(_ paths: StaticString...) -> F { F(paths: paths.map { JSONPath($0) }) }
+        func p(_ unit: TimeUnit, _ paths: StaticString...) -> F { F(paths: paths.map { JSONPath($0) }, unit: unit) }
+        switch self {
+        case .native:
+            return FieldMapping(fields: [
+                .timestamp: p("timestamp"), .model: p("model_name"), .userID: p("user_id"), .workOrderID: p("work_order_id"),
+                .endpoint: p("endpoint"), .statusCode: p("status_code"), .responseTime: p(.seconds, "response_time"),
+                .errorMessage: p("error_message"), .inputLength: p("input_length"), .outputLength: p("output_length"),
+            ])
+        case .litellm:
+            // StandardLoggingPayload. response_time is the time to first token when streaming: the
+            // latency is endTime - startTime.
+            return FieldMapping(fields: [
+                .timestamp: p(.seconds, "startTime"), .model: p("model_group", "model"),
+                .userID: p("end_user", "metadata.user_api_key_user_id"), .endpoint: p("call_type"),
+                .statusCode: p("error_information.error_code"),
+                .responseTime: F(paths: [], unit: .seconds, span: .init(start: JSONPath("startTime"), end: JSONPath("endTime"))),
+                .errorMessage: p("error_str"), .inputLength: p("prompt_tokens"), .outputLength: p("completion_tokens"),
+            ])
+        case .nginx:
+            // The log_format of Docs/formats.md; `status` is what the client got, request_time the
+            // whole request (upstream retries included).
+            return FieldMapping(fields: [
+                .timestamp: p("time", "time_iso8601", "msec"), .model: p("model", "model_name"),
+                .userID: p("user", "user_id"), .workOrderID: p("work_order", "work_order_id"), .endpoint: p("uri", "request_uri"),
+                .statusCode: p("status", "upstream_status"), .responseTime: p(.seconds, "request_time"),
+                .errorMessage: p("error", "error_message"),
+                .inputLength: p("input_tokens", "prompt_tokens"), .outputLength: p("output_tokens", "completion_tokens"),
+            ])
+        case .kong:
+            // file-log with the AI Proxy plugin: `ai.proxy` since Kong 3.9, `ai.<plugin name>` (e.g.
+            // ai-proxy, ai-proxy-advanced) in 3.6-3.8, whose token counts were prompt_token/completion_token.
+            // A call refused before the AI plugin ran (rate limiting, authentication) has no `ai`
+            // object: it is counted under its route's name.
+            return FieldMapping(fields: [
+                .timestamp: p(.milliseconds, "started_at"), .model: p("ai.*.meta.request_model", "route.name"),
+                .userID: p("consumer.username", "consumer.custom_id", "consumer.id"), .endpoint: p("request.uri"),
+                .statusCode: p("response.status"), .responseTime: p(.milliseconds, "latencies.request"),
+                .inputLength: p("ai.*.usage.prompt_tokens", "ai.*.usage.prompt_token"),
+                .outputLength: p("ai.*.usage.completion_tokens", "ai.*.usage.completion_token"),
+            ])
+        case .envoy:
+            // Envoy AI Gateway's JSON access log (Envoy Gateway's default fields + genai_*).
+            return FieldMapping(fields: [
+                .timestamp: p("start_time"), .model: p("genai_model_name", "genai_model_name_override"),
+                .userID: p("x-user-id", "user_id"), .endpoint: p("x-envoy-origin-path", "path"),
+                .statusCode: p("response_code"), .responseTime: p(.milliseconds, "duration"),
+                .errorMessage: p("upstream_transport_failure_reason", "response_code_details"),
+                .inputLength: p("genai_tokens_input"), .outputLength: p("genai_tokens_output"),
+            ])
+        case .openaiGateway:
+            // one-api / new-api request log rows (`logs` table) as JSON lines.
+            return FieldMapping(fields: [
+                .timestamp: p(.seconds, "created_at"), .model: p("model_name"), .userID: p("user_id", "username"),
+                .endpoint: p("token_name"), .responseTime: p(.seconds, "use_time"), .errorMessage: p("content"),
+                .inputLength: p("prompt_tokens"), .outputLength: p("completion_tokens"),
+            ])
+        }
+    }
+
+    /// How the preset classifies calls.
+    var outcomeRule: OutcomeRule {
+        switch self {
+        case .native: return .native
+        case .litellm: return .litellm
+        case .nginx, .kong: return .httpStatus
+        case .envoy: return .envoy
+        case .openaiGateway: return .oneAPI
+        }
+    }
+}
+
+/// How a format tells success and the failure classes apart. Pure functions of captured values.
+enum OutcomeRule: Equatable, Sendable {
+    /// The seed: `success` when present, else status < 400 and no error message.
+    case native
+    /// LiteLLM: `status` success/failure; the class from error_information (error_code, error_class)
+    /// or a guardrail's intervention.
+    case litellm
+    /// The HTTP status alone (nginx, Kong).
+    case httpStatus
+    /// Envoy: response_code and response_flags.
+    case envoy
+    /// one-api: `type` 2 is a call that succeeded, 5 (new-api) one that failed; other types
+    /// (top-ups, management) are not calls.
+    case oneAPI
+    /// A custom mapping's `success:` rule.
+    case custom(FieldMapping.SuccessRule)
+
+    /// Extra paths the rule reads, beyond the record's fields.
+    var auxPaths: [JSONPath] {
+        switch self {
+        case .native: return [JSONPath("success")]
+        case .litellm: return [JSONPath("status"), JSONPath("error_information.error_class"), JSONPath("status_fields.guardrail_status")]
+        case .httpStatus: return []
+        case .envoy: return [JSONPath("response_flags")]
+        case .oneAPI: return [JSONPath("type")]
+        case let .custom(rule):
+            if case let .values(path, _) = rule { return [path] }
+            return []
+        }
+    }
+}

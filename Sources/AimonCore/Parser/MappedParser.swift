@@ -1,0 +1,184 @@
+/// Reads any JSON-lines format through a field mapping: one pass over the line captures the values
+/// under the mapped paths (`PathMatcher`), then each record field is read from the first of its
+/// candidate paths that is present, and the format's rule classifies the call.
+///
+/// A bad field value is reported only once the whole line is known to be valid JSON. The error message
+/// is kept for failed calls only (Envoy's response_code_details says "via_upstream" on successes).
+public final class MappedParser: LineParser {
+    private let matcher: PathMatcher
+    private let captures: Captures
+    private let cache = StringCache()
+    /// Candidate slots per field, in `FieldMapping.Field.allCases` order.
+    private let slots: [[Int]]
+    private let units: [TimeUnit?]
+    private let span: (start: Int, end: Int)?
+    private let rule: OutcomeRule
+    private let aux: [Int]
+    private let successValues: [[UInt8]]
+
+    public init(_ format: SourceFormat) {
+        let mapping = format.mapping
+        let matcher = PathMatcher()
+        var slots: [[Int]] = []
+        var units: [TimeUnit?] = []
+        var span: (Int, Int)?
+        for field in FieldMapping.Field.allCases {
+            let source = mapping.fields[field]
+            slots.append(source?.paths.map { matcher.slot(for: $0) } ?? [])
+            units.append(source?.unit)
+            if field == .responseTime, let s = source?.span { span = (matcher.slot(for: s.start), matcher.slot(for: s.end)) }
+        }
+        let rule = format.outcomeRule
+        self.rule = rule
+        aux = rule.auxPaths.map { matcher.slot(for: $0) }
+        if case let .custom(.values(_, values)) = rule { successValues = values.map { Array($0.utf8) } } else { successValues = [] }
+        self.slots = slots
+        self.units = units
+        self.span = span
+        self.matcher = matcher
+        captures = Captures(count: matcher.paths.count)
+    }
+
+    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
+        try precheck(line)
+        var scanner = JSONScanner(line)
+        scanner.skipWhitespace()
+        if scanner.atEnd { throw .emptyLine }
+        guard try scanner.peek() == 0x7B else {
+            // Valid JSON of another shape is "not an object"; anything else is not JSON.
+            try scanner.skipValue()
+            try scanner.expectEnd()
+            throw .notAnObject
+        }
+        captures.reset()
+        try matcher.scan(&scanner, into: captures)
+        try scanner.expectEnd()
+
+        let v = CapturedValues(captures: captures, line: line)
+        if case .oneAPI = rule, let type = try v.count(aux[0]), type != 2, type != 5 { throw .notACall }
+        guard let model = try v.string(first(.model, v), cache: cache), !model.isEmpty else { throw .missingModel }
+        let status = try statusCode(v)
+        let errorMessage = try v.string(first(.errorMessage, v))
+        let outcome = try classify(v, status: status, errorMessage: errorMessage)
+        return APICall(
+            timestamp: try v.time(first(.timestamp, v), unit: unit(.timestamp)),
+            userID: try v.string(first(.userID, v)), workOrderID: try v.string(first(.workOrderID, v)),
+            model: model, endpoint: try v.string(first(.endpoint, v), cache: cache), outcome: outcome,
+            responseTime: try responseTime(v), statusCode: status, errorMessage: outcome == .success ? nil : errorMessage,
+            inputLength: try v.count(first(.inputLength, v)) ?? 0, outputLength: try v.count(first(.outputLength, v)) ?? 0)
+    }
+
+    /// The first candidate slot of `field` that holds a value (not null, `-` or empty); -1 for none.
+    @inline(__always) private func first(_ field: FieldMapping.Field, _ v: CapturedValues) -> Int {
+        for s in slots[Self.index(field)] where v.isPresent(s) { return s }
+        return -1
+    }
+
+    @inline(__always) private func unit(_ field: FieldMapping.Field) -> TimeUnit? { units[Self.index(field)] }
+
+    @inline(__always) private static func index(_ field: FieldMapping.Field) -> Int {
+        switch field {
+        case .timestamp: return 0
+        case .model: return 1
+        case .userID: return 2
+        case .workOrderID: return 3
+        case .endpoint: return 4
+        case .statusCode: return 5
+        case .responseTime: return 6
+        case .errorMessage: return 7
+        case .inputLength: return 8
+        case .outputLength: return 9
+        }
+    }
+
+    /// An HTTP status (the last of a comma list: the final try). Text that is not a number (LiteLLM
+    /// writes error codes such as "None") is no status; any other type fails the line.
+    private func statusCode(_ v: CapturedValues) throws(ParseFailure) -> Int? {
+        let slot = first(.statusCode, v)
+        guard v.isPresent(slot) else { return nil }
+        let code: Int?
+        if captures[slot].kind == .string {
+            code = try? v.count(slot, list: .last)
+        } else {
+            code = try v.count(slot, list: .last)
+        }
+        if let code, code > 999 { throw .wrongType }
+        return code
+    }
+
+    private func responseTime(_ v: CapturedValues) throws(ParseFailure) -> Double? {
+        guard let span else { return try v.duration(first(.responseTime, v), unit: unit(.responseTime) ?? .seconds) }
+        guard let start = try v.time(span.start, unit: unit(.responseTime)), let end = try v.time(span.end, unit: unit(.responseTime)) else {
+            return nil
+        }
+        guard end >= start else { throw .wrongType }
+        return end - start
+    }
+
+    private func classify(_ v: CapturedValues, status: Int?, errorMessage: String?) throws(ParseFailure) -> CallOutcome {
+        /// Without a success signal of its own: the status, else an error message means failure.
+        func byStatus() -> CallOutcome {
+            if let status { return CallOutcome.of(status: status) }
+            if let errorMessage, !errorMessage.isEmpty { return CallOutcome.ofFailure(status: nil, message: errorMessage) }
+            return .success
+        }
+        switch rule {
+        case .native:
+            guard let ok = try v.bool(aux[0]) else { return byStatus() }
+            return ok ? .success : CallOutcome.ofFailure(status: status, message: errorMessage)
+        case .httpStatus:
+            return byStatus()
+        case .litellm:
+            let st = v.raw(aux[0])
+            if let st, CapturedValues.equalsIgnoringCase(st, "success") { return .success }
+            guard st != nil || (errorMessage?.isEmpty == false) else { return .success }
+            if v.matches(aux[2], [Array("guardrail_intervened".utf8)]) { return .clientError }
+            if let status, case let c = CallOutcome.of(status: status), c != .success { return c }
+            if let errorClass = v.raw(aux[1]), let c = FailureWords.classify(errorClass) { return c }
+            return CallOutcome.ofFailure(status: nil, message: errorMessage)
+        case .envoy:
+            if let flags = v.raw(aux[0]), let c = EnvoyFlags.classify(flags) { return c }
+            return status.map(CallOutcome.of(status:)) ?? byStatus()
+        case .oneAPI:
+            // Other types were refused before the record was read.
+            return try v.count(aux[0]) == 5 ? CallOutcome.ofFailure(status: status, message: errorMessage) : .success
+        case let .custom(rule):
+            switch rule {
+            case .values:
+                guard v.isPresent(aux[0]) else { return byStatus() }
+                return v.matches(aux[0], successValues) ? .success : CallOutcome.ofFailure(status: status, message: errorMessage)
+            case let .status(ranges):
+                guard let status else { return byStatus() }
+                if ranges.contains(where: { $0.contains(status) }) { return .success }
+                let c = CallOutcome.of(status: status)
+                return c == .success ? .providerError : c
+            }
+        }
+    }
+}
+
+/// Envoy's response flags (RESPONSE_FLAGS: "-", "UF", "UF,URX"), as failure classes.
+enum EnvoyFlags {
+    /// The upstream (the provider, or the way to it) failed: also when the status was already sent,
+    /// e.g. a 200 whose stream the provider reset (UR, UC, UPE).
+    static let provider: Set<[UInt8]> = Set(["UH", "UF", "UO", "URX", "NC", "UT", "LR", "UR", "UC", "UPE", "UMSDR", "OM", "DF",
+                                             "SI", "DT", "RLSE", "NFCF"].map { Array($0.utf8) })
+    /// The client's doing: it went away (DC), spoke badly (DPE, IH), was refused (UAEX) or asked for no route (NR).
+    static let client: Set<[UInt8]> = Set(["DC", "DPE", "IH", "UAEX", "NR"].map { Array($0.utf8) })
+
+    static func classify(_ flags: UnsafeBufferPointer<UInt8>) -> CallOutcome? {
+        var sawRateLimit = false, sawClient = false
+        var i = 0
+        while i < flags.count {
+            var j = i
+            while j < flags.count && flags[j] != 0x2C && flags[j] != 0x7C { j += 1 }
+            let flag = Array(flags[i..<j])
+            if provider.contains(flag) { return .providerError }
+            if flag == [0x52, 0x4C] { sawRateLimit = true }  // RL: rate limited locally
+            if client.contains(flag) { sawClient = true }
+            i = j + 1
+        }
+        if sawRateLimit { return .rateLimited }
+        return sawClient ? .clientError : nil
+    }
+}
