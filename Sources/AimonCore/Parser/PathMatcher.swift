@@ -9,20 +9,15 @@ import Glibc
 /// length rules most keys out at once, then equal-length names are compared with memcmp. Values under
 /// no wanted path are skipped (still validated: the line must be valid JSON as a whole).
 final class PathMatcher {
-    struct Node {
-        /// Children by exact key.
+    /// One trie node, as built; `freeze()` lays the nodes out flat for the scan.
+    private struct Node {
         var names: [[UInt8]] = []
         var children: [Int] = []
-        /// Bit n set: some child name is n bytes long (n < 64); bit 63 stands for 63 and longer.
-        var lengths: UInt64 = 0
-        /// The child for `*`, or -1.
         var wildcard = -1
-        /// The capture slot of a path ending here, or -1.
         var slot = -1
-        var isInterior: Bool { !children.isEmpty || wildcard >= 0 }
     }
 
-    private(set) var nodes: [Node] = [Node()]
+    private var nodes: [Node] = [Node()]
     /// Slot -> the path it captures.
     private(set) var paths: [JSONPath] = []
 
@@ -45,58 +40,132 @@ final class PathMatcher {
                     nodes.append(Node())
                     nodes[node].names.append(name)
                     nodes[node].children.append(nodes.count - 1)
-                    nodes[node].lengths |= Self.lengthBit(name.count)
                     node = nodes.count - 1
                 }
             }
         }
         paths.append(path)
         nodes[node].slot = paths.count - 1
+        frozen = nil
         return paths.count - 1
     }
+
+    /// The trie laid out flat, without references, so the scan retains nothing: per node a range of
+    /// edges; per edge the name's length, its first and last 8 bytes (zero-padded), and its bytes.
+    private final class Frozen {
+        struct NodeInfo { var firstEdge: Int32; var edgeCount: Int32; var wildcard: Int32; var slot: Int32; var lengths: UInt64; var interior: Bool }
+        struct Edge { var length: Int; var head: UInt64; var tail: UInt64; var nameOffset: Int; var child: Int32 }
+        let nodes: UnsafeMutableBufferPointer<NodeInfo>
+        let edges: UnsafeMutableBufferPointer<Edge>
+        let names: UnsafeMutableBufferPointer<UInt8>
+
+        init(_ built: [Node]) {
+            var infos: [NodeInfo] = [], edges: [Edge] = [], names: [UInt8] = []
+            for n in built {
+                var lengths: UInt64 = 0
+                for name in n.names { lengths |= PathMatcher.lengthBit(name.count) }
+                infos.append(NodeInfo(firstEdge: Int32(edges.count), edgeCount: Int32(n.names.count), wildcard: Int32(n.wildcard),
+                                      slot: Int32(n.slot), lengths: lengths, interior: !n.names.isEmpty || n.wildcard >= 0))
+                for (name, child) in zip(n.names, n.children) {
+                    edges.append(Edge(length: name.count, head: Self.head(name), tail: Self.tail(name), nameOffset: names.count, child: Int32(child)))
+                    names += name
+                }
+            }
+            self.nodes = .allocate(capacity: infos.count)
+            _ = self.nodes.initialize(from: infos)
+            self.edges = .allocate(capacity: max(edges.count, 1))
+            _ = self.edges.initialize(from: edges)
+            self.names = .allocate(capacity: max(names.count, 1))
+            _ = self.names.initialize(from: names)
+        }
+
+        deinit { nodes.deallocate(); edges.deallocate(); names.deallocate() }
+
+        struct View {
+            let nodes: UnsafeMutableBufferPointer<NodeInfo>
+            let edges: UnsafeMutableBufferPointer<Edge>
+            let names: UnsafeMutableBufferPointer<UInt8>
+        }
+
+        var view: View { View(nodes: nodes, edges: edges, names: names) }
+
+        /// The first min(8, n) bytes, little-endian, zero-padded.
+        static func head(_ b: [UInt8]) -> UInt64 {
+            var v: UInt64 = 0
+            for (i, x) in b.prefix(8).enumerated() { v |= UInt64(x) << (8 * UInt64(i)) }
+            return v
+        }
+
+        /// The last 8 bytes when n >= 8 (else the head).
+        static func tail(_ b: [UInt8]) -> UInt64 { b.count >= 8 ? head(Array(b.suffix(8))) : head(b) }
+    }
+
+    private var frozen: Frozen?
 
     @inline(__always) static func lengthBit(_ n: Int) -> UInt64 { 1 << UInt64(min(n, 63)) }
 
     /// Reads the object at the scanner's cursor, capturing the wanted values into `captures`.
     func scan(_ s: inout JSONScanner, into captures: Captures) throws(ParseFailure) {
-        try scanObject(&s, node: 0, captures: captures)
+        let f: Frozen
+        if let frozen { f = frozen } else { f = Frozen(nodes); frozen = f }
+        // Plain pointers below: the per-key closure then retains nothing.
+        try withExtendedLifetime((f, captures)) { () throws(ParseFailure) in
+            try Self.scanObject(&s, node: 0, trie: f.view, captures: captures.view)
+        }
     }
 
-    private func scanObject(_ s: inout JSONScanner, node: Int, captures: Captures) throws(ParseFailure) {
-        try nodes.withUnsafeBufferPointer { nodes throws(ParseFailure) in
-            try s.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
-                let child = Self.match(key, in: nodes[node], scanner: s)
-                guard child >= 0 else { return try s.skipValue() }
-                let c = nodes[child]
-                let kind = try s.peekKind()
-                if kind == .object && c.isInterior {
-                    try scanObject(&s, node: child, captures: captures)
-                } else if c.slot >= 0 {
-                    try captures.capture(c.slot, kind: kind, from: &s)
-                } else {
-                    try s.skipValue()
-                }
+    private static func scanObject(_ s: inout JSONScanner, node: Int, trie: Frozen.View, captures: Captures.View) throws(ParseFailure) {
+        try s.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
+            let child = match(key, node: node, trie: trie, scanner: s)
+            guard child >= 0 else { return try s.skipValue() }
+            let c = trie.nodes[child]
+            let kind = try s.peekKind()
+            if kind == .object && c.interior {
+                try scanObject(&s, node: child, trie: trie, captures: captures)
+            } else if c.slot >= 0 {
+                try captures.capture(Int(c.slot), kind: kind, from: &s)
+            } else {
+                try s.skipValue()
             }
         }
     }
 
     /// The child of `node` that `key` names: an exact name first, else the wildcard; -1 for none.
-    @inline(__always) static func match(_ key: JSONScanner.StringToken, in node: Node, scanner s: JSONScanner) -> Int {
-        if key.hasEscapes { return matchSlow(key, in: node, scanner: s) }
+    @inline(__always) private static func match(_ key: JSONScanner.StringToken, node: Int, trie: Frozen.View, scanner s: JSONScanner) -> Int {
+        let info = trie.nodes[node]
+        if key.hasEscapes { return matchSlow(key, info: info, trie: trie, scanner: s) }
         let n = key.end - key.start
-        if node.lengths & lengthBit(n) != 0 {
-            let p = s.bytes.baseAddress! + key.start
-            for (k, name) in node.names.enumerated() where name.count == n {
-                if name.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p, n) }) == 0 { return node.children[k] }
-            }
+        guard info.lengths & lengthBit(n) != 0 else { return Int(info.wildcard) }
+        let p = s.bytes.baseAddress! + key.start
+        let head: UInt64, tail: UInt64
+        if n >= 8 {
+            head = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+            tail = UnsafeRawPointer(p + n - 8).loadUnaligned(as: UInt64.self)
+        } else {
+            var v: UInt64 = 0
+            for i in 0..<n { v |= UInt64(p[i]) << (8 * UInt64(i)) }
+            head = v
+            tail = v
         }
-        return node.wildcard
+        for e in Int(info.firstEdge)..<Int(info.firstEdge + info.edgeCount) {
+            let edge = trie.edges[e]
+            guard edge.length == n, edge.head == head, edge.tail == tail else { continue }
+            // Longer than 16 bytes: the middle too.
+            if n > 16 && memcmp(trie.names.baseAddress! + edge.nameOffset + 8, p + 8, n - 16) != 0 { continue }
+            return Int(edge.child)
+        }
+        return Int(info.wildcard)
     }
 
-    private static func matchSlow(_ key: JSONScanner.StringToken, in node: Node, scanner s: JSONScanner) -> Int {
+    private static func matchSlow(_ key: JSONScanner.StringToken, info: Frozen.NodeInfo, trie: Frozen.View, scanner s: JSONScanner) -> Int {
         let name = Array(s.decodeString(key).utf8)
-        if let k = node.names.firstIndex(of: name) { return node.children[k] }
-        return node.wildcard
+        for e in Int(info.firstEdge)..<Int(info.firstEdge + info.edgeCount) {
+            let edge = trie.edges[e]
+            if edge.length == name.count && name.elementsEqual(UnsafeBufferPointer(rebasing: trie.names[edge.nameOffset..<(edge.nameOffset + edge.length)])) {
+                return Int(edge.child)
+            }
+        }
+        return Int(info.wildcard)
     }
 }
 
@@ -128,19 +197,26 @@ final class Captures {
 
     @inline(__always) subscript(slot: Int) -> Value { values[slot] }
 
-    /// Records the value at the cursor. The first value that is not null wins, so a wildcard that
-    /// matches several keys takes the first that has the field.
-    @inline(__always) func capture(_ slot: Int, kind: JSONScanner.ValueKind, from s: inout JSONScanner) throws(ParseFailure) {
-        let taken = values[slot].kind
-        switch kind {
-        case .string:
-            let t = try s.readString()
-            if taken == nil || taken == .null { values[slot] = Value(kind: .string, start: t.start, end: t.end, hasEscapes: t.hasEscapes) }
-        default:
-            let start = s.index  // peekKind skipped the whitespace
-            try s.skipValue()
-            if taken == nil || (taken == .null && kind != .null) {
-                values[slot] = Value(kind: kind, start: start, end: s.index, hasEscapes: false)
+    /// The table as plain pointers, for the scan.
+    var view: View { View(values: values) }
+
+    struct View {
+        let values: UnsafeMutablePointer<Value>
+
+        /// Records the value at the cursor. The first value that is not null wins, so a wildcard
+        /// that matches several keys takes the first that has the field.
+        @inline(__always) func capture(_ slot: Int, kind: JSONScanner.ValueKind, from s: inout JSONScanner) throws(ParseFailure) {
+            let taken = values[slot].kind
+            switch kind {
+            case .string:
+                let t = try s.readString()
+                if taken == nil || taken == .null { values[slot] = Value(kind: .string, start: t.start, end: t.end, hasEscapes: t.hasEscapes) }
+            default:
+                let start = s.index  // peekKind skipped the whitespace
+                try s.skipValue()
+                if taken == nil || (taken == .null && kind != .null) {
+                    values[slot] = Value(kind: kind, start: start, end: s.index, hasEscapes: false)
+                }
             }
         }
     }

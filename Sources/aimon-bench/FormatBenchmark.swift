@@ -1,0 +1,40 @@
+import AimonCore
+import AimonSamples
+import ArgumentParser
+import Foundation
+
+/// Parse speed of every format preset, on one core, from memory.
+struct FormatBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "formats",
+        abstract: "Parse speed of every gateway format preset (lines/s on one core; target >= 1M each).",
+        discussion: """
+        Build and run in release mode:  swift run -c release aimon-bench formats [--lines N]
+        For each preset a log is generated in memory (the shapes of Tests/AimonCoreTests/Fixtures/formats, \
+        6% failures of every class) and split and parsed as the tailer would, best of 3 passes.
+        """)
+
+    @Option(help: "Lines per preset.")
+    var lines = 1_000_000
+
+    @Option(help: "Only these presets (comma-separated).")
+    var only: String?
+
+    func run() throws {
+        let wanted = only.map { $0.split(separator: ",").map(String.init) }
+        for format in LogFormat.allCases where wanted?.contains(format.rawValue) ?? true {
+            var log = GatewayLog(format: format)
+            var text = ""
+            text.reserveCapacity(lines * 400)
+            for i in 0..<lines { text += log.line(at: 1_795_773_600 + Double(i) * 0.01) }
+            let bytes = Array(text.utf8)
+            let r = bytes.withUnsafeBufferPointer { buf in
+                (0..<3).map { _ in ParseBenchmark.parseAll(buf, format: .preset(format)) }.max { $0.linesPerSecond < $1.linesPerSecond }!
+            }
+            let name = format.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
+            print(String(format: "%@ %10.0f lines/s  %7.0f MB/s  (%d bytes/line, %d records, %d bad, %d not calls)",
+                         name, r.linesPerSecond, r.linesPerSecond * Double(bytes.count / lines) / 1e6, bytes.count / lines,
+                         r.records, r.bad, r.notCalls))
+        }
+    }
+}
