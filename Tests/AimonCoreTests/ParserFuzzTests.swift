@@ -93,6 +93,40 @@ import AimonSamples
         #expect(accepted > 1000, "the mutations should leave many lines valid (\(accepted))")
     }
 
+    /// Every preset's mapped parser, on mutated fixture lines, agrees with the native parser (checked
+    /// against Foundation above) on whether a line is JSON at all, and never crashes.
+    @Test func mappedParsersAgreeOnValidity() {
+        var rng = SplitMix64(seed: 7)
+        let native = NativeParser()
+        var disagreements: [String] = []
+        for format in LogFormat.allCases {
+            let parser = MappedParser(.preset(format))
+            let lines = FormatFixtures.lines(format.rawValue)
+            for i in 0..<4_000 {
+                var bytes = Array(lines[i % lines.count].utf8)
+                for _ in 0..<(1 + Int(rng.next() % 3)) {
+                    let at = bytes.isEmpty ? 0 : Int(rng.next() % UInt64(bytes.count))
+                    switch rng.next() % 4 {
+                    case 0: if !bytes.isEmpty { bytes.remove(at: at) }
+                    case 1: bytes.insert(contentsOf: Self.tokens[Int(rng.next() % UInt64(Self.tokens.count))], at: at)
+                    case 2: bytes = Array(bytes[..<at])
+                    default: if !bytes.isEmpty { bytes[at] ^= 1 << UInt8(rng.next() % 8) }
+                    }
+                }
+                let theirs = bytes.withUnsafeBufferPointer { buf -> Result<APICall, ParseFailure> in
+                    do throws(ParseFailure) { return .success(try native.parse(buf)) } catch { return .failure(error) }
+                }
+                let direct = bytes.withUnsafeBufferPointer { buf -> Result<APICall, ParseFailure> in
+                    do throws(ParseFailure) { return .success(try parser.parse(buf)) } catch { return .failure(error) }
+                }
+                if Self.acceptsAsJSON(direct) != Self.acceptsAsJSON(theirs) {
+                    disagreements.append("\(format.rawValue): \(direct) vs \(theirs): \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+                }
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(5).joined(separator: "\n"))")
+    }
+
     @Test func randomBytesNeverCrashOrHang() {
         var rng = SplitMix64(seed: 99)
         for _ in 0..<20_000 {
