@@ -76,7 +76,11 @@ public struct GatewayLog {
         case .openaiGateway:
             // These gateways log successful calls; new-api also logs failures as type 5.
             let type = ok ? 2 : 5
-            let content = ok ? "model ratio 2.50, completion ratio 4.00" : "status_code=\(status), upstream error"
+            // Their error rows carry only a message: its words tell the class.
+            let content = ok ? "model ratio 2.50, completion ratio 4.00"
+                : outcome == .rateLimited ? "rate limit reached for requests (status 429)"
+                : outcome == .clientError ? "invalid_request_error: bad request (status \(status))"
+                : "upstream error: do request failed (status \(status))"
             return "{\"id\":\(count),\"user_id\":\(rng.next() % 600),\"created_at\":\(Int64(time)),\"type\":\(type),\"content\":\"\(content)\",\"username\":\"\(user)\",\"token_name\":\"default\",\"model_name\":\"\(model)\",\"quota\":\(input + output),\"prompt_tokens\":\(input),\"completion_tokens\":\(output),\"use_time\":\(Int(latency.rounded(.up))),\"is_stream\":false,\"channel\":2,\"group\":\"default\"}\n"
         }
     }

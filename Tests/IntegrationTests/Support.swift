@@ -18,14 +18,16 @@ final class Workspace: Sendable {
 
     func path(_ name: String) -> String { dir + "/" + name }
 
-    /// Writes a config tailing `dir/*.jsonl` from the beginning; returns its path.
+    /// Writes a config tailing `dir/*.jsonl` from the beginning; returns its path. `source` adds keys
+    /// to the source (each line indented by four spaces), e.g. "    format: kong".
     @discardableResult
-    func writeConfig(redis: String, extra: String = "") -> String {
+    func writeConfig(redis: String, source: String = "", extra: String = "") -> String {
         let text = """
         host_id: \(host)
         sources:
           - path: \(dir)/*.jsonl
             start_at: beginning
+        \(source)
         redis:
           url: \(redis)
           key_prefix: \(prefix)

@@ -1,0 +1,80 @@
+import AimonCore
+import AimonSamples
+import Foundation
+import Testing
+
+/// Each preset through the real binary and a real Redis: the failure classes reach the windows and
+/// `aimon stats`, a source's policy decides what counts, and client errors raise no alert.
+@Suite(.serialized) struct FormatIntegrationTests {
+    static func int(_ v: Any?) -> Int64 { (v as? NSNumber)?.int64Value ?? -1 }
+
+    @Test(arguments: LogFormat.allCases)
+    func everyPresetReachesStatsWithItsFailureClasses(format: LogFormat) throws {
+        let ws = Workspace()
+        var log = GatewayLog(format: format, seed: 11)
+        let now = Date().timeIntervalSince1970
+        let lines = (0..<3000).map { log.line(at: now - 3000 + Double($0)) }
+        ws.writeLog("gw.jsonl", lines)
+        let config = ws.writeConfig(redis: RedisServer.shared.url, source: "    format: \(format.rawValue)")
+        // replay takes the format of the configured source the file matches.
+        let replay = try runAimon(["replay", "--config", config, ws.path("gw.jsonl")])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("3000 lines, \(3000 - log.notCalls) records, 0 bad"), "\(replay.stdout)")
+        if log.notCalls > 0 { #expect(replay.stdout.contains("\(log.notCalls) not calls")) }
+
+        let stats = try statsJSON(config: config, hours: 2)
+        #expect(stats.count == log.truth.count)
+        for s in stats {
+            let model = s["model_name"] as? String ?? ""
+            let truth = try #require(log.truth[model])
+            let n = { (o: CallOutcome) in truth.byOutcome[o] ?? 0 }
+            let classes = s["failure_classes"] as? [String: Any]
+            #expect(Self.int(s["total_calls"]) == truth.calls, "\(format) \(model)")
+            #expect(Self.int(s["successful_calls"]) == n(.success))
+            #expect(Self.int(s["failed_calls"]) == truth.calls - n(.success))
+            #expect(Self.int(classes?["client_error"]) == n(.clientError))
+            #expect(Self.int(classes?["rate_limited"]) == n(.rateLimited))
+            #expect(Self.int(classes?["provider_error"]) == n(.providerError))
+            #expect(Self.int(s["counted_failures"]) == n(.rateLimited) + n(.providerError))
+            let rate = Double(n(.success)) / Double(n(.success) + n(.rateLimited) + n(.providerError))
+            #expect(abs(((s["success_rate"] as? NSNumber)?.doubleValue ?? -1) - rate) < 1e-6, "\(format) \(model)")
+        }
+        // The human table shows the classes too.
+        let table = try runAimon(["stats", "--config", config, "--hours", "2"])
+        #expect(table.status == 0 && table.stdout.contains("PROVIDER") && table.stdout.contains("RATE LTD") && table.stdout.contains("CLIENT"))
+    }
+
+    /// Two models through a Kong source: one refused with 400s (the callers' fault), one rate limited.
+    /// Only the second is the model's failure: it alone raises alerts.
+    @Test func clientErrorsRaiseNoAlertButRateLimitingDoes() throws {
+        let ws = Workspace()
+        let db = ws.path("alerts.db")
+        let now = Date().timeIntervalSince1970
+        var kong = GatewayLog(format: .kong, seed: 3)
+        var lines: [String] = []
+        for i in 0..<60 {
+            let t = now - 60 + Double(i)
+            lines.append(kong.line(at: t, model: "refused", outcome: i % 3 == 0 ? .success : .clientError))
+            lines.append(kong.line(at: t, model: "limited", outcome: i % 3 == 0 ? .success : .rateLimited))
+        }
+        let config = ws.writeConfig(redis: RedisServer.shared.url, source: "    format: kong", extra: """
+        alerts:
+          database: sqlite://\(db)
+          evaluate_interval: 1s
+        """)
+        let daemon = try startDaemon(config: config, log: ws.path("aimon.log"))
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        ws.writeLog("gw.jsonl", lines)
+        // Both models are evaluated after the same commit: once "limited" fires, "refused" was judged.
+        var rows: [AlertRow] = []
+        let fired = try eventually(timeout: 30) {
+            rows = (try? SQLiteAlertTable(path: db).list(AlertFilter())) ?? []
+            return rows.contains { $0.model == "limited" && $0.alertType == "low_success_rate" }
+        }
+        #expect(fired, "alerts: \(rows.map { "\($0.alertType) \($0.model)" }); log: \((try? String(contentsOfFile: ws.path("aimon.log"), encoding: .utf8)) ?? "")")
+        #expect(!rows.contains { $0.model == "refused" }, "\(rows.map { "\($0.alertType) \($0.model)" })")
+        let stats = try statsJSON(config: config, hours: 1)
+        let refused = try #require(stats.first { $0["model_name"] as? String == "refused" })
+        #expect(Self.int(refused["counted_failures"]) == 0 && (refused["success_rate"] as? NSNumber)?.doubleValue == 1)
+    }
+}
