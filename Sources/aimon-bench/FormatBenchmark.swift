@@ -11,7 +11,7 @@ struct FormatBench: ParsableCommand {
         discussion: """
         Build and run in release mode:  swift run -c release aimon-bench formats [--lines N]
         For each preset a log is generated in memory (the shapes of Tests/AimonCoreTests/Fixtures/formats, \
-        6% failures of every class) and split and parsed as the tailer would, best of 3 passes.
+        6% failures of every class) and split and parsed as the tailer would, best of 5 passes.
         """)
 
     @Option(help: "Lines per preset.")
@@ -19,6 +19,9 @@ struct FormatBench: ParsableCommand {
 
     @Option(help: "Only these presets (comma-separated).")
     var only: String?
+
+    @Flag(help: "Also time JSON validation alone on the same lines (the floor under every format).")
+    var baseline = false
 
     func run() throws {
         let wanted = only.map { $0.split(separator: ",").map(String.init) }
@@ -29,12 +32,28 @@ struct FormatBench: ParsableCommand {
             for i in 0..<lines { text += log.line(at: 1_795_773_600 + Double(i) * 0.01) }
             let bytes = Array(text.utf8)
             let r = bytes.withUnsafeBufferPointer { buf in
-                (0..<3).map { _ in ParseBenchmark.parseAll(buf, format: .preset(format)) }.max { $0.linesPerSecond < $1.linesPerSecond }!
+                (0..<5).map { _ in ParseBenchmark.parseAll(buf, format: .preset(format)) }.max { $0.linesPerSecond < $1.linesPerSecond }!
             }
             let name = format.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
             print(String(format: "%@ %10.0f lines/s  %7.0f MB/s  (%d bytes/line, %d records, %d bad, %d not calls)",
                          name, r.linesPerSecond, r.linesPerSecond * Double(bytes.count / lines) / 1e6, bytes.count / lines,
                          r.records, r.bad, r.notCalls))
+            if baseline {
+                let v = bytes.withUnsafeBufferPointer { buf in
+                    (0..<5).map { _ in ParseBenchmark.parseAll(buf, parser: ValidateOnly()) }.max { $0.linesPerSecond < $1.linesPerSecond }!
+                }
+                print(String(format: "  JSON validation alone: %10.0f lines/s  %7.0f MB/s", v.linesPerSecond, v.linesPerSecond * Double(bytes.count / lines) / 1e6))
+            }
         }
+    }
+}
+
+/// The floor under every format: validating the line's JSON and nothing else.
+final class ValidateOnly: LineParser {
+    func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
+        var s = JSONScanner(line)
+        try s.skipValue()
+        try s.expectEnd()
+        return APICall(model: "-")
     }
 }

@@ -18,7 +18,10 @@ enum ParseBenchmark {
     }
 
     static func parseAll(_ buffer: UnsafeBufferPointer<UInt8>, format: SourceFormat) -> Result {
-        let parser = format.makeParser()
+        parseAll(buffer, parser: format.makeParser())
+    }
+
+    static func parseAll(_ buffer: UnsafeBufferPointer<UInt8>, parser: any LineParser) -> Result {
         var splitter = LineSplitter(maxLineBytes: 1 << 20)
         var records = 0, bad = 0, lines = 0, notCalls = 0
         var modelChars = 0

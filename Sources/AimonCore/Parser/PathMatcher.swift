@@ -59,18 +59,31 @@ final class PathMatcher {
         let edges: UnsafeMutableBufferPointer<Edge>
         let names: UnsafeMutableBufferPointer<UInt8>
 
+        /// Per node, 65 entries: the edges of names n bytes long (63: 63 and longer) are
+        /// `byLength[node * 65 + n] ..< byLength[node * 65 + n + 1]`.
+        let byLength: UnsafeMutableBufferPointer<Int32>
+
         init(_ built: [Node]) {
-            var infos: [NodeInfo] = [], edges: [Edge] = [], names: [UInt8] = []
+            var infos: [NodeInfo] = [], edges: [Edge] = [], names: [UInt8] = [], byLength: [Int32] = []
             for n in built {
                 var lengths: UInt64 = 0
                 for name in n.names { lengths |= PathMatcher.lengthBit(name.count) }
                 infos.append(NodeInfo(firstEdge: Int32(edges.count), edgeCount: Int32(n.names.count), wildcard: Int32(n.wildcard),
                                       slot: Int32(n.slot), lengths: lengths, interior: !n.names.isEmpty || n.wildcard >= 0))
-                for (name, child) in zip(n.names, n.children) {
+                // Edges sorted by name length, so a key is compared only with names of its length.
+                let sorted = zip(n.names, n.children).sorted { min($0.0.count, 63) < min($1.0.count, 63) }
+                var k = 0
+                for length in 0...64 {
+                    while k < sorted.count && min(sorted[k].0.count, 63) < length { k += 1 }
+                    byLength.append(Int32(edges.count + k))
+                }
+                for (name, child) in sorted {
                     edges.append(Edge(length: name.count, head: Self.head(name), tail: Self.tail(name), nameOffset: names.count, child: Int32(child)))
                     names += name
                 }
             }
+            self.byLength = .allocate(capacity: byLength.count)
+            _ = self.byLength.initialize(from: byLength)
             self.nodes = .allocate(capacity: infos.count)
             _ = self.nodes.initialize(from: infos)
             self.edges = .allocate(capacity: max(edges.count, 1))
@@ -79,15 +92,16 @@ final class PathMatcher {
             _ = self.names.initialize(from: names)
         }
 
-        deinit { nodes.deallocate(); edges.deallocate(); names.deallocate() }
+        deinit { nodes.deallocate(); edges.deallocate(); names.deallocate(); byLength.deallocate() }
 
         struct View {
             let nodes: UnsafeMutableBufferPointer<NodeInfo>
             let edges: UnsafeMutableBufferPointer<Edge>
             let names: UnsafeMutableBufferPointer<UInt8>
+            let byLength: UnsafeMutableBufferPointer<Int32>
         }
 
-        var view: View { View(nodes: nodes, edges: edges, names: names) }
+        var view: View { View(nodes: nodes, edges: edges, names: names, byLength: byLength) }
 
         /// The first min(8, n) bytes, little-endian, zero-padded.
         static func head(_ b: [UInt8]) -> UInt64 {
@@ -147,7 +161,8 @@ final class PathMatcher {
             head = v
             tail = v
         }
-        for e in Int(info.firstEdge)..<Int(info.firstEdge + info.edgeCount) {
+        let row = node * 65 + min(n, 63)
+        for e in Int(trie.byLength[row])..<Int(trie.byLength[row + 1]) {
             let edge = trie.edges[e]
             guard edge.length == n, edge.head == head, edge.tail == tail else { continue }
             // Longer than 16 bytes: the middle too.
