@@ -9,12 +9,14 @@ struct Replay: ParsableCommand {
         so a replay that is interrupted and run again counts nothing twice, and a file already read by \
         the daemon on this host is not counted again. Lines older than retention.hour_buckets are \
         counted as late and dropped. A replay raises no alert: history fills the windows, and a \
-        running daemon judges them as they are now.
+        running daemon judges them as they are now. The files are read in --format when it is given; else in the format of \
+        the first configured source whose path matches one of them (its preset, fields and failure \
+        policy); else as native.
         """)
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Format of the files: a preset (\(LogFormat.names)). Without it, the format of the first configured source whose path matches, else native.")
+    @Option(help: "Format of the files: a preset (\(LogFormat.names)). Default: that of the configured source the files match.")
     var format: String?
 
     @Argument(help: "Files to read.")

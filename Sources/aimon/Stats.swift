@@ -9,7 +9,9 @@ struct Stats: ParsableCommand {
         is over the calls that carried one. Windows up to 48 h use minute buckets, longer ones hour \
         buckets; the output gives the window actually covered. Top errors are counted per hour bucket. \
         p50/p95/p99 latency are estimated from each bucket's histogram: always in the same histogram \
-        bucket as the true value (Docs/reports.md).
+        bucket as the true value (Docs/reports.md). Failed calls are shown by class (provider error, \
+        rate limited, client error); success and error rates are over the calls the sources judge: \
+        by default client errors are left out (Docs/formats.md).
         """)
 
     @OptionGroup var options: ConfigOptions
