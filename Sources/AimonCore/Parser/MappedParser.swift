@@ -115,6 +115,8 @@ public final class MappedParser: LineParser {
         return end - start
     }
 
+    private static let guardrailIntervened = [Array("guardrail_intervened".utf8)]
+
     private func classify(_ v: CapturedValues, status: Int?, errorMessage: String?) throws(ParseFailure) -> CallOutcome {
         /// Without a success signal of its own: the status, else an error message means failure.
         func byStatus() -> CallOutcome {
@@ -132,13 +134,13 @@ public final class MappedParser: LineParser {
             let st = v.raw(aux[0])
             if let st, CapturedValues.equalsIgnoringCase(st, "success") { return .success }
             guard st != nil || (errorMessage?.isEmpty == false) else { return .success }
-            if v.matches(aux[2], [Array("guardrail_intervened".utf8)]) { return .clientError }
+            if v.matches(aux[2], Self.guardrailIntervened) { return .clientError }
             if let status, case let c = CallOutcome.of(status: status), c != .success { return c }
             if let errorClass = v.raw(aux[1]), let c = FailureWords.classify(errorClass) { return c }
             return CallOutcome.ofFailure(status: nil, message: errorMessage)
         case .envoy:
             if let flags = v.raw(aux[0]), let c = EnvoyFlags.classify(flags) { return c }
-            return status.map(CallOutcome.of(status:)) ?? byStatus()
+            return byStatus()
         case .oneAPI:
             // Other types were refused before the record was read.
             return try v.count(aux[0]) == 5 ? CallOutcome.ofFailure(status: status, message: errorMessage) : .success
