@@ -19,10 +19,12 @@ let package = Package(
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The JSON scanner's innermost loop with SSE2 (Parser/JSONScanner.swift, Docs/benchmarks.md).
+        .target(name: "CByteScan"),
         .target(
             name: "AimonCore",
             dependencies: [
-                "CHiredis", "CSystemd", "CSQLite", "CPostgres",
+                "CHiredis", "CSystemd", "CSQLite", "CPostgres", "CByteScan",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -44,7 +46,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "AimonCoreTests", dependencies: ["AimonCore", "AimonSamples"]),
+        .testTarget(name: "AimonCoreTests", dependencies: ["AimonCore", "AimonSamples"],
+                    exclude: ["Fixtures"]),  // read from the source tree by path (FormatSupport.swift)
         .testTarget(name: "IntegrationTests", dependencies: ["AimonCore", "AimonSamples", "aimon"]),
     ],
     swiftLanguageModes: [.v6]

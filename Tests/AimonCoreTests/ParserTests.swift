@@ -117,6 +117,32 @@ func parseBytes(_ bytes: [UInt8]) -> Result<APICall, ParseFailure> {
         #expect(parse(text) == .failure(reason), "\(text)")
     }
 
+    /// The string scanner's fast path goes 16 (SSE2) or 8 (SWAR) bytes a step: a special byte at
+    /// every offset across several steps must be found where it is.
+    @Test func specialBytesAtEveryOffsetOfALongString() throws {
+        for length in 0..<48 {
+            for at in 0..<length {
+                func model(_ special: [UInt8]) -> Result<APICall, ParseFailure> {
+                    var name = [UInt8](repeating: 0x61, count: length)
+                    name.replaceSubrange(at..<(at + 1), with: special)
+                    return parseBytes(Array(#"{"model_name":""#.utf8) + name + Array(#""}"#.utf8))
+                }
+                var expected = [UInt8](repeating: 0x61, count: length)
+                expected[at] = 0x22
+                #expect(try model([0x5C, 0x22]).get().model == String(decoding: expected, as: UTF8.self))  // \"
+                expected.replaceSubrange(at..<(at + 1), with: Array("é".utf8))
+                #expect(try model(Array("é".utf8)).get().model == String(decoding: expected, as: UTF8.self))
+                #expect(model([0x0A]) == .failure(.invalidJSON), "control byte at \(at) of \(length)")
+                #expect(model([0xFF]) == .failure(.invalidUTF8), "invalid UTF-8 at \(at) of \(length)")
+                #expect(model([0x00]) == .failure(.nulByte))
+                // A quote ends the string early: the rest is not JSON.
+                #expect(model([0x22]) == .failure(.invalidJSON))
+            }
+            // Cut off inside the string, at every length: truncated, not read past the end.
+            #expect(parseBytes(Array(#"{"model_name":""#.utf8) + [UInt8](repeating: 0x62, count: length)) == .failure(.truncated))
+        }
+    }
+
     @Test func invalidUTF8AndNulBytes() throws {
         var bytes = Array(#"{"model_name":"m"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
         #expect(parseBytes(bytes) == .failure(.invalidUTF8))
