@@ -208,10 +208,11 @@ public struct JSONScanner {
                            negative: negative, hasExponent: hasExponent)
     }
 
-    /// The value as a Double: exact for up to 15 digits without exponent, `strtod` otherwise.
+    /// The value as a Double, without exponent and up to 19 digits from the digits read: correctly
+    /// rounded up to 15 digits (an integer below 2^53 divided by an exact power of ten), within an ulp
+    /// or two up to 19 (epoch times with microseconds, as LiteLLM writes them). `strtod` otherwise.
     @inline(__always) public func doubleValue(_ t: NumberToken) -> Double {
-        if !t.hasExponent && t.digits <= 15 {
-            // Exact: an integer below 2^53 divided by an exact power of ten rounds correctly.
+        if !t.hasExponent && t.digits <= 19 && t.fractionDigits <= 22 {
             let value = Double(t.mantissa) / Self.powerOfTen(t.fractionDigits)
             return t.negative ? -value : value
         }
@@ -241,7 +242,14 @@ public struct JSONScanner {
         case 12: return 1e12
         case 13: return 1e13
         case 14: return 1e14
-        default: return 1e15
+        case 15: return 1e15
+        case 16: return 1e16
+        case 17: return 1e17
+        case 18: return 1e18
+        case 19: return 1e19
+        case 20: return 1e20
+        case 21: return 1e21
+        default: return 1e22
         }
     }
 
@@ -395,9 +403,11 @@ public struct JSONScanner {
 
     /// The value of the number in `range`, by `strtod` (the slow path of `doubleValue(_: NumberToken)`).
     func doubleValue(_ range: Range<Int>) -> Double {
-        var buffer = [CChar](repeating: 0, count: range.count + 1)
-        for (k, j) in range.enumerated() { buffer[k] = CChar(bitPattern: bytes[j]) }
-        return strtod(buffer, nil)
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: range.count + 1) { buffer in
+            for (k, j) in range.enumerated() { buffer[k] = CChar(bitPattern: bytes[j]) }
+            buffer[range.count] = 0
+            return strtod(buffer.baseAddress!, nil)
+        }
     }
 
     // MARK: - Helpers

@@ -53,7 +53,8 @@ final class PathMatcher {
     /// The trie laid out flat, without references, so the scan retains nothing: per node a range of
     /// edges; per edge the name's length, its first and last 8 bytes (zero-padded), and its bytes.
     private final class Frozen {
-        struct NodeInfo { var firstEdge: Int32; var edgeCount: Int32; var wildcard: Int32; var slot: Int32; var lengths: UInt64; var interior: Bool }
+        /// `keyMask`: the `keyBit`s of the node's names.
+        struct NodeInfo { var firstEdge: Int32; var edgeCount: Int32; var wildcard: Int32; var slot: Int32; var keyMask: UInt64; var interior: Bool }
         struct Edge { var length: Int; var head: UInt64; var tail: UInt64; var nameOffset: Int; var child: Int32 }
         let nodes: UnsafeMutableBufferPointer<NodeInfo>
         let edges: UnsafeMutableBufferPointer<Edge>
@@ -66,10 +67,10 @@ final class PathMatcher {
         init(_ built: [Node]) {
             var infos: [NodeInfo] = [], edges: [Edge] = [], names: [UInt8] = [], byLength: [Int32] = []
             for n in built {
-                var lengths: UInt64 = 0
-                for name in n.names { lengths |= PathMatcher.lengthBit(name.count) }
+                var keyMask: UInt64 = 0
+                for name in n.names { keyMask |= PathMatcher.keyBit(name.count, name.first ?? 0, name.last ?? 0) }
                 infos.append(NodeInfo(firstEdge: Int32(edges.count), edgeCount: Int32(n.names.count), wildcard: Int32(n.wildcard),
-                                      slot: Int32(n.slot), lengths: lengths, interior: !n.names.isEmpty || n.wildcard >= 0))
+                                      slot: Int32(n.slot), keyMask: keyMask, interior: !n.names.isEmpty || n.wildcard >= 0))
                 // Edges sorted by name length, so a key is compared only with names of its length.
                 let sorted = zip(n.names, n.children).sorted { min($0.0.count, 63) < min($1.0.count, 63) }
                 var k = 0
@@ -116,7 +117,11 @@ final class PathMatcher {
 
     private var frozen: Frozen?
 
-    @inline(__always) static func lengthBit(_ n: Int) -> UInt64 { 1 << UInt64(min(n, 63)) }
+    /// A bit standing for a key's length, first and last byte: most keys a format does not want are
+    /// ruled out by one test of the node's mask, a branch that is then well predicted.
+    @inline(__always) static func keyBit(_ n: Int, _ first: UInt8, _ last: UInt8) -> UInt64 {
+        1 << ((UInt64(truncatingIfNeeded: n) &* 7 &+ UInt64(first) &* 3 &+ UInt64(last)) & 63)
+    }
 
     /// Reads the object at the scanner's cursor, capturing the wanted values into `captures`.
     func scan(_ s: inout JSONScanner, into captures: Captures) throws(ParseFailure) {
@@ -149,8 +154,8 @@ final class PathMatcher {
         let info = trie.nodes[node]
         if key.hasEscapes { return matchSlow(key, info: info, trie: trie, scanner: s) }
         let n = key.end - key.start
-        guard info.lengths & lengthBit(n) != 0 else { return Int(info.wildcard) }
         let p = s.bytes.baseAddress! + key.start
+        guard n > 0, info.keyMask & keyBit(n, p[0], p[n - 1]) != 0 else { return n == 0 ? matchSlow(key, info: info, trie: trie, scanner: s) : Int(info.wildcard) }
         let head: UInt64, tail: UInt64
         if n >= 8 {
             head = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
