@@ -93,16 +93,31 @@ final class PathMatcher {
             _ = self.names.initialize(from: names)
         }
 
-        deinit { nodes.deallocate(); edges.deallocate(); names.deallocate(); byLength.deallocate() }
+        deinit { nodes.deallocate(); edges.deallocate(); names.deallocate(); byLength.deallocate(); layout.deallocate() }
 
-        struct View {
-            let nodes: UnsafeMutableBufferPointer<NodeInfo>
-            let edges: UnsafeMutableBufferPointer<Edge>
-            let names: UnsafeMutableBufferPointer<UInt8>
-            let byLength: UnsafeMutableBufferPointer<Int32>
+        /// The four tables, behind one pointer: the scan passes 8 bytes down each call, not 64.
+        struct Layout {
+            let nodes: UnsafeMutablePointer<NodeInfo>
+            let edges: UnsafeMutablePointer<Edge>
+            let names: UnsafeMutablePointer<UInt8>
+            let byLength: UnsafeMutablePointer<Int32>
         }
 
-        var view: View { View(nodes: nodes, edges: edges, names: names, byLength: byLength) }
+        private lazy var layout: UnsafeMutablePointer<Layout> = {
+            let p = UnsafeMutablePointer<Layout>.allocate(capacity: 1)
+            p.initialize(to: Layout(nodes: nodes.baseAddress!, edges: edges.baseAddress!, names: names.baseAddress!, byLength: byLength.baseAddress!))
+            return p
+        }()
+
+        struct View {
+            let layout: UnsafeMutablePointer<Layout>
+            @inline(__always) var nodes: UnsafeMutablePointer<NodeInfo> { layout.pointee.nodes }
+            @inline(__always) var edges: UnsafeMutablePointer<Edge> { layout.pointee.edges }
+            @inline(__always) var names: UnsafeMutablePointer<UInt8> { layout.pointee.names }
+            @inline(__always) var byLength: UnsafeMutablePointer<Int32> { layout.pointee.byLength }
+        }
+
+        var view: View { View(layout: layout) }
 
         /// The first min(8, n) bytes, little-endian, zero-padded.
         static func head(_ b: [UInt8]) -> UInt64 {
@@ -171,7 +186,7 @@ final class PathMatcher {
             let edge = trie.edges[e]
             guard edge.length == n, edge.head == head, edge.tail == tail else { continue }
             // Longer than 16 bytes: the middle too.
-            if n > 16 && memcmp(trie.names.baseAddress! + edge.nameOffset + 8, p + 8, n - 16) != 0 { continue }
+            if n > 16 && memcmp(trie.names + edge.nameOffset + 8, p + 8, n - 16) != 0 { continue }
             return Int(edge.child)
         }
         return Int(info.wildcard)
@@ -181,7 +196,7 @@ final class PathMatcher {
         let name = Array(s.decodeString(key).utf8)
         for e in Int(info.firstEdge)..<Int(info.firstEdge + info.edgeCount) {
             let edge = trie.edges[e]
-            if edge.length == name.count && name.elementsEqual(UnsafeBufferPointer(rebasing: trie.names[edge.nameOffset..<(edge.nameOffset + edge.length)])) {
+            if edge.length == name.count && name.elementsEqual(UnsafeBufferPointer(start: trie.names + edge.nameOffset, count: edge.length)) {
                 return Int(edge.child)
             }
         }
