@@ -103,6 +103,15 @@ import Testing
         #expect(try JSONPath(parsing: "a.*").segments == [.key(Array("a".utf8)), .any])
     }
 
+    /// A key written twice: the later value, in the mapped parser as in the native one.
+    @Test func aKeyWrittenTwiceTakesTheLaterValueAsNativeDoes() throws {
+        let line = #"{"model_name":"first","status_code":500,"model_name":"second","user_id":"u","user_id":null,"status_code":200}"#
+        let mapped = SourceFormat(preset: .native, custom: FieldMapping(fields: [.model: Self.source("model_name")]))
+        let a = try FormatFixtures.parse(line, mapped).get()
+        let b = try FormatFixtures.parse(line, .preset(.native)).get()
+        #expect(a == b && a.model == "second" && a.userID == nil && a.statusCode == 200)
+    }
+
     @Test func valuesOfTheWrongTypeFailTheLine() throws {
         let format = Self.custom([.model: Self.source("m"), .statusCode: Self.source("s"), .inputLength: Self.source("n"),
                                   .responseTime: Self.source("t", unit: .milliseconds)])

@@ -15,6 +15,9 @@ final class PathMatcher {
         var children: [Int] = []
         var wildcard = -1
         var slot = -1
+        /// The path went through `*`: of several matches the first with a value wins. A path of exact
+        /// keys takes the last (a key written twice: the later one, as the native parser does).
+        var firstWins = false
     }
 
     private var nodes: [Node] = [Node()]
@@ -46,6 +49,7 @@ final class PathMatcher {
         }
         paths.append(path)
         nodes[node].slot = paths.count - 1
+        nodes[node].firstWins = path.segments.contains(.any)
         frozen = nil
         return paths.count - 1
     }
@@ -54,7 +58,10 @@ final class PathMatcher {
     /// edges; per edge the name's length, its first and last 8 bytes (zero-padded), and its bytes.
     private final class Frozen {
         /// `keyMask`: the `keyBit`s of the node's names.
-        struct NodeInfo { var firstEdge: Int32; var edgeCount: Int32; var wildcard: Int32; var slot: Int32; var keyMask: UInt64; var interior: Bool }
+        struct NodeInfo {
+            var firstEdge: Int32; var edgeCount: Int32; var wildcard: Int32; var slot: Int32; var keyMask: UInt64; var interior: Bool
+            var firstWins: Bool
+        }
         struct Edge { var length: Int; var head: UInt64; var tail: UInt64; var nameOffset: Int; var child: Int32 }
         let nodes: UnsafeMutableBufferPointer<NodeInfo>
         let edges: UnsafeMutableBufferPointer<Edge>
@@ -70,7 +77,8 @@ final class PathMatcher {
                 var keyMask: UInt64 = 0
                 for name in n.names { keyMask |= PathMatcher.keyBit(name.count, name.first ?? 0, name.last ?? 0) }
                 infos.append(NodeInfo(firstEdge: Int32(edges.count), edgeCount: Int32(n.names.count), wildcard: Int32(n.wildcard),
-                                      slot: Int32(n.slot), keyMask: keyMask, interior: !n.names.isEmpty || n.wildcard >= 0))
+                                      slot: Int32(n.slot), keyMask: keyMask, interior: !n.names.isEmpty || n.wildcard >= 0,
+                                      firstWins: n.firstWins))
                 // Edges sorted by name length, so a key is compared only with names of its length.
                 let sorted = zip(n.names, n.children).sorted { min($0.0.count, 63) < min($1.0.count, 63) }
                 var k = 0
@@ -157,7 +165,7 @@ final class PathMatcher {
             if kind == .object && c.interior {
                 try scanObject(&s, node: child, trie: trie, captures: captures)
             } else if c.slot >= 0 {
-                try captures.capture(Int(c.slot), kind: kind, from: &s)
+                try captures.capture(Int(c.slot), kind: kind, firstWins: c.firstWins, from: &s)
             } else {
                 try s.skipValue()
             }
@@ -238,20 +246,18 @@ final class Captures {
     struct View {
         let values: UnsafeMutablePointer<Value>
 
-        /// Records the value at the cursor. The first value that is not null wins, so a wildcard
-        /// that matches several keys takes the first that has the field.
-        @inline(__always) func capture(_ slot: Int, kind: JSONScanner.ValueKind, from s: inout JSONScanner) throws(ParseFailure) {
-            let taken = values[slot].kind
-            switch kind {
-            case .string:
+        /// Records the value at the cursor: over an earlier value of the slot, unless the path went
+        /// through `*` and the earlier value is not null (the first match with a value wins).
+        @inline(__always) func capture(_ slot: Int, kind: JSONScanner.ValueKind, firstWins: Bool,
+                                       from s: inout JSONScanner) throws(ParseFailure) {
+            let keep = firstWins && values[slot].kind != nil && values[slot].kind != .null
+            if kind == .string {
                 let t = try s.readString()
-                if taken == nil || taken == .null { values[slot] = Value(kind: .string, start: t.start, end: t.end, hasEscapes: t.hasEscapes) }
-            default:
+                if !keep { values[slot] = Value(kind: .string, start: t.start, end: t.end, hasEscapes: t.hasEscapes) }
+            } else {
                 let start = s.index  // peekKind skipped the whitespace
                 try s.skipValue()
-                if taken == nil || (taken == .null && kind != .null) {
-                    values[slot] = Value(kind: kind, start: start, end: s.index, hasEscapes: false)
-                }
+                if !keep { values[slot] = Value(kind: kind, start: start, end: s.index, hasEscapes: false) }
             }
         }
     }
