@@ -98,10 +98,9 @@ public struct WindowSnapshot: Equatable, Sendable {
         case .lowSuccessRate, .highErrorRate:
             // Over the judged calls: failures the source does not count (client errors) are left out.
             let s = sum(window: rule.window)
-            let judged = s.successes + s.failures
-            guard judged > 0, judged >= rule.minRequests else { return Observation(value: nil, peak: nil, sample: judged) }
-            let part = rule.type == .lowSuccessRate ? s.successes : s.failures
-            return Observation(value: Double(part) / Double(judged), peak: nil, sample: judged)
+            let r = BucketCounts.rates(successes: s.successes, failures: s.failures)
+            guard r.judged >= rule.minRequests else { return Observation(value: nil, peak: nil, sample: r.judged) }
+            return Observation(value: rule.type == .lowSuccessRate ? r.success : r.error, peak: nil, sample: r.judged)
         case .slowResponse:
             let s = sum(window: rule.window)
             guard s.latencyCount > 0, s.latencyCount >= rule.minRequests else {

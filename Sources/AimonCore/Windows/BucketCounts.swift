@@ -25,14 +25,21 @@ public struct BucketCounts: Equatable, Sendable {
 
     /// The calls the rates judge: successes and counted failures (client errors, by default, are
     /// neither: they say nothing of the model).
-    public var judged: Int64 { successes + failures }
+    public var judged: Int64 { Self.rates(successes: successes, failures: failures).judged }
     /// Every call that did not succeed, counted or not (the seed's failed_calls).
     public var failedCalls: Int64 { calls - successes }
 
-    // The one definition of each rate, shared by every report and rule: over the judged calls; nil
-    // when there are none, never 0% or 100%; the average latency is over the calls that carried one.
-    public var successRate: Double? { judged > 0 ? Double(successes) / Double(judged) : nil }
-    public var errorRate: Double? { judged > 0 ? Double(failures) / Double(judged) : nil }
+    // The average latency is over the calls that carried one.
+    public var successRate: Double? { Self.rates(successes: successes, failures: failures).success }
+    public var errorRate: Double? { Self.rates(successes: successes, failures: failures).error }
+
+    /// The one definition of the rates, shared by every report and rule (`WindowSnapshot` too): over
+    /// the judged calls, successes plus counted failures; nil when there are none, never 0% or 100%.
+    public static func rates(successes: Int64, failures: Int64) -> (judged: Int64, success: Double?, error: Double?) {
+        let judged = successes + failures
+        guard judged > 0 else { return (0, nil, nil) }
+        return (judged, Double(successes) / Double(judged), Double(failures) / Double(judged))
+    }
     public var avgResponseTime: Double? { latencyCount > 0 ? Double(latencySumMicros) / Double(latencyCount) / 1e6 : nil }
 
     /// Failed calls by class, counted or not (JSON `failure_classes`).
