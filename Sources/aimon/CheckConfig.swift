@@ -5,16 +5,41 @@ struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Check a configuration file and print what aimon would do with it.",
-        discussion: "Every problem is listed with its key and line. Exit code 0 when valid, 78 when not.")
+        discussion: """
+        Every problem is listed with its key and line. With --sample N, each source's format is also \
+        tried on the first N lines of the first file its path matches: how many became records, of \
+        which failure class, which lines were refused and why, and the first record field by field. \
+        Exit code 0 when valid, 78 when not (also when a sample has lines and none became a record).
+        """)
 
     @OptionGroup var options: ConfigOptions
+
+    @Option(help: ArgumentHelp("Try each source's format on the first N lines of its first file.", valueName: "N"))
+    var sample: Int?
+
+    func validate() throws {
+        if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
+    }
 
     func run() throws {
         let config = try options.load()
         print("\(options.path): valid")
         print("  host_id: \(config.hostID)")
+        var unfit: [String] = []
         for s in config.sources {
             print("  source: \(s.path) (\(s.format.summary); start_at \(s.startAt.rawValue))")
+            if let sample, let file = FileSystem.glob(s.path).first {
+                do {
+                    let r = try FormatSample.read(path: file, format: s.format, maxLines: sample, maxLineBytes: config.ingest.maxLineBytes)
+                    print("    sample of \(file): \(r.summary)")
+                    if let first = r.firstRecord { print("    first record: \(first)") }
+                    if !r.fits { unfit.append(file) }
+                } catch {
+                    print("    sample of \(file): cannot read it: \(error)")
+                }
+            } else if sample != nil {
+                print("    sample: no file matches \(s.path) yet")
+            }
         }
         print("  redis: \(config.redis.url), key prefix '\(config.redis.keyPrefix)'")
         print("  retention: minute buckets \(config.retention.minuteBuckets / 3600)h, hour buckets \(config.retention.hourBuckets / 86400)d")
@@ -30,5 +55,9 @@ struct CheckConfig: ParsableCommand {
             print("  rule \(r.type.rawValue): \(parts.joined(separator: ", "))")
         }
         print("  alert table: \(config.alerts.database)")
+        if !unfit.isEmpty {
+            printError("no line of \(unfit.joined(separator: ", ")) became a record: the source's format or fields do not fit that log (Docs/formats.md)")
+            throw ExitCode(ExitCodes.config)
+        }
     }
 }

@@ -44,6 +44,25 @@ import Testing
         #expect(table.status == 0 && table.stdout.contains("PROVIDER") && table.stdout.contains("RATE LTD") && table.stdout.contains("CLIENT"))
     }
 
+    /// `check-config --sample` tries each source's format on its log: a fitting one reports its
+    /// records by class and the first record; one that fits no line fails the check (78).
+    @Test func checkConfigSamplesTheLogWithEachSourcesFormat() throws {
+        let ws = Workspace()
+        var log = GatewayLog(format: .kong, seed: 5)
+        ws.writeLog("gw.jsonl", (0..<200).map { log.line(at: 1_795_773_600 + Double($0)) })
+        let good = ws.writeConfig(redis: RedisServer.shared.url, source: "    format: kong")
+        let r = try runAimon(["check-config", "--config", good, "--sample", "50"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("sample of \(ws.path("gw.jsonl")): 50 lines: 50 records ("), "\(r.stdout)")
+        #expect(r.stdout.contains("first record: model "), "\(r.stdout)")
+
+        let wrong = ws.writeConfig(redis: RedisServer.shared.url, source: "    fields:\n      model_name: ai.model\n      status_code: response.status")
+        let w = try runAimon(["check-config", "--config", wrong, "--sample", "50"])
+        #expect(w.status == 78)
+        #expect(w.stdout.contains("50 lines: 0 records, 50 bad (missing_model x50, first at line 1)"), "\(w.stdout)")
+        #expect(w.stderr.contains("became a record: the source's format or fields do not fit that log"), "\(w.stderr)")
+    }
+
     /// Two models through a Kong source: one refused with 400s (the callers' fault), one rate limited.
     /// Only the second is the model's failure: it alone raises alerts.
     @Test func clientErrorsRaiseNoAlertButRateLimitingDoes() throws {
