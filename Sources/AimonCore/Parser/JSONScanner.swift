@@ -175,8 +175,6 @@ public struct JSONScanner {
         }
     }
 
-    /// Reads a number; returns its byte range. Validates the JSON number grammar.
-    public mutating func readNumber() throws(ParseFailure) -> Range<Int> { try readNumberToken().range }
 
     /// A number read in one pass: its range, and its decimal digits as an integer when they fit.
     public struct NumberToken {
