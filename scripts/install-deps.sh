@@ -5,8 +5,9 @@
 set -euo pipefail
 build=(libhiredis-dev libsystemd-dev libsqlite3-dev libpq-dev pkg-config)
 # redis-server and postgresql: the private instances of the tests and the demo; systemd: its journald
-# is where alerts go (started by scripts/start-journal.sh where systemd does not run).
-services=(redis-server postgresql systemd)
+# is where alerts go (started by scripts/start-journal.sh where systemd does not run); logrotate: the
+# rotation tests run the real one.
+services=(redis-server postgresql systemd logrotate)
 packages=("${build[@]}")
 [ "${1:-}" = "--build" ] || packages+=("${services[@]}")
 missing=()
