@@ -30,7 +30,8 @@ struct CheckConfig: ParsableCommand {
             print("  source: \(s.path) (\(s.format.summary); start_at \(s.startAt.rawValue))")
             if let sample, let file = FileSystem.glob(s.path).first {
                 do {
-                    let r = try FormatSample.read(path: file, format: s.format, maxLines: sample, maxLineBytes: config.ingest.maxLineBytes)
+                    let r = try FormatSample.read(path: file, format: s.format, maxLines: sample, maxLineBytes: config.ingest.maxLineBytes,
+                                                  limits: config.ingest.limits)
                     print("    sample of \(file): \(r.summary)")
                     if let first = r.firstRecord { print("    first record: \(first)") }
                     if !r.fits { unfit.append(file) }

@@ -115,13 +115,14 @@ import Testing
     @Test func valuesOfTheWrongTypeFailTheLine() throws {
         let format = Self.custom([.model: Self.source("m"), .statusCode: Self.source("s"), .inputLength: Self.source("n"),
                                   .responseTime: Self.source("t", unit: .milliseconds)])
-        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"n":1.5}"#, format) == .failure(.wrongType))
+        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"n":1.5}"#, format) == .failure(.badCount))
         #expect(FormatFixtures.parse(#"{"m":"x","s":200,"n":{"a":1}}"#, format) == .failure(.wrongType))
-        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"t":-1}"#, format) == .failure(.wrongType))
-        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"t":"fast"}"#, format) == .failure(.wrongType))
+        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"t":-1}"#, format) == .failure(.badLatency))
+        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"t":"fast"}"#, format) == .failure(.badLatency))
+        #expect(FormatFixtures.parse(#"{"m":"x","s":200,"t":[1]}"#, format) == .failure(.wrongType))
         #expect(FormatFixtures.parse(#"{"m":{"name":"x"},"s":200}"#, format) == .failure(.wrongType))
         #expect(FormatFixtures.parse(#"{"m":"x","s":[200]}"#, format) == .failure(.wrongType))
-        #expect(FormatFixtures.parse(#"{"m":"x","s":2000}"#, format) == .failure(.wrongType))
+        #expect(FormatFixtures.parse(#"{"m":"x","s":2000}"#, format) == .failure(.badStatus))
         // Text that is not a number is no status (LiteLLM writes "None").
         #expect(try FormatFixtures.parse(#"{"m":"x","s":"None"}"#, format).get().statusCode == nil)
         // The JSON is checked before the fields: a broken line is invalid, whatever its fields.

@@ -32,12 +32,12 @@ import Testing
         #expect(onlyClientErrors.successRate == nil && onlyClientErrors.errorRate == nil)
     }
 
-    @Test func uncountedFailuresNeitherExtendNorEndARun() {
+    @Test func uncountedFailuresNeitherExtendNorEndARun() throws {
         var batch = WindowBatch(retention: retention)
         var models = ModelRegistry(capacity: 10)
         let policy = FailurePolicy([.providerError])  // rate limiting not counted for this source
         let outcomes: [CallOutcome] = [.providerError, .clientError, .providerError, .rateLimited, .providerError, .success, .clientError]
-        for (i, o) in outcomes.enumerated() { batch.add(call(o, at: now + Double(i)), policy: policy, registry: &models, now: now + 10) }
+        for (i, o) in outcomes.enumerated() { try batch.add(call(o, at: now + Double(i)), policy: policy, registry: &models, now: now + 10) }
         let run = batch.runs["m"]!
         #expect(run.leading == 3 && run.trailing == 0 && run.sawSuccess)
         let minute = batch.minute[.init(model: "m", start: Int64(now))]!
@@ -70,7 +70,7 @@ import Testing
             var batch = WindowBatch(retention: retention)
             var models = ModelRegistry(capacity: 10)
             let parser = SourceFormat(preset: .nginx, policy: policy).makeParser()
-            for l in lines { batch.add(try FormatFixtures.parse(l, with: parser).get(), policy: policy, registry: &models, now: now) }
+            for l in lines { try batch.add(try FormatFixtures.parse(l, with: parser).get(), policy: policy, registry: &models, now: now) }
             return batch.minute[.init(model: "m", start: Int64(now))]!
         }
         let byDefault = try fold(.default)

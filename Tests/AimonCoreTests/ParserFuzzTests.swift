@@ -26,7 +26,8 @@ import AimonSamples
         case .success: return true
         case let .failure(f):
             switch f {
-            case .missingModel, .wrongType, .badTimestamp, .notAnObject, .notACall: return true
+            case .missingModel, .wrongType, .badTimestamp, .notAnObject, .notACall, .futureTimestamp, .badLatency, .badCount,
+                 .badStatus, .modelTooLong: return true
             case .invalidJSON, .truncated, .invalidUTF8, .nulByte, .emptyLine: return false
             }
         }

@@ -6,12 +6,12 @@ import AimonSamples
     let retention = Retention(minuteBuckets: 48 * 3600, hourBuckets: 35 * 86400)
     let now = 1_795_773_600.0  // 2026-11-27T10:00:00Z, on an hour boundary
 
-    @Test func foldsRecordsIntoMinuteAndHourBucketsPerModelAndForAll() {
+    @Test func foldsRecordsIntoMinuteAndHourBucketsPerModelAndForAll() throws {
         var b = WindowBatch(retention: retention)
         var models = ModelRegistry(capacity: 100)
-        b.add(APICall(timestamp: now - 30, userID: "u1", model: "a", success: true, responseTime: 0.5, statusCode: 200, inputLength: 10, outputLength: 20), registry: &models, now: now)
-        b.add(APICall(timestamp: now - 20, userID: "u2", model: "a", success: false, responseTime: 30, statusCode: 503, errorMessage: "boom  42"), registry: &models, now: now)
-        b.add(APICall(timestamp: now + 5, userID: "u1", model: "b", success: true), registry: &models, now: now)
+        try b.add(APICall(timestamp: now - 30, userID: "u1", model: "a", success: true, responseTime: 0.5, statusCode: 200, inputLength: 10, outputLength: 20), registry: &models, now: now)
+        try b.add(APICall(timestamp: now - 20, userID: "u2", model: "a", success: false, responseTime: 30, statusCode: 503, errorMessage: "boom  42"), registry: &models, now: now)
+        try b.add(APICall(timestamp: now + 5, userID: "u1", model: "b", success: true), registry: &models, now: now)
         let minuteA = b.minute[.init(model: "a", start: Int64(now) - 60)]!
         #expect(minuteA.calls == 2 && minuteA.successes == 1 && minuteA.failures == 1)
         #expect(minuteA.latencyCount == 2 && minuteA.latencySumMicros == 30_500_000)
@@ -28,18 +28,18 @@ import AimonSamples
         #expect(b.models == ["a", "b"])
     }
 
-    @Test func eventTimeDecidesTheBucketAndOldLinesAreLate() {
+    @Test func eventTimeDecidesTheBucketAndOldLinesAreLate() throws {
         var b = WindowBatch(retention: retention)
         var models = ModelRegistry(capacity: 100)
-        b.add(APICall(timestamp: now - 3 * 86400, model: "a", success: true), registry: &models, now: now)  // hour bucket only
-        b.add(APICall(timestamp: now - 40 * 86400, model: "a", success: true), registry: &models, now: now)  // late
-        b.add(APICall(model: "a", success: true), registry: &models, now: now + 0.5)  // no timestamp: ingest time
+        try b.add(APICall(timestamp: now - 3 * 86400, model: "a", success: true), registry: &models, now: now)  // hour bucket only
+        try b.add(APICall(timestamp: now - 40 * 86400, model: "a", success: true), registry: &models, now: now)  // late
+        try b.add(APICall(model: "a", success: true), registry: &models, now: now + 0.5)  // no timestamp: ingest time
         #expect(b.minute.keys.map(\.start).sorted() == [Int64(now), Int64(now)])
         #expect(b.hour[.init(model: "a", start: Int64(now) - 3 * 86400)]?.calls == 1)
         #expect(b.late == 1 && b.records == 2)
     }
 
-    @Test func foldEqualsANaiveFoldWhateverTheOrder() {
+    @Test func foldEqualsANaiveFoldWhateverTheOrder() throws {
         var rng = SplitMix64(seed: 77)
         var b = WindowBatch(retention: retention)
         var registry = ModelRegistry(capacity: 3)
@@ -51,7 +51,7 @@ import AimonSamples
             let t = now - Double(rng.next() % 7200) - rng.nextDouble()  // out of order, over two hours
             let call = APICall(timestamp: t, userID: "u\(rng.next() % 50)", model: model, success: rng.next() % 4 != 0,
                                responseTime: rng.nextDouble() * 5, statusCode: [200, 429, 503][Int(rng.next() % 3)])
-            b.add(call, registry: &registry, now: now)
+            try b.add(call, registry: &registry, now: now)
             let stored = ["a", "b", "c"].contains(model) ? model : ModelRegistry.overflowName
             let ts = Int64(t.rounded(.down))
             for m in [stored, nil] as [String?] {
@@ -131,10 +131,10 @@ import AimonSamples
         #expect(long.utf8.count <= ErrorMessage.maxBytes && long.hasSuffix("..."))
     }
 
-    @Test func storeWritesOneTransactionWithTTLsAndCheckpoints() {
+    @Test func storeWritesOneTransactionWithTTLsAndCheckpoints() throws {
         var b = WindowBatch(retention: retention)
         var models = ModelRegistry(capacity: 100)
-        b.add(APICall(timestamp: now, userID: "u", model: "a", success: false), registry: &models, now: now)
+        try b.add(APICall(timestamp: now, userID: "u", model: "a", success: false), registry: &models, now: now)
         let store = WindowStore(keys: KeySchema(prefix: "p"), retention: retention, host: "h1")
         let cmds = store.commands(for: .init(batch: b, checkpoints: ["1:2": Checkpoint(offset: 10, fingerprint: 255, path: "/x")],
                                             counters: ["lines": 1], forget: ["1:3"]))

@@ -83,7 +83,7 @@ public struct AlertRow: Equatable, Sendable {
 
     /// Epoch seconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public static func timestamp(_ epoch: Double) -> String {
-        let ms = Int64((epoch * 1000).rounded(.down))
+        let ms = Int64(clamping: (epoch * 1000).rounded(.down))
         var t = time_t(ms / 1000)
         var parts = tm()
         gmtime_r(&t, &parts)

@@ -34,7 +34,8 @@ public struct AlertState: Equatable, Sendable {
         if encoded.isEmpty { self.init(); return }
         let p = encoded.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
         guard p.count == 7, let phase = Phase(rawValue: p[0]), let since = Double(p[1]),
-              let last = Double(p[3]), let count = Int(p[4]), let value = Double(p[6]) else { return nil }
+              let last = Double(p[3]), let count = Int(p[4]), (0...Int(Int32.max)).contains(count), let value = Double(p[6])
+        else { return nil }
         self.init()
         self.phase = phase
         self.since = since
@@ -46,6 +47,6 @@ public struct AlertState: Equatable, Sendable {
     }
 
     static func num(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)  // |v| < 1e15: no trap
     }
 }

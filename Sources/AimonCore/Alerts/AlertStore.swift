@@ -68,7 +68,7 @@ public struct AlertStore: Sendable {
             if model != nil {
                 let r = try Self.values(replies[i]); i += 1
                 let last = replies[i - 1].array.flatMap { $0.count > 1 ? $0[1].integer : nil }
-                run = .init(current: r[0], id: r[2] + 1, lastFailure: last.map { Double($0) / 1000 }, announced: r[3])
+                run = .init(current: r[0], id: r[2].addingSaturated(1), lastFailure: last.map { Double($0) / 1000 }, announced: r[3])
             }
             let statesReply = replies[i]; i += 1
             if case let .error(e) = statesReply { throw RedisError(.reply, "cannot read alert states: \(e)") }

@@ -84,8 +84,8 @@ public struct AlertTransition: Equatable, Sendable {
             }
         }
         switch type {
-        case .consecutiveFailures: return "\(Int64(value)) consecutive failure\(value == 1 ? "" : "s")"
-        case .highHourlyFailures: return "\(Int64(value)) failures in the last \(windowText)"
+        case .consecutiveFailures: return "\(Int64(clamping: value)) consecutive failure\(value == 1 ? "" : "s")"
+        case .highHourlyFailures: return "\(Int64(clamping: value)) failures in the last \(windowText)"
         case .lowSuccessRate: return "success rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .highErrorRate: return "error rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .slowResponse: return "average response time \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
@@ -96,7 +96,7 @@ public struct AlertTransition: Equatable, Sendable {
     public static func format(_ v: Double, _ type: AlertType) -> String {
         switch type {
         case .consecutiveFailures, .highHourlyFailures:
-            return v == v.rounded() ? String(Int64(v)) : fixed(v, 2)
+            return v == v.rounded() ? String(Int64(clamping: v)) : fixed(v, 2)
         case .lowSuccessRate, .highErrorRate:
             return fixed(v * 100, 1) + "%"
         case .slowResponse:
@@ -107,7 +107,7 @@ public struct AlertTransition: Equatable, Sendable {
     public static func fixed(_ v: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
-        let n = Int64((abs(v) * scale).rounded())
+        let n = Int64(clamping: (abs(v) * scale).rounded())
         let whole = n / Int64(scale), frac = n % Int64(scale)
         var f = String(frac)
         while f.count < digits { f = "0" + f }

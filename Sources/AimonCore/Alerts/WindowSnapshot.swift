@@ -16,9 +16,13 @@ public struct WindowSnapshot: Equatable, Sendable {
             self.latencySumMicros = latencySumMicros
         }
 
+        /// Sums saturate: minutes are read back from Redis.
         mutating func merge(_ o: Minute) {
-            calls += o.calls; successes += o.successes; failures += o.failures
-            latencyCount += o.latencyCount; latencySumMicros += o.latencySumMicros
+            calls = calls.addingSaturated(o.calls)
+            successes = successes.addingSaturated(o.successes)
+            failures = failures.addingSaturated(o.failures)
+            latencyCount = latencyCount.addingSaturated(o.latencyCount)
+            latencySumMicros = latencySumMicros.addingSaturated(o.latencySumMicros)
         }
     }
 

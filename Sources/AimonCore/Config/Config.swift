@@ -28,6 +28,13 @@ public struct Config: Equatable, Sendable {
         public var sweepInterval: Double
         /// Distinct model names kept; more go to "(other)".
         public var maxModels: Int
+        /// Seconds: latencies above are bad lines (`bad_latency`).
+        public var maxLatency: Double
+        /// Seconds: timestamps later than now plus this are bad lines (`future_timestamp`).
+        public var maxClockSkew: Double
+
+        /// The value domains of records (RecordLimits.swift).
+        public var limits: RecordLimits { RecordLimits(maxLatency: maxLatency, maxClockSkew: maxClockSkew) }
     }
 
     public var hostID: String
@@ -47,7 +54,8 @@ public struct Config: Equatable, Sendable {
             sources: sources,
             redis: Redis(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)), keyPrefix: "aimon", timeout: 5),
             retention: Retention(),
-            ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000),
+            ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000,
+                           maxLatency: RecordLimits.default.maxLatency, maxClockSkew: RecordLimits.default.maxClockSkew),
             alerts: .defaults,
             logLevel: "info")
     }

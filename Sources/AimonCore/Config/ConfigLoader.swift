@@ -94,18 +94,29 @@ public enum ConfigLoader {
         }
 
         if let n = top["ingest"], let m = checker.mapping(n, key: "ingest") {
-            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models"], in: "ingest")
+            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "max_latency", "max_clock_skew"],
+                              in: "ingest")
             if let v = checker.size(m["max_line_bytes"], key: "ingest.max_line_bytes") {
-                if v < 64 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be at least 64 bytes") } else { config.ingest.maxLineBytes = v }
+                if v < 64 || v > 1 << 30 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be between 64 bytes and 1GiB") } else { config.ingest.maxLineBytes = v }
             }
             if let v = checker.size(m["batch_bytes"], key: "ingest.batch_bytes") {
-                if v < 4096 { checker.fail("ingest.batch_bytes", m["batch_bytes"]!, "must be at least 4KiB") } else { config.ingest.batchBytes = v }
+                if v < 4096 || v > 1 << 30 { checker.fail("ingest.batch_bytes", m["batch_bytes"]!, "must be between 4KiB and 1GiB") } else { config.ingest.batchBytes = v }
             }
             if let v = checker.duration(m["sweep_interval"], key: "ingest.sweep_interval") {
                 if v < 0.1 || v > 60 { checker.fail("ingest.sweep_interval", m["sweep_interval"]!, "must be between 100ms and 60s") } else { config.ingest.sweepInterval = v }
             }
             if let node = m["max_models"], let s = checker.string(node, key: "ingest.max_models") {
                 if let v = Int(s), v >= 1 { config.ingest.maxModels = v } else { checker.fail("ingest.max_models", node, "must be a whole number, at least 1") }
+            }
+            if let v = checker.duration(m["max_latency"], key: "ingest.max_latency") {
+                if v < 1 || v > RecordLimits.latencyCeiling {
+                    checker.fail("ingest.max_latency", m["max_latency"]!, "must be between 1s and 24h (longer calls are bad lines, bad_latency)")
+                } else { config.ingest.maxLatency = v }
+            }
+            if let v = checker.duration(m["max_clock_skew"], key: "ingest.max_clock_skew") {
+                if v > RecordLimits.clockSkewCeiling {
+                    checker.fail("ingest.max_clock_skew", m["max_clock_skew"]!, "must be at most 24h (later timestamps are bad lines, future_timestamp)")
+                } else { config.ingest.maxClockSkew = v }
             }
         }
 

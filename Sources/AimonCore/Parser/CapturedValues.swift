@@ -66,10 +66,11 @@ struct CapturedValues {
         }
     }
 
-    /// A whole number >= 0 that fits in Int32 (a count, a status code); a fraction fails the line.
-    func count(_ slot: Int, list: ListRule = .sum) throws(ParseFailure) -> Int? {
+    /// A whole number in 0...2^31-1 (a count, a status code); another number (a fraction, a
+    /// negative) fails the line with `outside`, a value that is no number with `wrong_type`.
+    func count(_ slot: Int, list: ListRule = .sum, else outside: ParseFailure = .wrongType) throws(ParseFailure) -> Int? {
         guard let d = try number(slot, list: list) else { return nil }
-        guard d >= 0, d <= Double(Int32.max), d == d.rounded(.down) else { throw .wrongType }
+        guard d >= 0, d <= Double(RecordLimits.maxCount), d == d.rounded(.down) else { throw outside }
         return Int(d)
     }
 
@@ -123,10 +124,15 @@ struct CapturedValues {
         return t
     }
 
-    /// A duration in `unit`, as seconds (a comma list is summed: time spent on every try).
+    /// A duration in `unit`, as seconds (a comma list is summed: time spent on every try). Text that
+    /// is no number ("NaN") is a bad latency; an object or a list is the wrong type.
     func duration(_ slot: Int, unit: TimeUnit) throws(ParseFailure) -> Double? {
-        guard let n = try number(slot, list: .sum) else { return nil }
-        guard n >= 0, n.isFinite else { throw .wrongType }
+        let n: Double?
+        do throws(ParseFailure) { n = try number(slot, list: .sum) } catch {
+            throw captures[slot].kind == .string || captures[slot].kind == .number ? .badLatency : error
+        }
+        guard let n else { return nil }
+        guard n >= 0, n.isFinite else { throw .badLatency }
         return n / unit.perSecond
     }
 

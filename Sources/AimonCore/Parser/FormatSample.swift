@@ -21,12 +21,14 @@ public struct FormatSample: Sendable {
     /// Lines were read, and not one became a record or a known non-call: the format does not fit.
     public var fits: Bool { lines == 0 || records > 0 || notCalls > 0 }
 
-    /// Parses up to `maxLines` lines from the start of `path` with `format`.
-    public static func read(path: String, format: SourceFormat, maxLines: Int, maxLineBytes: Int) throws(SystemError) -> FormatSample {
+    /// Parses up to `maxLines` lines from the start of `path` with `format`, refusing values outside
+    /// `limits` (a time after `now` plus the clock skew included) as the daemon would.
+    public static func read(path: String, format: SourceFormat, maxLines: Int, maxLineBytes: Int,
+                            limits: RecordLimits = .default, now: Double = wallClock()) throws(SystemError) -> FormatSample {
         var sample = FormatSample(path: path)
         let fd = try FileSystem.openForReading(path)
         defer { close(fd) }
-        let parser = format.makeParser()
+        let parser = format.makeParser(limits: limits)
         var splitter = LineSplitter(maxLineBytes: maxLineBytes)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var offset: Int64 = 0
@@ -43,6 +45,7 @@ public struct FormatSample: Sendable {
                     sample.lines += 1
                     do throws(ParseFailure) {
                         let call = try parser.parse(bytes)
+                        _ = try limits.eventTime(call, now: now)
                         sample.outcomes[call.outcome, default: 0] += 1
                         if sample.first == nil { sample.first = call }
                     } catch where error == .notACall {

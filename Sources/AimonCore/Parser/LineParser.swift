@@ -57,9 +57,10 @@ public struct SourceFormat: Equatable, Sendable {
     }
 
     /// The native preset as it is uses its hand-tuned parser; everything else the mapped one.
-    public func makeParser() -> any LineParser {
-        if preset == .native && custom == FieldMapping() { return NativeParser() }
-        return MappedParser(self)
+    /// `limits` bound the values a record takes (RecordLimits.swift).
+    public func makeParser(limits: RecordLimits = .default) -> any LineParser {
+        if preset == .native && custom == FieldMapping() { return NativeParser(limits: limits) }
+        return MappedParser(self, limits: limits)
     }
 
     /// What `check-config` shows: the preset and any fields laid over it.

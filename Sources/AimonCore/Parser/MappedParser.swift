@@ -15,8 +15,10 @@ public final class MappedParser: LineParser {
     private let rule: OutcomeRule
     private let aux: [Int]
     private let successValues: [[UInt8]]
+    private let limits: RecordLimits
 
-    public init(_ format: SourceFormat) {
+    public init(_ format: SourceFormat, limits: RecordLimits = .default) {
+        self.limits = limits
         let mapping = format.mapping
         let matcher = PathMatcher()
         var slots: [[Int]] = []
@@ -57,6 +59,7 @@ public final class MappedParser: LineParser {
         let v = CapturedValues(captures: captures, line: line)
         if case .oneAPI = rule, let type = try v.count(aux[0]), type != 2, type != 5 { throw .notACall }
         guard let model = try v.string(first(.model, v), cache: cache), !model.isEmpty else { throw .missingModel }
+        _ = try RecordLimits.model(model)
         let status = try statusCode(v)
         let errorMessage = try v.string(first(.errorMessage, v))
         let outcome = try classify(v, status: status, errorMessage: errorMessage)
@@ -65,7 +68,8 @@ public final class MappedParser: LineParser {
             userID: try v.string(first(.userID, v)), workOrderID: try v.string(first(.workOrderID, v)),
             model: model, endpoint: try v.string(first(.endpoint, v), cache: cache), outcome: outcome,
             responseTime: try responseTime(v), statusCode: status, errorMessage: outcome == .success ? nil : errorMessage,
-            inputLength: try v.count(first(.inputLength, v)) ?? 0, outputLength: try v.count(first(.outputLength, v)) ?? 0)
+            inputLength: try v.count(first(.inputLength, v), else: .badCount) ?? 0,
+            outputLength: try v.count(first(.outputLength, v), else: .badCount) ?? 0)
     }
 
     /// The first candidate slot of `field` that holds a value (not null, `-` or empty); -1 for none.
@@ -100,19 +104,22 @@ public final class MappedParser: LineParser {
         if captures[slot].kind == .string {
             code = try? v.count(slot, list: .last)
         } else {
-            code = try v.count(slot, list: .last)
+            code = try v.count(slot, list: .last, else: .badStatus)
         }
-        if let code, code > 999 { throw .wrongType }
+        if let code, code > RecordLimits.maxStatus { throw .badStatus }
         return code
     }
 
+    /// The latency in seconds, within `limits` (`bad_latency` otherwise).
     private func responseTime(_ v: CapturedValues) throws(ParseFailure) -> Double? {
-        guard let span else { return try v.duration(first(.responseTime, v), unit: unit(.responseTime) ?? .seconds) }
+        guard let span else {
+            guard let seconds = try v.duration(first(.responseTime, v), unit: unit(.responseTime) ?? .seconds) else { return nil }
+            return try limits.latency(seconds)
+        }
         guard let start = try v.time(span.start, unit: unit(.responseTime)), let end = try v.time(span.end, unit: unit(.responseTime)) else {
             return nil
         }
-        guard end >= start else { throw .wrongType }
-        return end - start
+        return try limits.latency(end - start)  // an end before its start is a negative latency
     }
 
     private static let guardrailIntervened = [Array("guardrail_intervened".utf8)]

@@ -14,8 +14,20 @@ public enum ParseFailure: String, Error, CaseIterable, Sendable {
     case missingModel = "missing_model"
     /// A known field holds a value of the wrong type or out of range.
     case wrongType = "wrong_type"
-    /// The timestamp is neither RFC 3339 nor epoch seconds or milliseconds.
+    /// The timestamp is neither RFC 3339 nor epoch seconds or milliseconds (or is negative).
     case badTimestamp = "bad_timestamp"
+    /// The timestamp is later than now plus `ingest.max_clock_skew`: a unit error (microseconds read
+    /// as milliseconds), a client's clock, or junk. Believed, it would keep a failure run "recent"
+    /// forever and give its buckets a TTL that never runs out.
+    case futureTimestamp = "future_timestamp"
+    /// The latency is negative, not a number, or over `ingest.max_latency`.
+    case badLatency = "bad_latency"
+    /// A token or length count that is negative, fractional or over 2^31 - 1.
+    case badCount = "bad_count"
+    /// An HTTP status outside 0...999.
+    case badStatus = "bad_status"
+    /// A model name over 256 bytes (RecordLimits.maxModelBytes).
+    case modelTooLong = "model_too_long"
     /// A line that is empty or only whitespace.
     case emptyLine = "empty_line"
     /// A valid record that is not an API call (one-api's top-ups and management rows): skipped, and

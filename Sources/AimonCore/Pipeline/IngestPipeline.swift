@@ -78,7 +78,7 @@ public final class IngestPipeline: @unchecked Sendable {
             formats = paths.map { _ in format }
             follow = false
         }
-        let parsers = formats.map { $0.makeParser() }
+        let parsers = formats.map { $0.makeParser(limits: config.ingest.limits) }
         let policies = formats.map(\.policy)
         let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: checkpoints,
                                 follow: follow, waker: waker, logger: logger)
@@ -117,7 +117,7 @@ public final class IngestPipeline: @unchecked Sendable {
                     notifier.status(statusLine(), now: now)
                 }
             }
-            var batch = WindowBatch(retention: config.retention)
+            var batch = WindowBatch(retention: config.retention, limits: config.ingest.limits)
             var lines: Int64 = 0
             var overlong: Int64 = 0
             var bad: [ParseFailure: Int64] = [:]
@@ -128,7 +128,7 @@ public final class IngestPipeline: @unchecked Sendable {
                     lines += 1
                     do throws(ParseFailure) {
                         let call = try parsers[file.sourceIndex].parse(bytes)
-                        batch.add(call, policy: policies[file.sourceIndex], registry: &registry, now: now)
+                        try batch.add(call, policy: policies[file.sourceIndex], registry: &registry, now: now)
                     } catch where error == .notACall {
                         skipped += 1
                     } catch {

@@ -82,7 +82,7 @@ public struct WindowStore: Sendable {
                 c.append("HINCRBY", key, "ended", "1")
                 c.append("HSET", key, "n", String(run.trailing))
             }
-            if let last = run.lastFailure { c.append("HSET", key, "last", String(Int64((last * 1000).rounded()))) }
+            if let last = run.lastFailure { c.append("HSET", key, "last", String(Int64(clamping: (last * 1000).rounded()))) }
             c.append("EXPIRE", key, ttl)
         }
         var modelsByHour: [Int64: [String]] = [:]

@@ -27,7 +27,7 @@ public struct BucketCounts: Equatable, Sendable {
     /// neither: they say nothing of the model).
     public var judged: Int64 { Self.rates(successes: successes, failures: failures).judged }
     /// Every call that did not succeed, counted or not (the seed's failed_calls).
-    public var failedCalls: Int64 { calls - successes }
+    public var failedCalls: Int64 { calls.subtractingSaturated(successes) }
 
     // The average latency is over the calls that carried one.
     public var successRate: Double? { Self.rates(successes: successes, failures: failures).success }
@@ -36,7 +36,7 @@ public struct BucketCounts: Equatable, Sendable {
     /// The one definition of the rates, shared by every report and rule (`WindowSnapshot` too): over
     /// the judged calls, successes plus counted failures; nil when there are none, never 0% or 100%.
     public static func rates(successes: Int64, failures: Int64) -> (judged: Int64, success: Double?, error: Double?) {
-        let judged = successes + failures
+        let judged = successes.addingSaturated(failures)
         guard judged > 0 else { return (0, nil, nil) }
         return (judged, Double(successes) / Double(judged), Double(failures) / Double(judged))
     }
@@ -47,6 +47,8 @@ public struct BucketCounts: Equatable, Sendable {
         .object([("client_error", .int(clientErrors)), ("rate_limited", .int(rateLimited)), ("provider_error", .int(providerErrors))])
     }
 
+    /// Adds one record. The call counters cannot overflow (one per record). The sums can, in theory,
+    /// if a writer pushes them to the edge: they saturate instead of trapping (Docs/design.md).
     public mutating func add(_ call: APICall, policy: FailurePolicy = .default) {
         calls += 1
         switch call.outcome {
@@ -58,27 +60,28 @@ public struct BucketCounts: Equatable, Sendable {
         if policy.counts(call.outcome) { failures += 1 }
         if let t = call.responseTime {
             latencyCount += 1
-            latencySumMicros += Int64((t * 1_000_000).rounded())
+            latencySumMicros = latencySumMicros.addingSaturated(Int64(clamping: (t * 1_000_000).rounded()))
             histogram[LatencyBuckets.index(of: t)] += 1
         }
-        inputSum += Int64(call.inputLength)
-        outputSum += Int64(call.outputLength)
+        inputSum = inputSum.addingSaturated(Int64(call.inputLength))
+        outputSum = outputSum.addingSaturated(Int64(call.outputLength))
         statusClasses[Self.statusClass(call.statusCode)] += 1
     }
 
+    /// Adds another bucket's figures; each sum saturates (buckets read back from Redis may hold anything).
     public mutating func merge(_ other: BucketCounts) {
-        calls += other.calls
-        successes += other.successes
-        failures += other.failures
-        clientErrors += other.clientErrors
-        rateLimited += other.rateLimited
-        providerErrors += other.providerErrors
-        latencyCount += other.latencyCount
-        latencySumMicros += other.latencySumMicros
-        inputSum += other.inputSum
-        outputSum += other.outputSum
-        for i in statusClasses.indices { statusClasses[i] += other.statusClasses[i] }
-        for i in histogram.indices { histogram[i] += other.histogram[i] }
+        calls = calls.addingSaturated(other.calls)
+        successes = successes.addingSaturated(other.successes)
+        failures = failures.addingSaturated(other.failures)
+        clientErrors = clientErrors.addingSaturated(other.clientErrors)
+        rateLimited = rateLimited.addingSaturated(other.rateLimited)
+        providerErrors = providerErrors.addingSaturated(other.providerErrors)
+        latencyCount = latencyCount.addingSaturated(other.latencyCount)
+        latencySumMicros = latencySumMicros.addingSaturated(other.latencySumMicros)
+        inputSum = inputSum.addingSaturated(other.inputSum)
+        outputSum = outputSum.addingSaturated(other.outputSum)
+        for i in statusClasses.indices { statusClasses[i] = statusClasses[i].addingSaturated(other.statusClasses[i]) }
+        for i in histogram.indices { histogram[i] = histogram[i].addingSaturated(other.histogram[i]) }
     }
 
     static func statusClass(_ code: Int?) -> Int {
@@ -154,18 +157,18 @@ extension LatencyBuckets {
     /// error is at most that bucket's width (the bounds double, so about half the value). In the
     /// overflow bucket the estimate is its lower bound. nil for an empty histogram.
     public static func quantile(_ q: Double, of histogram: [Int64]) -> Double? {
-        let total = histogram.reduce(0, +)
+        let total = histogram.reduce(Int64(0)) { $0.addingSaturated($1) }
         guard total > 0 else { return nil }
         let rank = max(1, (q * Double(total)).rounded(.up))
         var seen: Int64 = 0
         for (i, n) in histogram.enumerated() where n > 0 {
-            if Double(seen + n) >= rank {
+            if Double(seen.addingSaturated(n)) >= rank {
                 guard i < bounds.count else { return bounds[bounds.count - 1] }
                 let lower = i == 0 ? 0 : bounds[i - 1]
                 let fraction = (rank - Double(seen)) / Double(n)
                 return lower + (bounds[i] - lower) * fraction
             }
-            seen += n
+            seen = seen.addingSaturated(n)
         }
         return bounds[bounds.count - 1]
     }

@@ -74,6 +74,7 @@ public struct WindowBatch: Sendable {
     }
 
     public let retention: Retention
+    public let limits: RecordLimits
     private var slots: [Slot] = []
     private var slotNames: [String] = []
     /// Model name as written in the log -> slot (names over the model cap share the overflow slot).
@@ -82,12 +83,23 @@ public struct WindowBatch: Sendable {
     /// Records older than the hour-bucket retention: counted, not stored.
     public private(set) var late = 0
 
-    public init(retention: Retention) { self.retention = retention }
+    public init(retention: Retention, limits: RecordLimits = .default) {
+        self.retention = retention
+        self.limits = limits
+    }
 
     /// Adds one record; `now` is the ingest time, used when the record has no timestamp. The model is
     /// stored under the name `registry` gives it (itself, or the overflow name past the cap). `policy`
     /// (the source's) says which failure classes count as failures.
-    public mutating func add(_ call: APICall, policy: FailurePolicy = .default, registry: inout ModelRegistry, now: Double) {
+    ///
+    /// The record's time must lie in its domain: not after now plus `limits.maxClockSkew`
+    /// (`future_timestamp` is thrown, nothing is added). A time before the hour-bucket retention is
+    /// counted in `late` and dropped.
+    public mutating func add(_ call: APICall, policy: FailurePolicy = .default, registry: inout ModelRegistry, now: Double) throws(ParseFailure) {
+        let time = try limits.eventTime(call, now: now)
+        // 0 <= time <= now + a day: every figure below fits an Int64 with room to spare.
+        let t = Int64(time.rounded(.down))
+        guard t >= Int64(now) - retention.hourBuckets else { late += 1; return }
         let slot: Int
         if let i = slotIndex[call.model] {
             slot = i
@@ -100,14 +112,10 @@ public struct WindowBatch: Sendable {
             }
             slotIndex[call.model] = slot
         }
-        add(call, policy: policy, slot: slot, now: now)
+        add(call, policy: policy, slot: slot, time: time, second: t, now: Int64(now))
     }
 
-    private mutating func add(_ call: APICall, policy: FailurePolicy, slot i: Int, now: Double) {
-        let time = call.timestamp ?? now
-        let t = Int64(time.rounded(.down))
-        let nowSeconds = Int64(now)
-        guard t >= nowSeconds - retention.hourBuckets else { late += 1; return }
+    private mutating func add(_ call: APICall, policy: FailurePolicy, slot i: Int, time: Double, second t: Int64, now nowSeconds: Int64) {
         records += 1
         let hourStart = t - Self.mod(t, 3600)
         slots.withUnsafeMutableBufferPointer { buf in

@@ -3,8 +3,9 @@
 /// error_message, input_length, output_length`. Unknown fields are validated and ignored.
 public final class NativeParser: LineParser {
     private let cache = StringCache()
+    private let limits: RecordLimits
 
-    public init() {}
+    public init(limits: RecordLimits = .default) { self.limits = limits }
 
     public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
         try precheck(line)
@@ -67,14 +68,12 @@ public final class NativeParser: LineParser {
             case .responseTime:
                 switch try s.peekKind() {
                 case .number:
-                    let v = s.doubleValue(try s.readNumberToken())
-                    if v >= 0 && v.isFinite { responseTime = v } else { fieldFailure = fieldFailure ?? .wrongType }
+                    do throws(ParseFailure) { responseTime = try limits.latency(s.doubleValue(try s.readNumberToken())) }
+                    catch { fieldFailure = fieldFailure ?? error }
                 case .null: try s.readNull()
                 default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
                 }
-            case .statusCode:
-                let v = try s.readOptionalCount(&fieldFailure)
-                if let v, v > 999 { fieldFailure = fieldFailure ?? .wrongType } else { statusCode = v }
+            case .statusCode: statusCode = try s.readOptionalCount(&fieldFailure, max: RecordLimits.maxStatus, else: .badStatus)
             case .errorMessage: errorMessage = try s.readOptionalString(&fieldFailure)
             case .inputLength: inputLength = try s.readOptionalCount(&fieldFailure) ?? 0
             case .outputLength: outputLength = try s.readOptionalCount(&fieldFailure) ?? 0
@@ -84,6 +83,7 @@ public final class NativeParser: LineParser {
         try scanner.expectEnd()
         if let fieldFailure { throw fieldFailure }
         guard let model, !model.isEmpty else { throw .missingModel }
+        _ = try RecordLimits.model(model)
         let ok = success ?? ((statusCode.map { $0 < 400 } ?? true) && (errorMessage?.isEmpty ?? true))
         return APICall(
             timestamp: timestamp, userID: userID, workOrderID: workOrderID, model: model,
@@ -168,12 +168,13 @@ extension JSONScanner {
         }
     }
 
-    /// A non-negative integer (a count or a code), or nil for null.
-    mutating func readOptionalCount(_ failure: inout ParseFailure?) throws(ParseFailure) -> Int? {
+    /// An integer in 0...`max` (a count or a code), or nil for null; another number records `outside`.
+    mutating func readOptionalCount(_ failure: inout ParseFailure?, max: Int = RecordLimits.maxCount,
+                                    else outside: ParseFailure = .badCount) throws(ParseFailure) -> Int? {
         switch try peekKind() {
         case .number:
-            if let v = integerValue(try readNumberToken()), v >= 0, v <= Int64(Int32.max) { return Int(v) }
-            failure = failure ?? .wrongType
+            if let v = integerValue(try readNumberToken()), v >= 0, v <= Int64(max) { return Int(v) }
+            failure = failure ?? outside
             return nil
         case .null: try readNull(); return nil
         default: failure = failure ?? .wrongType; try skipValue(); return nil

@@ -1,0 +1,191 @@
+import Testing
+@testable import AimonCore
+
+/// Every numeric field has a domain, for every format: a value outside it makes the line a bad line
+/// with its own reason, never a trap and never a silent drop (Docs/design.md, "Value domains").
+@Suite struct ValueDomainTests {
+    let now = 1_795_773_600.0  // 2026-11-27T10:00:00Z
+    let retention = Retention()
+
+    /// A value written into a line: a number in the field's base unit (seconds), or raw JSON text.
+    enum Value {
+        case number(Double)
+        case json(String)
+
+        /// The JSON text, the number scaled to the format's unit.
+        func text(scale: Double = 1) -> String {
+            switch self {
+            case let .number(v): return Value.format(v * scale)
+            case let .json(t): return t
+            }
+        }
+
+        static func format(_ v: Double) -> String {
+            v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+        }
+    }
+
+    /// One line of `format` with the given timestamp, latency, input count, status and model.
+    static func line(_ format: LogFormat, time: Value, latency: Value = .number(0.5), count: Value = .number(10),
+                     status: Value = .number(200), model: String = "\"m\"") -> String {
+        let t = time.text(), l = latency.text(), n = count.text(), s = status.text()
+        switch format {
+        case .native:
+            return #"{"timestamp":\#(t),"model_name":\#(model),"success":true,"response_time":\#(l),"status_code":\#(s),"input_length":\#(n)}"#
+        case .litellm:
+            // The latency is endTime - startTime.
+            let end: String
+            switch (time, latency) {
+            case let (.number(a), .number(b)): end = Value.format(a + b)
+            case let (_, .json(text)): end = text
+            default: end = t
+            }
+            return #"{"status":"success","startTime":\#(t),"endTime":\#(end),"model":\#(model),"prompt_tokens":\#(n),"error_information":{"error_code":\#(s)}}"#
+        case .nginx:
+            return #"{"time":\#(t),"model":\#(model),"status":\#(s),"request_time":\#(l),"input_tokens":\#(n)}"#
+        case .kong:
+            return #"{"started_at":\#(time.text(scale: 1000)),"ai":{"proxy":{"meta":{"request_model":\#(model)},"usage":{"prompt_tokens":\#(n)}}},"response":{"status":\#(s)},"latencies":{"request":\#(latency.text(scale: 1000))}}"#
+        case .envoy:
+            return #"{"start_time":\#(t),"genai_model_name":\#(model),"response_code":\#(s),"duration":\#(latency.text(scale: 1000)),"genai_tokens_input":\#(n)}"#
+        case .openaiGateway:
+            return #"{"type":2,"created_at":\#(t),"model_name":\#(model),"use_time":\#(l),"prompt_tokens":\#(n)}"#
+        }
+    }
+
+    /// What ingest makes of one line: parse with the format's parser, then fold into a batch at `now`.
+    func ingest(_ line: String, _ format: LogFormat, limits: RecordLimits = .default) -> (Result<APICall, ParseFailure>, WindowBatch) {
+        var batch = WindowBatch(retention: retention, limits: limits)
+        var models = ModelRegistry(capacity: 10)
+        let parser = SourceFormat.preset(format).makeParser(limits: limits)
+        let result = FormatFixtures.parse(line, with: parser).flatMap { call -> Result<APICall, ParseFailure> in
+            do throws(ParseFailure) {
+                try batch.add(call, registry: &models, now: now)
+                return .success(call)
+            } catch { return .failure(error) }
+        }
+        return (result, batch)
+    }
+
+    func expectFailure(_ format: LogFormat, _ line: String, _ reason: ParseFailure, sourceLocation: SourceLocation = #_sourceLocation) {
+        let (result, batch) = ingest(line, format)
+        #expect(result.failure == reason, "\(format.rawValue): \(line)\n got \(result)", sourceLocation: sourceLocation)
+        #expect(batch.records == 0 && batch.late == 0, sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: LogFormat.allCases)
+    func aValidLineOfEveryFormatIsAccepted(format: LogFormat) throws {
+        let (result, batch) = ingest(Self.line(format, time: .number(now - 60), latency: .number(3600)), format)
+        let call = try result.get()
+        #expect(call.model == "m" && abs((call.responseTime ?? 0) - 3600) < 1e-6)
+        #expect(batch.records == 1)
+    }
+
+    @Test(arguments: LogFormat.allCases)
+    func timestampsOutOfTheirDomain(format: LogFormat) {
+        // 1e22 (read as milliseconds: the year 316 million), 1e19, the year 2100: all in the future.
+        for t in [1e22, 1e19, 4_102_444_800, now + 301] {
+            expectFailure(format, Self.line(format, time: .number(t)), .futureTimestamp)
+        }
+        expectFailure(format, Self.line(format, time: .number(-1)), .badTimestamp)
+        // Within the clock skew: accepted. Older than the retention: late, counted, not stored.
+        #expect(ingest(Self.line(format, time: .number(now + 299)), format).1.records == 1)
+        let (old, batch) = ingest(Self.line(format, time: .number(now - 40 * 86400)), format)
+        #expect(old.failure == nil && batch.late == 1 && batch.records == 0)
+    }
+
+    @Test(arguments: LogFormat.allCases)
+    func latenciesOutOfTheirDomain(format: LogFormat) {
+        for l in [1e13, -1, 3601, 1e300] {
+            expectFailure(format, Self.line(format, time: .number(now), latency: .number(l)), .badLatency)
+        }
+        // "NaN" in a string: the native record's latency must be a number; in the other formats a
+        // string may hold a number (nginx quotes everything), and this one holds none. LiteLLM's
+        // latency is a span between two times, so there it is a bad time.
+        let nan = Self.line(format, time: .number(now), latency: .json(#""NaN""#))
+        let reason: ParseFailure = format == .native ? .wrongType : format == .litellm ? .badTimestamp : .badLatency
+        expectFailure(format, nan, reason)
+    }
+
+    @Test(arguments: LogFormat.allCases)
+    func countsOutOfTheirDomain(format: LogFormat) {
+        for n in [-1, 1.5, 1e10] {
+            expectFailure(format, Self.line(format, time: .number(now), count: .number(n)), .badCount)
+        }
+    }
+
+    @Test(arguments: LogFormat.allCases.filter { $0 != .openaiGateway })  // one-api logs no status
+    func statusesOutOfTheirDomain(format: LogFormat) {
+        for s in [1000, -1, 1e12] {
+            expectFailure(format, Self.line(format, time: .number(now), status: .number(s)), .badStatus)
+        }
+    }
+
+    @Test(arguments: LogFormat.allCases)
+    func modelNamesAreBounded(format: LogFormat) {
+        let ok = String(repeating: "a", count: RecordLimits.maxModelBytes)
+        #expect(ingest(Self.line(format, time: .number(now), model: "\"\(ok)\""), format).1.records == 1)
+        for n in [RecordLimits.maxModelBytes + 1, 1 << 20] {
+            let long = "\"" + String(repeating: "b", count: n) + "\""
+            expectFailure(format, Self.line(format, time: .number(now), model: long), .modelTooLong)
+        }
+        // Bytes, not characters: 128 two-byte characters are 256 bytes, 129 are too many.
+        #expect(ingest(Self.line(format, time: .number(now), model: "\"" + String(repeating: "é", count: 128) + "\""), format).1.records == 1)
+        expectFailure(format, Self.line(format, time: .number(now), model: "\"" + String(repeating: "é", count: 129) + "\""), .modelTooLong)
+    }
+
+    @Test func limitsAreConfigurable() {
+        let strict = RecordLimits(maxLatency: 10, maxClockSkew: 0)
+        let (slow, _) = ingest(Self.line(.native, time: .number(now), latency: .number(11)), .native, limits: strict)
+        #expect(slow.failure == .badLatency)
+        let (ahead, _) = ingest(Self.line(.native, time: .number(now + 1)), .native, limits: strict)
+        #expect(ahead.failure == .futureTimestamp)
+    }
+
+    // MARK: - Arithmetic on figures that may come from anywhere
+
+    @Test func conversionsFromDoublesNeverTrap() {
+        #expect(Int64(clamping: Double.nan) == 0)
+        #expect(Int64(clamping: Double.infinity) == .max && Int64(clamping: -Double.infinity) == .min)
+        #expect(Int64(clamping: 0x1p63) == .max && Int64(clamping: -0x1p63) == .min && Int64(clamping: -0x1p64) == .min)
+        #expect(Int64(clamping: 1e22) == .max && Int64(clamping: -2.9) == -2)
+        #expect(Int64.max.addingSaturated(1) == .max && Int64.min.addingSaturated(-1) == .min)
+        #expect(Int64.min.subtractingSaturated(1) == .min && Int64(0).subtractingSaturated(.min) == .max)
+    }
+
+    @Test func sumsSaturateInsteadOfTrapping() {
+        var a = BucketCounts()
+        a.latencySumMicros = .max - 1
+        a.inputSum = .max
+        a.histogram[0] = .max
+        a.calls = .max
+        a.successes = .min
+        var b = BucketCounts()
+        b.add(APICall(model: "m", responseTime: 86_400, inputLength: RecordLimits.maxCount))
+        a.merge(b)
+        #expect(a.latencySumMicros == .max && a.inputSum == .max && a.calls == .max)
+        #expect(a.failedCalls == .max)  // calls - successes, at the edge
+        #expect(LatencyBuckets.quantile(0.99, of: a.histogram) != nil)
+        #expect(BucketCounts.rates(successes: .max, failures: .max).judged == .max)
+        var snapshot = WindowSnapshot(minutes: [WindowSnapshot.Minute(calls: .max, latencyCount: .max, latencySumMicros: .max),
+                                                WindowSnapshot.Minute(calls: .max, latencyCount: 1, latencySumMicros: .max)])
+        #expect(snapshot.sum(window: 3600).latencySumMicros == .max)
+        snapshot.run = .init(current: .max, lastFailure: now, announced: 0)
+        _ = RuleEngine.defaults.evaluate(model: "m", snapshot: snapshot, states: [:], now: now)
+    }
+
+    @Test func textOfExtremeValuesNeverTraps() {
+        #expect(!AlertRow.timestamp(1e300).isEmpty && !AlertRow.timestamp(-1e300).isEmpty)
+        for type in AlertType.allCases {
+            #expect(!AlertTransition.format(1e300, type).isEmpty)
+            #expect(!AlertTransition.format(-Double.infinity, type).isEmpty)
+        }
+        #expect(!AlertFingerprint.make(type: .slowResponse, model: "m", start: .infinity).isEmpty)
+    }
+}
+
+extension Result {
+    var failure: Failure? {
+        if case let .failure(e) = self { return e }
+        return nil
+    }
+}
