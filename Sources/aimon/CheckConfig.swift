@@ -28,7 +28,7 @@ struct CheckConfig: ParsableCommand {
         var unfit: [String] = []
         for s in config.sources {
             print("  source: \(s.path) (\(s.format.summary); start_at \(s.startAt.rawValue))")
-            if let sample, let file = FileSystem.glob(s.path).first {
+            if let sample, let file = FileSystem.glob(s.path).paths.first {
                 do {
                     let r = try FormatSample.read(path: file, format: s.format, maxLines: sample, maxLineBytes: config.ingest.maxLineBytes,
                                                   limits: config.ingest.limits)

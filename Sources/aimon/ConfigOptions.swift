@@ -36,6 +36,8 @@ struct WindowOptions: ParsableArguments {
 enum ExitCodes {
     /// EX_UNAVAILABLE (sysexits.h): a service aimon needs (Redis) is not there.
     static let unavailable: Int32 = 69
+    /// EX_TEMPFAIL (sysexits.h): a running daemon of this host reads the files asked for.
+    static let busy: Int32 = 75
     /// EX_CONFIG (sysexits.h): the configuration is invalid.
     static let config: Int32 = 78
 }

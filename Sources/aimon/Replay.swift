@@ -42,7 +42,11 @@ struct Replay: ParsableCommand {
         let pipeline = IngestPipeline(config: config, mode: .replay(paths: absolute, format: sourceFormat), logger: logger)
         let signals = installStopSignals { pipeline.stop() }
         defer { _ = signals }
-        do { try pipeline.run() } catch {
+        do { try pipeline.run() } catch let error as IngestError {
+            printError("\(error)")
+            if case .heldByDaemon = error { throw ExitCode(ExitCodes.busy) }
+            throw ExitCode.failure
+        } catch {
             logger.critical("replay failed: \(error)")
             throw ExitCode.failure
         }

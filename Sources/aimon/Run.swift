@@ -47,12 +47,21 @@ struct Run: ParsableCommand {
             current.withLock { $0 = pipeline }
             // A SIGTERM during a reload found the old pipeline: it stops the new one too.
             if stopAsked.load(ordering: .acquiring) { pipeline.stop() }
-            do { try pipeline.run() } catch {
+            var restart = false
+            do { try pipeline.run() } catch let error as IngestError {
+                // Nothing of the refused batch was applied: a new pipeline resumes from Redis's checkpoints.
+                logger.error("ingest restarts from the checkpoints in Redis: \(error)")
+                restart = true
+            } catch {
                 logger.critical("ingest failed: \(error)")
                 table?.stop(timeout: 2)
                 throw ExitCode.failure
             }
             table?.stop(timeout: 5)
+            if restart, !stopAsked.load(ordering: .acquiring) {
+                usleep(1_000_000)  // a stop asked meanwhile stops the next pipeline at once
+                continue
+            }
             guard reloadAsked.exchange(false, ordering: .acquiringAndReleasing), !stopAsked.load(ordering: .acquiring) else { return }
             // Nothing is lost or read twice across a reload: every line read was committed with its
             // checkpoint, and the next pipeline resumes from the checkpoints in Redis.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Testing
 @testable import AimonCore
 
 /// A temporary folder of log files and helpers to write, rotate and truncate them.
@@ -43,8 +44,8 @@ final class TailerHarness {
     let startAt: StartPosition
     let maxLineBytes: Int
     var tailer: Tailer
-    /// Checkpoints as of the last commit, by identity key.
-    var committed: [String: Checkpoint] = [:]
+    /// Checkpoint texts as of the last commit, by identity key (what Redis would hold).
+    var committed: [String: String] = [:]
     var committedLines: [String] = []
     var pendingLines: [String] = []
     var overlong = 0
@@ -58,6 +59,7 @@ final class TailerHarness {
         tailer = try Tailer(sources: [TailSource(pattern: self.pattern, startAt: startAt)], maxLineBytes: maxLineBytes,
                             checkpoints: [:], follow: true, waker: waker, logger: quietLogger)
         try tailer.rescan()
+        try commit()  // as the pipeline's first batch does: every file's starting position is committed
     }
 
     /// Reads everything available (in small budgets, to exercise resumption) and returns new lines.
@@ -76,12 +78,20 @@ final class TailerHarness {
         return got
     }
 
-    func commit() throws {
-        for k in tailer.takeClosed() { committed[k] = nil }
-        for f in tailer.takeChanged() { committed[f.identity.key] = try f.checkpoint() }
+    /// Commits as the pipeline does: every change must find the text it expects (a conditional commit).
+    func commit(now: Int64 = 1_795_773_600) throws {
+        let changes = try tailer.pendingChanges(now: now)
+        for ch in changes {
+            #expect((committed[ch.id] ?? "") == ch.expected, "commit condition of \(ch.id)")
+            committed[ch.id] = ch.new.isEmpty ? nil : ch.new
+        }
+        tailer.committed(changes)
         committedLines += pendingLines
         pendingLines.removeAll()
     }
+
+    /// The committed checkpoints, parsed.
+    var checkpoints: [String: Checkpoint] { committed.compactMapValues(Checkpoint.init(encoded:)) }
 
     func pollAndCommit() throws { try poll(); try commit() }
 
@@ -89,7 +99,7 @@ final class TailerHarness {
     func crashAndRestart() throws {
         pendingLines.removeAll()
         tailer = try Tailer(sources: [TailSource(pattern: pattern, startAt: startAt)], maxLineBytes: maxLineBytes,
-                            checkpoints: committed, follow: true, waker: nil, logger: quietLogger)
+                            checkpoints: committed, follow: true, startedBefore: [pattern], waker: nil, logger: quietLogger)
         try tailer.rescan()
     }
 }

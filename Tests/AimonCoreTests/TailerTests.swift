@@ -41,13 +41,15 @@ import AimonSamples
         try h.tailer.sweep(fullRescan: true)
         #expect(Set(try h.poll()) == ["3", "4", "5"])
         try h.commit()
-        // Idle for two sweeps: the rotated file is let go, and its checkpoint can be dropped.
+        // Idle for two sweeps: the rotated file is let go. Its checkpoint is kept, no longer held, so
+        // that it resumes at its end if it comes back (or is replayed).
         try h.tailer.sweep(fullRescan: true)
         try h.tailer.sweep(fullRescan: true)
         #expect(h.tailer.openFiles == 1)
         #expect(h.tailer.counters.filesClosed == 1)
         try h.commit()
-        #expect(h.committed.count == 1)
+        #expect(h.checkpoints.count == 2)
+        #expect(h.checkpoints.values.filter(\.held).count == 1 && h.checkpoints.values.filter { !$0.held }.count == 1)
     }
 
     @Test func rotatedNameStillMatchingTheGlobIsNotReadTwice() throws {
@@ -132,7 +134,7 @@ import AimonSamples
         try h.pollAndCommit()
         dir.truncate("a.log")
         try h.pollAndCommit()  // no new line yet, but the position moved back to 0
-        #expect(h.committed.values.map(\.offset) == [0])
+        #expect(h.checkpoints.values.map(\.offset) == [0])
     }
 
     @Test func overlongLinesAreSkippedAndCounted() throws {
@@ -264,5 +266,159 @@ import AimonSamples
         #expect(missing.isEmpty, "missing: \(missing.sorted().prefix(5))")
         #expect(extra.isEmpty, "extra: \(extra.sorted().prefix(5))")
         #expect(written.count > 100)
+    }
+}
+
+/// The edges where a tailer loses or doubles lines: each of these lost or doubled some before.
+@Suite struct TailerEdgeTests {
+    @Test func aGlobThatFailsOrMissesFilesKeepsTheFilesOpen() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "1\n")
+        nonisolated(unsafe) var failing = false
+        nonisolated(unsafe) var silent = false
+        let pattern = dir.path + "/*.log"
+        let list: (String) -> (paths: [String], failure: String?) = { p in
+            if failing { return ([], "glob(\(p)): read error 2") }
+            if silent { return ([], nil) }  // a folder it could not read: no error, no files
+            return FileSystem.glob(p)
+        }
+        var tailer = try Tailer(sources: [TailSource(pattern: pattern, startAt: .beginning)], maxLineBytes: 1024,
+                                checkpoints: [:], follow: true, waker: nil, logger: quietLogger, list: list)
+        try tailer.rescan()
+        var lines: [String] = []
+        func poll() throws { _ = try tailer.poll(maxBytes: 1 << 20) { _, e, _ in if case let .line(b) = e { lines.append(String(decoding: b, as: UTF8.self)) } } }
+        try poll()
+        var stored: [String: String] = [:]
+        func commit() throws {
+            let changes = try tailer.pendingChanges(now: 1_795_773_600)
+            for ch in changes { stored[ch.id] = ch.new.isEmpty ? nil : ch.new }
+            tailer.committed(changes)
+        }
+        try commit()
+        for mode in [0, 1] {
+            failing = mode == 0
+            silent = mode == 1
+            for _ in 0..<3 {
+                try tailer.sweep(fullRescan: true)
+                try poll()
+            }
+            #expect(tailer.openFiles == 1, "mode \(mode)")
+            failing = false; silent = false
+            dir.append("a.log", "more\(mode)\n")
+            try tailer.sweep(fullRescan: true)
+            try poll()
+        }
+        #expect(lines == ["1", "more0", "more1"])
+        try commit()
+        // A restart whose first glob fails: the file is not found, but its checkpoint is not lost, and
+        // once the glob works again it resumes where it was.
+        failing = true
+        tailer = try Tailer(sources: [TailSource(pattern: pattern, startAt: .beginning)], maxLineBytes: 1024,
+                            checkpoints: stored, follow: true, startedBefore: [pattern], waker: nil, logger: quietLogger, list: list)
+        try tailer.rescan()
+        try commit()
+        failing = false
+        dir.append("a.log", "after\n")
+        try tailer.sweep(fullRescan: true)
+        try poll()
+        #expect(lines == ["1", "more0", "more1", "after"])
+    }
+
+    @Test func aFileMovedOutOfTheGlobsAndBackResumesWhereItWas() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "1\n2\n")
+        let h = try TailerHarness(folder: dir)
+        try h.pollAndCommit()
+        dir.rename("a.log", "a.keep")  // out of *.log: read to its end, then let go
+        try h.pollAndCommit()
+        for _ in 0..<2 { try h.tailer.sweep(fullRescan: true) }
+        try h.commit()
+        #expect(h.tailer.openFiles == 0)
+        dir.rename("a.keep", "a.log")
+        dir.append("a.log", "3\n")
+        try h.pollAndCommit()
+        #expect(h.committedLines == ["1", "2", "3"])
+        // The same across a restart while it was away.
+        dir.rename("a.log", "a.keep")
+        try h.pollAndCommit()
+        for _ in 0..<2 { try h.tailer.sweep(fullRescan: true) }
+        try h.commit()
+        #expect(h.tailer.openFiles == 0)
+        try h.crashAndRestart()
+        dir.rename("a.keep", "a.log")
+        try h.pollAndCommit()
+        #expect(h.committedLines == ["1", "2", "3"])
+    }
+
+    @Test func startAtEndDoesNotSkipLinesWrittenWhileStopped() throws {
+        let dir = LogFolder()
+        dir.append("idle.log", "old1\nold2\n")
+        let h = try TailerHarness(folder: dir, startAt: .end)
+        try h.pollAndCommit()
+        #expect(h.committedLines.isEmpty)  // start_at: end, on the first start
+        try h.crashAndRestart()  // stopped: the file stayed idle, nothing was ever read from it
+        dir.append("idle.log", "written while stopped\n")
+        dir.append("new.log", "a file that appeared while stopped\n")
+        try h.crashAndRestart()
+        try h.pollAndCommit()
+        #expect(Set(h.committedLines) == ["written while stopped", "a file that appeared while stopped"])
+    }
+
+    @Test func aCutUnfinishedLineDoesNotRereadTheFile() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "1\n2\npart")
+        let h = try TailerHarness(folder: dir)
+        try h.pollAndCommit()
+        #expect(h.committedLines == ["1", "2"])
+        truncate(dir.file("a.log"), 4)  // the writer trims its torn last line
+        try h.pollAndCommit()
+        dir.append("a.log", "3\n")
+        try h.pollAndCommit()
+        #expect(h.committedLines == ["1", "2", "3"])
+        #expect(h.tailer.counters.truncations == 0)
+    }
+
+    @Test func aFileTruncatedAndRefilledPastTheOffsetIsNoticedWhenRead() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "aaaa\nbbbb\n")
+        let waker = Waker()
+        let h = try TailerHarness(folder: dir, waker: waker)
+        try h.poll(sweep: false)
+        try h.commit()
+        dir.truncate("a.log")
+        dir.append("a.log", "xxxxxxxxxxxxxxx\nyy\n")  // longer than what was read: no shrinking to see
+        // Read as inotify says it changed, with no sweep in between.
+        var got: [String] = []
+        while got.count < 2, waker.wait(timeout: 10) { got += try h.poll(sweep: false) }
+        #expect(got == ["xxxxxxxxxxxxxxx", "yy"])
+    }
+
+    @Test func anUnreadablePathIsSkippedNotFatal() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "1\n")
+        symlink(dir.file("loop.log"), dir.file("loop.log"))  // stat: ELOOP
+        let h = try TailerHarness(folder: dir)
+        try h.pollAndCommit()
+        #expect(h.committedLines == ["1"])
+        try h.tailer.sweep(fullRescan: true)
+    }
+
+    @Test func checkpointsOfFilesGoneWhileStoppedAreReleasedThenPruned() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "1\n")
+        dir.append("b.log", "2\n")
+        let h = try TailerHarness(folder: dir)
+        try h.pollAndCommit()
+        #expect(h.checkpoints.values.allSatisfy(\.held) && h.checkpoints.count == 2)
+        dir.remove("b.log")
+        try h.crashAndRestart()
+        try h.commit()
+        #expect(h.checkpoints.values.filter(\.held).count == 1 && h.checkpoints.count == 2)
+        h.tailer.pruneCheckpoints(before: 1_795_773_600 - 1)  // not yet old enough
+        try h.commit()
+        #expect(h.checkpoints.count == 2)
+        h.tailer.pruneCheckpoints(before: 1_795_773_600 + 1)
+        try h.commit()
+        #expect(h.checkpoints.count == 1 && h.checkpoints.values.allSatisfy(\.held))
     }
 }

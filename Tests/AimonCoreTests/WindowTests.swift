@@ -102,12 +102,28 @@ import AimonSamples
         #expect(fold("sss") == { var r = FailureRun(); r.sawSuccess = true; return r }())
     }
 
-    @Test func modelRegistryCapsNames() {
-        var r = ModelRegistry(capacity: 2, known: ["a"])
-        #expect(r.canonical("a") == "a")
-        #expect(r.canonical("b") == "b")
-        #expect(r.canonical("c") == ModelRegistry.overflowName)
-        #expect(r.canonical("b") == "b")
+    @Test func modelRegistryCapsNamesAndFreesThePlacesOfIdleModels() {
+        var r = ModelRegistry(capacity: 2, ttl: 3600, known: ["a": now - 100])
+        #expect(r.canonical("a", now: now) == "a")
+        #expect(r.canonical("b", now: now) == "b")
+        #expect(r.canonical("c", now: now) == ModelRegistry.overflowName)
+        #expect(r.canonical("b", now: now + 10) == "b")
+        // An hour after "a" was last seen, its place is free; "b" was seen since and keeps its own.
+        #expect(r.canonical("c", now: now + 3601) == "c")
+        #expect(r.canonical("b", now: now + 3602) == "b")
+        #expect(r.canonical("a", now: now + 3603) == ModelRegistry.overflowName)
+    }
+
+    @Test func theOverflowModelHasANameNoLogCanWrite() throws {
+        var r = ModelRegistry(capacity: 1)
+        #expect(r.canonical("x", now: now) == "x")
+        #expect(r.canonical("(other)", now: now) == ModelRegistry.overflowName)
+        #expect(ModelRegistry.overflowName.isEmpty)  // an empty model name is a bad line (missing_model)
+        #expect(FormatFixtures.parse(#"{"model_name":""}"#, .preset(.native)).failure == .missingModel)
+        #expect(ModelRegistry.label(ModelRegistry.overflowName) == "(other models)" && ModelRegistry.label("(other)") == "(other)")
+        let k = KeySchema(prefix: "p")
+        #expect(k.bucket(ModelRegistry.overflowName, .minute, start: 0) == "p:{%}:m:0")
+        #expect(k.bucket("%", .minute, start: 0) == "p:{%25}:m:0")
     }
 
     @Test func keysEscapeModelNames() {
@@ -131,24 +147,35 @@ import AimonSamples
         #expect(long.utf8.count <= ErrorMessage.maxBytes && long.hasSuffix("..."))
     }
 
-    @Test func storeWritesOneTransactionWithTTLsAndCheckpoints() throws {
+    @Test func theCommitScriptCarriesEveryWriteWithItsExpiryAndItsCondition() throws {
         var b = WindowBatch(retention: retention)
         var models = ModelRegistry(capacity: 100)
         try b.add(APICall(timestamp: now, userID: "u", model: "a", success: false), registry: &models, now: now)
-        let store = WindowStore(keys: KeySchema(prefix: "p"), retention: retention, host: "h1")
-        let cmds = store.commands(for: .init(batch: b, checkpoints: ["1:2": Checkpoint(offset: 10, fingerprint: 255, path: "/x")],
-                                            counters: ["lines": 1], forget: ["1:3"]))
-        let text = String(decoding: cmds.commands.bytes, as: UTF8.self)
-        // Every key written gets an expiry.
-        for key in ["p:{a}:m:\(Int64(now))", "p:{*}:h:\(Int64(now))", "p:{a}:u:\(Int64(now))", "p:{a}:e:\(Int64(now))",
-                    "p:{a}:runs", "p:models", "p:models:\(Int64(now))", "p:ckpt:h1", "p:ingest:h1"] {
-            #expect(text.contains(key), "\(key)")
+        let store = WindowStore(keys: KeySchema(prefix: "p"), retention: retention, host: "h1", maxErrorMessages: 7, modelTTL: 3600)
+        let change = CheckpointChange(id: "1:2", expected: "", new: "10 ff h1795773600 /x")
+        let call = store.scriptCall(for: .init(batch: b, changes: [change], counters: ["lines": 1], markers: ["~src:/x": "1"], now: Int64(now)))
+        #expect(Array(call.keys.prefix(2)) == ["p:ckpt:h1", "p:ingest:h1"])
+        let t = Int64(now)
+        for key in ["p:{a}:m:\(t)", "p:{*}:h:\(t)", "p:{a}:u:\(t)", "p:{a}:e:\(t)", "p:{a}:runs", "p:models:\(t)", "p:model-registry"] {
+            #expect(call.keys.contains(key), "\(key)")
         }
-        #expect(text.contains("EXPIREAT\r\n$\(String(Int64(now) + 60 + retention.minuteBuckets).count)\r\n") || text.contains("EXPIREAT"))
-        #expect(text.contains("10 ff /x"))
-        #expect(text.contains("HDEL"))
-        #expect(text.contains("HINCRBY\r\n$10\r\np:{a}:runs\r\n$1\r\nn\r\n$1\r\n1"))  // no success: the run grows
-        #expect(text.contains("$4\r\nlast\r\n$13\r\n\(Int64(now) * 1000)"))  // when its last failure happened
-        #expect(cmds.runReplies["a"] != nil)
+        // The condition first, then the markers, then the TTL of the host's hashes.
+        #expect(Array(call.arguments.prefix(8)) == ["1", "1:2", "", "10 ff h1795773600 /x", "1", "~src:/x", "1", String(retention.hourBuckets)])
+        func op(_ key: String) -> ArraySlice<String> {
+            let index = String(call.keys.firstIndex(of: key)! + 1)
+            let at = call.arguments.indices.first { $0 > 8 && call.arguments[$0] == index && "uhesrzc".contains(call.arguments[$0 - 1]) }!
+            return call.arguments[(at - 1)...]
+        }
+        // Every key written expires: buckets and sets at the end of their retention, the run after its
+        // TTL. A failure without status or latency: calls, fail, s0 and prov.
+        #expect(Array(op("p:{a}:m:\(t)").prefix(4)) == ["h", String(call.keys.firstIndex(of: "p:{a}:m:\(t)")! + 1), "4", String(t + 60 + retention.minuteBuckets)])
+        #expect(op("p:{a}:u:\(t)").prefix(5).last == "u")
+        #expect(Array(op("p:{a}:e:\(t)").dropFirst(3).prefix(4)) == [String(t + 3600 + retention.hourBuckets), "7", "unknown", "1"])
+        // No success: the run grows by one, and its last failure is when it happened, in ms.
+        #expect(Array(op("p:{a}:runs").dropFirst(3).prefix(5)) == [String(retention.hourBuckets), "1", "0", "1", String(t * 1000)])
+        #expect(call.runModels == ["a"])
+        // The model is seen now; models unseen for an hour are dropped from the registry.
+        #expect(Array(op("p:model-registry").dropFirst(2).prefix(5)) == ["1", String(3600 + 86_400), String(t - 3600), "a", String(t)])
+        #expect(Array(call.arguments.suffix(7)) == ["c", "2", "2", "lines", "1", "records", "1"])
     }
 }

@@ -91,6 +91,7 @@ import Testing
         }
         let daemon = try startDaemon(config: config, log: ws.path("daemon.log"))
         #expect(eventually(timeout: 120) { committedLines(redis, prefix: ws.prefix, host: ws.host) >= Int64(total) })
+        #expect(eventually(timeout: 30) { daemonIsUp(redis, prefix: ws.prefix, host: ws.host, pid: daemon.processIdentifier) })
         daemon.terminate()  // SIGTERM: commit and exit 0
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)

@@ -134,3 +134,10 @@ func reportedCounts(_ stats: [[String: Any]]) -> [String: [String: Int64]] {
     }
     return out
 }
+
+/// Whether the daemon of `pid` holds its host's lease: it is past start-up (its signal handlers are
+/// installed, its checkpoints loaded), so a SIGTERM now is a clean stop.
+func daemonIsUp(_ redis: RedisConnection, prefix: String, host: String, pid: Int32) -> Bool {
+    let text = (try? redis.command(["HGET", KeySchema(prefix: prefix).checkpoints(host: host), DaemonLease.field]))?.text ?? ""
+    return text.hasSuffix(" \(pid)@\(Config.hostname())")
+}

@@ -32,6 +32,10 @@ public struct Config: Equatable, Sendable {
         public var maxLatency: Double
         /// Seconds: timestamps later than now plus this are bad lines (`future_timestamp`).
         public var maxClockSkew: Double
+        /// Distinct error messages kept per model and hour; the rest are counted together.
+        public var maxErrorMessages: Int
+        /// Seconds a model keeps its place under `max_models` after it was last seen.
+        public var modelTTL: Double
 
         /// The value domains of records (RecordLimits.swift).
         public var limits: RecordLimits { RecordLimits(maxLatency: maxLatency, maxClockSkew: maxClockSkew) }
@@ -55,7 +59,8 @@ public struct Config: Equatable, Sendable {
             redis: Redis(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)), keyPrefix: "aimon", timeout: 5),
             retention: Retention(),
             ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000,
-                           maxLatency: RecordLimits.default.maxLatency, maxClockSkew: RecordLimits.default.maxClockSkew),
+                           maxLatency: RecordLimits.default.maxLatency, maxClockSkew: RecordLimits.default.maxClockSkew,
+                           maxErrorMessages: 50, modelTTL: 86_400),
             alerts: .defaults,
             logLevel: "info")
     }

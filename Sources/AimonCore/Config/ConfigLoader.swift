@@ -94,8 +94,8 @@ public enum ConfigLoader {
         }
 
         if let n = top["ingest"], let m = checker.mapping(n, key: "ingest") {
-            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "max_latency", "max_clock_skew"],
-                              in: "ingest")
+            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "model_ttl", "max_latency",
+                                  "max_clock_skew", "max_error_messages"], in: "ingest")
             if let v = checker.size(m["max_line_bytes"], key: "ingest.max_line_bytes") {
                 if v < 64 || v > 1 << 30 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be between 64 bytes and 1GiB") } else { config.ingest.maxLineBytes = v }
             }
@@ -107,6 +107,14 @@ public enum ConfigLoader {
             }
             if let node = m["max_models"], let s = checker.string(node, key: "ingest.max_models") {
                 if let v = Int(s), v >= 1 { config.ingest.maxModels = v } else { checker.fail("ingest.max_models", node, "must be a whole number, at least 1") }
+            }
+            if let v = checker.duration(m["model_ttl"], key: "ingest.model_ttl") {
+                if v < 3600 { checker.fail("ingest.model_ttl", m["model_ttl"]!, "must be at least 1h (the rules look back one hour)") }
+                else { config.ingest.modelTTL = v }
+            }
+            if let node = m["max_error_messages"], let s = checker.string(node, key: "ingest.max_error_messages") {
+                if let v = Int(s), (1...10_000).contains(v) { config.ingest.maxErrorMessages = v }
+                else { checker.fail("ingest.max_error_messages", node, "must be a whole number from 1 to 10000") }
             }
             if let v = checker.duration(m["max_latency"], key: "ingest.max_latency") {
                 if v < 1 || v > RecordLimits.latencyCeiling {

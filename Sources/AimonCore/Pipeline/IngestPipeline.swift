@@ -4,8 +4,32 @@ import Synchronization
 import Glibc
 #endif
 
-/// The data path of DESIGN.md on one thread: tailer -> splitter -> parser -> batch -> one Redis
-/// transaction per batch (window deltas + checkpoints), and again.
+/// Why ingest stopped, when a retry cannot help.
+public enum IngestError: Error, CustomStringConvertible {
+    /// A checkpoint held neither what this process expected nor what it wrote: another process reads
+    /// the same file for this host. Nothing of the batch was applied.
+    case conflict(id: String, found: String)
+    /// Replay: files a running `aimon run` of this host holds.
+    case heldByDaemon(paths: [String], holder: String)
+    /// Another daemon took this host's lease (this one stalled past it).
+    case leaseLost(holder: String)
+
+    public var description: String {
+        switch self {
+        case let .conflict(id, found):
+            return "another aimon process moved the checkpoint of file \(id) (found '\(found)'): give each daemon its own host_id, "
+                + "and do not replay a file a daemon of this host reads; nothing was counted twice"
+        case let .heldByDaemon(paths, holder):
+            return "a running aimon of this host_id (\(holder)) reads \(paths.joined(separator: ", ")); it counts those lines "
+                + "already, so they are not replayed (stop it first to replay them)"
+        case let .leaseLost(holder):
+            return "another aimon run took this host_id's lease: \(holder); each daemon needs its own host_id"
+        }
+    }
+}
+
+/// The data path of DESIGN.md on one thread: tailer -> splitter -> parser -> batch -> one conditional
+/// Redis commit per batch (window deltas + checkpoints), and again.
 ///
 /// Blocking by design: while Redis is unreachable the loop retries the same batch and reads nothing
 /// more, so memory stays bounded and nothing is skipped. Stopping between commits loses nothing: the
@@ -28,6 +52,9 @@ public final class IngestPipeline: @unchecked Sendable {
     private let store: WindowStore
     private let alertSinks: [any AlertSink]
     private let notifier: ServiceNotifier?
+    /// The pipeline's one connection (ingest thread only); nil while Redis is lost.
+    private var redis: RedisConnection?
+    private let lease: DaemonLease
 
     /// `alertSinks` receive alert transitions; with none (replay), no rule is evaluated.
     /// `notifier` speaks systemd's notify protocol (daemon only).
@@ -40,67 +67,78 @@ public final class IngestPipeline: @unchecked Sendable {
         self.clock = clock
         self.alertSinks = alertSinks
         self.stopSignal = StopSignal(waker: waker)
-        self.store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID)
+        self.store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID,
+                                 maxErrorMessages: config.ingest.maxErrorMessages, modelTTL: Int64(config.ingest.modelTTL))
+        self.lease = DaemonLease(key: config.keys.checkpoints(host: config.hostID))
     }
 
     public var stats: IngestStats { statsBox.withLock { $0 } }
 
     public func stop() { stopSignal.stop() }
 
+    private var follow: Bool { if case .follow = mode { return true } else { return false } }
+
+    /// What the loop carries from one batch to the next.
+    private struct State {
+        var registry: ModelRegistry
+        /// Marker fields the next commit writes (sources started).
+        var markers: [String: String]
+        var sampler = BadLineSampler(interval: 10)
+        /// Sink counters already published, by name.
+        var sinkCounters: [String: Int64] = [:]
+        var lastSweep: Double
+        var lastLease: Double
+        var lastPrune = -Double.infinity
+    }
+
     /// Runs until stopped (follow) or until the files are read (replay). Throws only for problems a
-    /// retry cannot fix (an unreadable file in replay...).
+    /// retry cannot fix (`IngestError`, a file that fails to read in replay...).
     public func run() throws {
-        guard var redis = connect() else { return }
-        var checkpoints: [String: Checkpoint] = [:]
-        var registry = ModelRegistry(capacity: config.ingest.maxModels)
-        while true {
-            do {
-                checkpoints = try store.loadCheckpoints(on: redis)
-                registry = ModelRegistry(capacity: config.ingest.maxModels, known: try store.loadModels(on: redis))
-                break
-            } catch {
-                logger.warning("cannot read checkpoints from Redis: \(error); retrying")
-                if stopSignal.sleep(1) { return }
-                guard let r = connect() else { return }
-                redis = r
-            }
-        }
+        defer { if follow, let redis { try? lease.release(on: redis) } }
+        guard let loaded = try loadState() else { return }
+        if follow, !(try holdLease()) { return }
         let sources: [TailSource]
         let formats: [SourceFormat]
-        let follow: Bool
         switch mode {
         case .follow:
             sources = config.sources.map { TailSource(pattern: $0.path, startAt: $0.startAt) }
             formats = config.sources.map(\.format)
-            follow = true
         case let .replay(paths, format):
+            try refuseFilesADaemonHolds(paths, loaded)
             sources = paths.map { TailSource(pattern: $0, startAt: .beginning) }
             formats = paths.map { _ in format }
-            follow = false
+        }
+        // Sources this host started before: `start_at: end` does not apply to them again.
+        let started = Set(loaded.markers.keys.filter { $0.hasPrefix(Self.sourceMarker) }.map { String($0.dropFirst(Self.sourceMarker.count)) })
+        var markers: [String: String] = [:]
+        if follow {
+            let now = String(Int64(clock()))
+            for s in sources where !started.contains(s.pattern) { markers[Self.sourceMarker + s.pattern] = now }
+            for p in started where !sources.contains(where: { $0.pattern == p }) { markers[Self.sourceMarker + p] = "" }
         }
         let parsers = formats.map { $0.makeParser(limits: config.ingest.limits) }
         let policies = formats.map(\.policy)
-        let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: checkpoints,
-                                follow: follow, waker: waker, logger: logger)
+        let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: loaded.checkpoints,
+                                follow: follow, startedBefore: started, waker: waker, logger: logger)
         try tailer.rescan()
         logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
                                                  "host_id": "\(config.hostID)"])
+        var state = State(registry: loaded.registry, markers: markers, lastSweep: clock(), lastLease: clock())
         var rate = (at: clock(), lines: Int64(0), perSecond: 0.0)
         var lastAlert: String?
         func statusLine() -> String {
             let s = stats
-            return "tailing \(tailer.openFiles) files, \(Int(rate.perSecond.rounded())) lines/s, \(tailer.unreadBytes) bytes unread, "
-                + "Redis \(s.redisConnected ? "ok" : "unreachable"), \(s.lines) lines so far, last alert: \(lastAlert ?? "none")"
+            var text = "tailing \(tailer.openFiles) files, \(Int(rate.perSecond.rounded())) lines/s, \(tailer.unreadBytes) bytes unread, "
+                + "Redis \(s.redisConnected ? "ok" : "unreachable"), \(s.lines) lines so far"
+            if s.badTotal > 0 { text += ", \(s.badTotal) bad (\(s.topBadReasons))" }
+            return text + ", last alert: \(lastAlert ?? "none")"
         }
         // Only under systemd: the figures cost little, but nothing at all when nobody listens.
         let notifier = self.notifier.flatMap { $0.isActive ? $0 : nil }
         notifier?.ready(status: statusLine())
         var lastStatusCheck = clock()
-        var sampler = BadLineSampler(interval: 10)
-        var lastSweep = clock()
         let alerts = alertSinks.isEmpty ? nil : AlertEvaluator(config: config.alerts, keys: config.keys, retention: config.retention,
                                                                 sinks: alertSinks, logger: logger)
-        var sinkCounters: [String: Int64] = [:]
         var alertFailureLogged = -Double.infinity
 
         while !stopSignal.isStopped {
@@ -117,88 +155,43 @@ public final class IngestPipeline: @unchecked Sendable {
                     notifier.status(statusLine(), now: now)
                 }
             }
-            var batch = WindowBatch(retention: config.retention, limits: config.ingest.limits)
-            var lines: Int64 = 0
-            var overlong: Int64 = 0
-            var bad: [ParseFailure: Int64] = [:]
-            var skipped: Int64 = 0
-            let more = try tailer.poll(maxBytes: config.ingest.batchBytes) { file, event, end in
-                switch event {
-                case let .line(bytes):
-                    lines += 1
-                    do throws(ParseFailure) {
-                        let call = try parsers[file.sourceIndex].parse(bytes)
-                        try batch.add(call, policy: policies[file.sourceIndex], registry: &registry, now: now)
-                    } catch where error == .notACall {
-                        skipped += 1
-                    } catch {
-                        bad[error, default: 0] += 1
-                        if sampler.shouldLog(error.rawValue, now: now) {
-                            logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
-                                           metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
-                        }
-                    }
-                case .overlong:
-                    overlong += 1
-                    if sampler.shouldLog("overlong", now: now) {
-                        logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes)); further ones are counted and sampled",
-                                       metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
-                    }
-                }
-            }
-            let closed = tailer.takeClosed()
-            let moved = tailer.takeChanged()
-            if !moved.isEmpty || !closed.isEmpty {
-                var counters: [String: Int64] = ["lines": lines, "overlong": overlong, "skipped": skipped]
-                for (reason, n) in bad { counters["bad_" + reason.rawValue] = n }
-                for sink in alertSinks {
-                    for (name, total) in sink.counters {
-                        counters[name] = total - (sinkCounters[name] ?? 0)
-                        sinkCounters[name] = total
-                    }
-                }
-                var cps: [String: Checkpoint] = [:]
-                for f in moved { cps[f.identity.key] = try f.checkpoint() }
-                let commit = WindowStore.Commit(batch: batch, checkpoints: cps, counters: counters, forget: closed)
-                guard let (r, runs) = commitWithRetry(commit, redis: redis) else { return }
-                redis = r
-                alerts?.noteBatch(runs, touched: batch.models)
-                statsBox.withLock { s in
-                    s.lines += lines
-                    s.records += Int64(batch.records)
-                    s.lateRecords += Int64(batch.late)
-                    s.overlongLines += overlong
-                    s.skippedLines += skipped
-                    for (reason, n) in bad { s.badLines[reason, default: 0] += n }
-                    s.batchesCommitted += 1
-                }
-            }
+            let (read, more) = try readBatch(tailer, parsers: parsers, policies: policies, state: &state, now: now)
+            guard try commitBatch(read, tailer: tailer, state: &state, alerts: alerts) else { return }
             if !follow {
                 if !more { break }
                 continue
             }
             if let alerts {
                 do {
+                    guard let redis = connection() else { break }
                     try alerts.evaluateIfDue(on: redis, now: clock())
                 } catch {
                     if clock() - alertFailureLogged >= 60 {
                         logger.error("cannot evaluate alert rules: \(error); retrying")
                         alertFailureLogged = clock()
                     }
-                    // A quiet log may bring no commit to reconnect: do it here (reading waits meanwhile).
-                    if error.kind == .io || error.kind == .connection {
-                        guard let r = connect() else { break }
-                        redis = r
-                    }
+                    // A quiet log may bring no commit to reconnect: the next turn does it.
+                    if error.kind == .io || error.kind == .connection { redis = nil }
                 }
             }
-            if clock() - lastSweep >= config.ingest.sweepInterval {
+            if clock() - state.lastLease >= DaemonLease.renewEvery {
+                state.lastLease = clock()
+                if let redis = connection(), let other = try? lease.acquire(now: clock(), on: redis) {
+                    throw IngestError.leaseLost(holder: other.description)
+                }
+            }
+            if clock() - state.lastPrune >= 3600 {
+                // Checkpoints of files let go are kept until every line they could hold is past the retention.
+                state.lastPrune = clock()
+                tailer.pruneCheckpoints(before: Int64(clock()) - config.retention.hourBuckets - 86_400)
+            }
+            if clock() - state.lastSweep >= config.ingest.sweepInterval {
                 try tailer.sweep()
-                lastSweep = clock()
+                state.lastSweep = clock()
                 continue
             }
             if !more {
-                var timeout = config.ingest.sweepInterval - (clock() - lastSweep)
+                var timeout = config.ingest.sweepInterval - (clock() - state.lastSweep)
                 if let alerts { timeout = min(timeout, alerts.dueIn(now: clock())) }
                 waker.wait(timeout: max(0.005, timeout))
             }
@@ -212,6 +205,178 @@ public final class IngestPipeline: @unchecked Sendable {
                 + (alerts.stats.conflicts > 0 ? ", \(alerts.stats.conflicts) left to another aimon process" : "")
         }
         logger.info("ingest stopped: \(summary)")
+    }
+
+    static let sourceMarker = WindowStore.markerPrefix + "src:"
+
+    // MARK: - Steps
+
+    private struct Loaded {
+        var checkpoints: [String: String]
+        var markers: [String: String]
+        var registry: ModelRegistry
+    }
+
+    /// This host's checkpoints and markers, and the model registry; nil when stopped first.
+    private func loadState() throws -> Loaded? {
+        while true {
+            guard let redis = connection() else { return nil }
+            do {
+                let (checkpoints, markers) = try store.loadCheckpoints(on: redis)
+                let now = clock()
+                let models = try store.loadModels(now: Int64(now), on: redis).mapValues(Double.init)
+                return Loaded(checkpoints: checkpoints, markers: markers,
+                              registry: ModelRegistry(capacity: config.ingest.maxModels, ttl: config.ingest.modelTTL, known: models))
+            } catch {
+                logger.warning("cannot read checkpoints from Redis: \(error); retrying")
+                if error.kind == .io || error.kind == .connection { self.redis = nil }
+                if stopSignal.sleep(1) { return nil }
+            }
+        }
+    }
+
+    /// Takes this host's daemon lease, waiting while another live daemon holds it; false when stopped.
+    private func holdLease() throws -> Bool {
+        var told = false
+        while !stopSignal.isStopped {
+            guard let redis = connection() else { return false }
+            do {
+                guard let other = try lease.acquire(now: clock(), on: redis) else {
+                    if told { logger.notice("the other aimon of this host_id is gone; starting") }
+                    return true
+                }
+                let message = "another aimon run uses host_id '\(config.hostID)': \(other); waiting for it to stop "
+                    + "(each daemon needs its own host_id: two on one would read each other's files)"
+                if !told { logger.error("\(message)") }
+                told = true
+                notifier?.watchdog(now: clock())
+                notifier?.status(message, now: clock(), interval: 0)
+            } catch {
+                logger.warning("cannot take the daemon lease: \(error); retrying")
+                if error.kind == .io || error.kind == .connection { self.redis = nil }
+            }
+            if stopSignal.sleep(5) { return false }
+        }
+        return false
+    }
+
+    /// Replay: refuses files a running daemon of this host holds (both would count their lines).
+    private func refuseFilesADaemonHolds(_ paths: [String], _ loaded: Loaded) throws {
+        guard let holder = DaemonLease.holder(in: loaded.markers, now: clock()) else { return }
+        var held: [String] = []
+        for path in paths {
+            guard let st = try? FileSystem.status(of: path) else { continue }
+            let id = FileIdentity(device: st.device, inode: st.inode).key
+            if let text = loaded.checkpoints[id], let cp = Checkpoint(encoded: text), cp.held { held.append(path) }
+        }
+        if !held.isEmpty { throw IngestError.heldByDaemon(paths: held, holder: holder.description) }
+    }
+
+    /// What one batch read.
+    private struct Read {
+        var batch: WindowBatch
+        var lines: Int64 = 0
+        var overlong: Int64 = 0
+        var skipped: Int64 = 0
+        var bad: [ParseFailure: Int64] = [:]
+    }
+
+    /// Reads up to `batch_bytes` into a batch. `more`: the budget ran out before every file was read.
+    private func readBatch(_ tailer: Tailer, parsers: [any LineParser], policies: [FailurePolicy], state: inout State,
+                           now: Double) throws -> (Read, more: Bool) {
+        var read = Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
+                                           maxErrorMessages: config.ingest.maxErrorMessages))
+        let more = try tailer.poll(maxBytes: config.ingest.batchBytes) { file, event, end in
+            switch event {
+            case let .line(bytes):
+                read.lines += 1
+                do throws(ParseFailure) {
+                    let call = try parsers[file.sourceIndex].parse(bytes)
+                    let late = read.batch.late
+                    try read.batch.add(call, policy: policies[file.sourceIndex], registry: &state.registry, now: now)
+                    if read.batch.late > late, state.sampler.shouldLog("late", now: now) {
+                        logger.notice("dropping a line older than retention.hour_buckets (late); further ones are counted and sampled",
+                                      metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
+                    }
+                } catch where error == .notACall {
+                    read.skipped += 1
+                } catch {
+                    read.bad[error, default: 0] += 1
+                    if state.sampler.shouldLog(error.rawValue, now: now) {
+                        logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
+                                       metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
+                    }
+                }
+            case .overlong:
+                read.overlong += 1
+                if state.sampler.shouldLog("overlong", now: now) {
+                    logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes)); further ones are counted and sampled",
+                                   metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
+                }
+            }
+        }
+        return (read, more)
+    }
+
+    /// Commits what was read with the checkpoints it moved (nothing to do when no checkpoint moved:
+    /// then no line was read either). False when stopped before it landed.
+    private func commitBatch(_ read: Read, tailer: Tailer, state: inout State, alerts: AlertEvaluator?) throws -> Bool {
+        let now = clock()
+        let changes = try tailer.pendingChanges(now: Int64(now))
+        guard !changes.isEmpty || !state.markers.isEmpty else { return true }
+        var counters: [String: Int64] = ["lines": read.lines, "overlong": read.overlong, "skipped": read.skipped]
+        for (reason, n) in read.bad { counters["bad_" + reason.rawValue] = n }
+        var sinkTotals: [String: Int64] = [:]
+        if !changes.isEmpty {  // counters ride only on commits that can tell whether they landed
+            for sink in alertSinks {
+                for (name, total) in sink.counters {
+                    counters[name] = total - (state.sinkCounters[name] ?? 0)
+                    sinkTotals[name] = total
+                }
+            }
+        }
+        let commit = WindowStore.Commit(batch: read.batch, changes: changes, counters: counters, markers: state.markers, now: Int64(now))
+        guard let outcome = try commitWithRetry(commit) else { return false }
+        var runs: [String: RunsEnded] = [:]
+        switch outcome {
+        case let .applied(r, saturated, repaired):
+            runs = r
+            if saturated > 0 || repaired > 0 {
+                logger.warning("""
+                    Redis sums held at the Int64 edge (\(saturated)) or replaced because they held no integer (\(repaired)): \
+                    some totals of this batch's buckets are wrong
+                    """)
+            }
+        case .landed:
+            // The runs it ended are lost to the engine; runs still in progress are in Redis.
+            logger.notice("the batch had landed before the connection broke; it was not applied again")
+        case let .conflict(id, found):
+            throw IngestError.conflict(id: id, found: found)
+        }
+        tailer.committed(changes)
+        state.markers = [:]
+        for (name, total) in sinkTotals { state.sinkCounters[name] = total }
+        alerts?.noteBatch(runs, touched: read.batch.models)
+        statsBox.withLock { s in
+            s.lines += read.lines
+            s.records += Int64(read.batch.records)
+            s.lateRecords += Int64(read.batch.late)
+            s.overlongLines += read.overlong
+            s.skippedLines += read.skipped
+            for (reason, n) in read.bad { s.badLines[reason, default: 0] += n }
+            s.batchesCommitted += 1
+            if case let .applied(_, saturated, repaired) = outcome { s.saturated += saturated + repaired }
+        }
+        return true
+    }
+
+    // MARK: - Redis
+
+    /// The connection, made again (with backoff) when it was lost; nil when stopped first.
+    private func connection() -> RedisConnection? {
+        if let redis { return redis }
+        redis = connect()
+        return redis
     }
 
     /// Connects, retrying with backoff until Redis answers or a stop is asked (then nil).
@@ -239,33 +404,35 @@ public final class IngestPipeline: @unchecked Sendable {
         return nil
     }
 
-    /// Commits, surviving a lost connection without applying the batch twice. Returns the connection
-    /// and the runs of failures the batch ended; nil when stopped first.
-    private func commitWithRetry(_ commit: WindowStore.Commit, redis: RedisConnection) -> (RedisConnection, [String: RunsEnded])? {
-        var redis = redis
+    /// Commits, surviving lost connections and refusals: the same commit is sent until Redis answers
+    /// it, and being conditional it applies once whatever happened to the earlier tries (a reply lost,
+    /// a late write from a connection that timed out). nil when stopped first.
+    private func commitWithRetry(_ commit: WindowStore.Commit) throws -> WindowStore.Outcome? {
         var backoff = Backoff()
-        var mustVerify = false
+        var lastRefusal = ""
         while !stopSignal.isStopped {
+            guard let redis = connection() else { return nil }
             do {
-                if mustVerify, try store.isCommitted(commit.checkpoints, on: redis) {
-                    logger.notice("the batch had landed before the connection broke; not applying it again")
-                    // The runs it ended are lost to the engine; runs still in progress are in Redis.
-                    return (redis, [:])
-                }
-                return (redis, try store.commit(commit, on: redis))
+                let outcome = try store.commit(commit, on: redis)
+                if !lastRefusal.isEmpty { logger.notice("Redis takes batches again; reading resumes") }
+                return outcome
             } catch {
                 notifier?.watchdog(now: clock())
                 statsBox.withLock { $0.commitRetries += 1 }
-                mustVerify = true
-                if error.kind == .io || error.kind == .connection {
-                    logger.error("Redis connection lost during a commit; will verify and retry: \(error)")
-                    if stopSignal.sleep(backoff.next()) { return nil }
-                    guard let r = connect() else { return nil }
-                    redis = r
-                } else {
-                    logger.error("Redis refused a commit; retrying: \(error)")
-                    if stopSignal.sleep(backoff.next()) { return nil }
+                switch error.kind {
+                case .io, .connection:
+                    logger.error("Redis connection lost during a commit; sending it again (it applies only if it did not land): \(error)")
+                    // Closed before anything else: nothing more can arrive on it.
+                    self.redis = nil
+                default:
+                    if error.message != lastRefusal {
+                        logger.error("Redis refused a batch; retrying, reading paused: \(error)")
+                        lastRefusal = error.message
+                    }
+                    notifier?.status("Redis refuses batches: \(error.message)", now: clock(), interval: 0)
+                    if error.kind == .protocolViolation { self.redis = nil }
                 }
+                if stopSignal.sleep(backoff.next()) { return nil }
             }
         }
         return nil

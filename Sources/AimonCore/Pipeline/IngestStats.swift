@@ -9,17 +9,26 @@ public struct IngestStats: Sendable, Equatable {
     public var lateRecords: Int64 = 0
     public var batchesCommitted: Int64 = 0
     public var commitRetries: Int64 = 0
+    /// Redis sums held at the Int64 edge, or replaced because they held no integer.
+    public var saturated: Int64 = 0
     public var redisConnected = false
 
     public init() {}
 
     public var badTotal: Int64 { badLines.values.reduce(0, +) }
 
+    /// The most frequent bad-line reasons, "bad_latency 12, invalid_json 3".
+    public var topBadReasons: String {
+        badLines.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.rawValue < $1.key.rawValue }
+            .prefix(3).map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ")
+    }
+
     public var summary: String {
         var parts = ["\(lines) lines", "\(records) records", "\(badTotal) bad", "\(overlongLines) overlong",
                      "\(lateRecords) late", "\(batchesCommitted) batches"]
         if skippedLines > 0 { parts.insert("\(skippedLines) not calls", at: 3) }
         if commitRetries > 0 { parts.append("\(commitRetries) commit retries") }
+        if saturated > 0 { parts.append("\(saturated) sums saturated") }
         if !badLines.isEmpty {
             parts.append("bad by reason: " + badLines.sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " "))

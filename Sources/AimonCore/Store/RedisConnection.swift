@@ -10,6 +10,8 @@ import Glibc
 public final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
     public let url: RedisURL
+    /// SHA1 of each Lua script loaded on this connection (SCRIPT LOAD), by source.
+    private var scriptSHAs: [String: String] = [:]
 
     /// Connects, authenticates and selects the database. `timeout` bounds connect and each reply.
     public init(url: RedisURL, timeout: Double = 5) throws(RedisError) {
@@ -49,6 +51,26 @@ public final class RedisConnection {
         var commands = RedisCommands()
         commands.append(args)
         return try pipeline(commands)[0]
+    }
+
+    /// Runs a Lua script by its SHA1 (EVALSHA), loading it first on this connection; a script the
+    /// server forgot (NOSCRIPT: a restart, SCRIPT FLUSH) ran nothing, so it is loaded and sent again.
+    public func evaluate(_ script: String, keys: [String], arguments: [String]) throws(RedisError) -> RedisReply {
+        for _ in 0..<2 {
+            let sha: String
+            if let known = scriptSHAs[script] { sha = known } else {
+                let loaded = try command(["SCRIPT", "LOAD", script])
+                guard case let .string(bytes) = loaded else { throw RedisError(.reply, "Redis refused to load a script: \(loaded)") }
+                sha = String(decoding: bytes, as: UTF8.self)
+                scriptSHAs[script] = sha
+            }
+            var c = RedisCommands()
+            c.append(["EVALSHA", sha, String(keys.count)], keys + arguments)
+            let reply = try pipeline(c)[0]
+            guard case let .error(e) = reply, e.hasPrefix("NOSCRIPT") else { return reply }
+            scriptSHAs[script] = nil
+        }
+        throw RedisError(.reply, "Redis keeps forgetting aimon's Lua script (NOSCRIPT)")
     }
 
     /// Sends every command in one write and reads all their replies, in order.

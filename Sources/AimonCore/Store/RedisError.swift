@@ -9,6 +9,9 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
         case reply
         /// A reply of an unexpected shape.
         case protocolViolation
+        /// Redis cannot take aimon's writes until an operator acts (a key of another type under
+        /// aimon's prefix): nothing was written.
+        case refused
     }
 
     public var kind: Kind
@@ -25,7 +28,7 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
         case .connection, .io: return true
         case .reply: return message.hasPrefix("LOADING") || message.hasPrefix("BUSY")
             || message.hasPrefix("TRYAGAIN") || message.hasPrefix("MASTERDOWN") || message.hasPrefix("READONLY")
-        case .protocolViolation: return false
+        case .protocolViolation, .refused: return false
         }
     }
 

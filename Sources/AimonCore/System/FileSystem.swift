@@ -69,20 +69,26 @@ public enum FileSystem {
         }
     }
 
-    /// `glob(3)`: matching paths, sorted; none when nothing matches.
-    public static func glob(_ pattern: String) -> [String] {
+    /// `glob(3)`: matching paths, sorted; none when nothing matches. `failure` says why the listing
+    /// may be incomplete (out of memory, a read error): then no matching is not "no files".
+    public static func glob(_ pattern: String) -> (paths: [String], failure: String?) {
         var g = glob_t()
         defer { globfree(&g) }
-        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
-        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }
+        let rc = Glibc.glob(pattern, 0, nil, &g)
+        switch rc {
+        case 0: return ((0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }, nil)
+        case GLOB_NOMATCH: return ([], nil)
+        case GLOB_NOSPACE: return ([], "glob(\(pattern)): out of memory")
+        default: return ([], "glob(\(pattern)): read error \(rc)")
+        }
     }
 
-    /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
     /// Whether `path` matches the glob `pattern` (fnmatch, `*` not crossing `/`).
     public static func matches(pattern: String, path: String) -> Bool {
         fnmatch(pattern, path, FNM_PATHNAME) == 0
     }
 
+    /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
     public static func raiseOpenFileLimit() {
         var lim = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }

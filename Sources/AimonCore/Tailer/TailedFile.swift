@@ -31,6 +31,8 @@ public final class TailedFile {
     /// Something may have been written since the last read.
     var dirty = true
     var sizeAtLastSweep: Int64 = -1
+    /// The size when the content was last compared with what was read (`Tailer.checkContent`).
+    var sizeAtLastCheck: Int64 = -1
 
     init(identity: FileIdentity, path: String, sourceIndex: Int, fd: Int32, maxLineBytes: Int, offset: Int64) {
         self.identity = identity
@@ -45,18 +47,26 @@ public final class TailedFile {
     /// Offset just past the last line handed out: what a checkpoint records.
     public var committedOffset: Int64 { splitter.committedOffset }
 
-    /// The checkpoint for the current position (computes the head fingerprint once).
-    public func checkpoint() throws(SystemError) -> Checkpoint {
+    /// The checkpoint for the current position (computes the head fingerprint once). `held`: a daemon
+    /// has the file open.
+    public func checkpoint(held: Bool) throws(SystemError) -> Checkpoint {
         if fingerprint == nil, committedOffset > 0 {
             fingerprint = try FileIdentity.fingerprint(fd: fd, path: path)
         }
-        return Checkpoint(offset: committedOffset, fingerprint: fingerprint ?? 0, path: path)
+        return Checkpoint(offset: committedOffset, fingerprint: fingerprint ?? 0, path: path, held: held)
     }
 
     /// Starts again from 0: the file was truncated (copytruncate, `> file`).
     func restartFromZero() {
         splitter = LineSplitter(maxLineBytes: splitter.maxLineBytes, startOffset: 0)
         fingerprint = nil
+        dirty = true
+    }
+
+    /// Drops the unfinished line read so far and reads on from the last complete line: the line was
+    /// cut short in the file.
+    func rewindToCommitted() {
+        splitter = LineSplitter(maxLineBytes: splitter.maxLineBytes, startOffset: committedOffset)
         dirty = true
     }
 }

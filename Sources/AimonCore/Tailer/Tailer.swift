@@ -22,14 +22,19 @@ public final class Tailer {
     public let maxLineBytes: Int
     public let follow: Bool
     public private(set) var counters = Counters()
-    /// Identity keys of files let go since the last call to `takeClosed()` (their checkpoints can go).
-    private var closed: [String] = []
-    /// Files whose position moved (lines read, or truncation noticed) since `takeChanged()`.
+    /// Files whose position moved (lines read, opened, truncation noticed) since the last
+    /// `pendingChanges`.
     private var changed: [FileIdentity: TailedFile] = [:]
 
     private var files: [FileIdentity: TailedFile] = [:]
     private var byPath: [String: FileIdentity] = [:]
-    private var checkpoints: [String: Checkpoint]
+    /// The checkpoints in Redis, and what the next commit changes there.
+    private var book: CheckpointBook
+    /// Sources this host started before: `start_at: end` no longer applies to them (their files
+    /// without a checkpoint appeared while aimon was not running, and are read from their start).
+    private let startedBefore: Set<String>
+    /// Paths (and patterns) already warned about, so a lasting problem is logged once.
+    private var warned = Set<String>()
     private var firstScanDone = false
     private var pollCount = 0
     private var sweeps = 0
@@ -39,17 +44,24 @@ public final class Tailer {
     private var rescanNeeded = true
     private let inotify: Inotify?
     private let logger: Logger
+    /// Lists a source's files (`FileSystem.glob`; tests inject failures).
+    private let list: (String) -> (paths: [String], failure: String?)
     private let buffer: UnsafeMutableRawBufferPointer
     private static let chunkSize = 256 * 1024
 
     /// - Parameters:
-    ///   - checkpoints: positions committed earlier, by identity key.
-    ///   - follow: watch with inotify and keep going (the daemon); false reads what is there (replay).
-    public init(sources: [TailSource], maxLineBytes: Int, checkpoints: [String: Checkpoint],
-                follow: Bool, waker: Waker?, logger: Logger) throws(SystemError) {
+    ///   - checkpoints: this host's checkpoint texts as stored in Redis, by identity key.
+    ///   - follow: watch with inotify and keep going (the daemon, whose checkpoints say it holds its
+    ///     files); false reads what is there (replay).
+    ///   - startedBefore: patterns of sources this host started before (see `startedBefore`).
+    public init(sources: [TailSource], maxLineBytes: Int, checkpoints: [String: String],
+                follow: Bool, startedBefore: Set<String> = [], waker: Waker?, logger: Logger,
+                list: @escaping (String) -> (paths: [String], failure: String?) = FileSystem.glob) throws(SystemError) {
+        self.list = list
         self.sources = sources
         self.maxLineBytes = maxLineBytes
-        self.checkpoints = checkpoints
+        self.book = CheckpointBook(stored: checkpoints)
+        self.startedBefore = startedBefore
         self.follow = follow
         self.logger = logger
         self.inotify = follow ? try Inotify(waker: waker ?? Waker()) : nil
@@ -67,18 +79,25 @@ public final class Tailer {
 
     public var pendingBytes: Int64 { files.values.reduce(0) { $0 + $1.splitter.pendingBytes } }
 
-    /// Identity keys of files let go since the last call.
-    public func takeClosed() -> [String] {
-        defer { closed.removeAll() }
-        return closed
+    /// The checkpoint changes the next commit carries, stamped `now`: files whose position moved
+    /// (a truncation counts, so the reset position is committed before a new line arrives; a file
+    /// just opened counts, so its starting position is known after a restart), files let go, and
+    /// checkpoints released or pruned. Unchanged until `committed` is called.
+    public func pendingChanges(now: Int64) throws(SystemError) -> [CheckpointChange] {
+        for (id, file) in changed { book.note(id.key, try file.checkpoint(held: follow)) }
+        changed.removeAll()
+        return book.changes(now: now)
     }
 
-    /// Files whose position moved since the last call: their checkpoints are due. A truncation
-    /// counts, so the reset position is committed even before a new line arrives.
-    public func takeChanged() -> [TailedFile] {
-        defer { changed.removeAll() }
-        return Array(changed.values)
-    }
+    /// The commit that carried `changes` landed.
+    public func committed(_ changes: [CheckpointChange]) { book.committed(changes) }
+
+    /// Checkpoints of files that are not open, by identity key.
+    public var idleCheckpoints: [String: Checkpoint] { book.idle }
+
+    /// Drops checkpoints of files let go before `cutoff` (epoch seconds): every line such a file can
+    /// hold is then older than the retention, so a replay of it would count nothing anyway.
+    public func pruneCheckpoints(before cutoff: Int64) { book.prune(before: cutoff) }
 
     // MARK: - Reading
 
@@ -96,8 +115,7 @@ public final class Tailer {
         if !dirty.isEmpty { dirty.rotate(by: pollCount % dirty.count) }
         pollCount &+= 1
         for file in dirty {
-            let size = try FileSystem.fstat(file.fd, path: file.path).size
-            if size < file.splitter.fedOffset { noteTruncation(file) }
+            try checkContent(file, size: try FileSystem.fstat(file.fd, path: file.path).size)
             while budget > 0 {
                 let want = min(Self.chunkSize, budget)
                 let n = try FileSystem.pread(file.fd, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]),
@@ -124,30 +142,44 @@ public final class Tailer {
         if fullRescan ?? (inotify == nil || unwatchedFolders || sweeps % Self.rescanEverySweeps == 0) { try rescan() }
         for (id, file) in files {
             let st = try FileSystem.fstat(file.fd, path: file.path)
-            if st.size < file.splitter.fedOffset { noteTruncation(file) }
+            try checkContent(file, size: st.size)
             if st.size > file.splitter.fedOffset { file.dirty = true }
-            // Only a file whose size moved can have been truncated and refilled: idle files cost one fstat.
-            if st.size != file.sizeAtLastSweep, file.fingerprint != nil, file.splitter.fedOffset > 0,
-               try FileIdentity.fingerprint(fd: file.fd, path: file.path) != file.fingerprint {
-                // Same inode, new head: truncated and rewritten past our offset between two looks.
-                logger.warning("file was truncated and rewritten; reading it again from the start",
-                               metadata: ["path": "\(file.path)"])
-                counters.truncations += 1
-                file.restartFromZero()
-                changed[file.identity] = file
-            }
             if file.detached, !file.dirty, st.size == file.sizeAtLastSweep {
                 logger.info("letting go of rotated file, read to its end", metadata: ["path": "\(file.path)"])
                 files[id] = nil
-                closed.append(id.key)
+                changed[id] = nil
+                book.letGo(id.key, try file.checkpoint(held: false))
                 counters.filesClosed += 1
             }
             file.sizeAtLastSweep = st.size
         }
     }
 
-    private func noteTruncation(_ file: TailedFile) {
-        logger.notice("file was truncated; reading it from the start", metadata: ["path": "\(file.path)"])
+    /// Compares the file with what was read from it, before reading more: a file smaller than the
+    /// last complete line read was truncated (read again from 0); one that lost only the unfinished
+    /// line after it had that line cut (read again from the last complete line: nothing counted is
+    /// read twice); one whose head or line boundary changed while its size moved was truncated and
+    /// refilled past our position between two looks (read again from 0). Idle files cost nothing here.
+    private func checkContent(_ file: TailedFile, size: Int64) throws(SystemError) {
+        defer { file.sizeAtLastCheck = size }
+        if size < file.committedOffset {
+            logger.notice("file was truncated; reading it from the start", metadata: ["path": "\(file.path)"])
+            restartFromZero(file)
+        } else if size < file.splitter.fedOffset {
+            logger.notice("the unfinished last line was cut short; reading on from the last complete line",
+                          metadata: ["path": "\(file.path)", "offset": "\(file.committedOffset)"])
+            file.rewindToCommitted()
+        } else if size != file.sizeAtLastCheck, file.committedOffset > 0, let head = file.fingerprint {
+            let sameHead = try FileIdentity.fingerprint(fd: file.fd, path: file.path) == head
+            let atLineStart = try Self.isLineStart(fd: file.fd, offset: file.committedOffset, path: file.path)
+            if !sameHead || !atLineStart {
+                logger.warning("file was truncated and rewritten; reading it again from the start", metadata: ["path": "\(file.path)"])
+                restartFromZero(file)
+            }
+        }
+    }
+
+    private func restartFromZero(_ file: TailedFile) {
         counters.truncations += 1
         file.restartFromZero()
         changed[file.identity] = file
@@ -185,10 +217,27 @@ public final class Tailer {
         unwatchedFolders = false
         for (index, source) in sources.enumerated() {
             if let inotify { watchDirectories(of: source.pattern, inotify) }
-            let paths = follow ? FileSystem.glob(source.pattern) : [source.pattern]
+            var paths = [source.pattern]
+            if follow {
+                let listing = list(source.pattern)
+                paths = listing.paths
+                if let failure = listing.failure {
+                    warnOnce(source.pattern, "cannot list the files of a source (\(failure)); the files already open are kept")
+                } else {
+                    warned.remove(source.pattern)
+                }
+            }
             for path in paths where !claimed.contains(path) {
                 claimed.insert(path)
-                guard let st = try FileSystem.status(of: path), st.isRegular else { continue }
+                let status: FileSystem.Status?
+                do { status = try FileSystem.status(of: path) } catch {
+                    // One unreadable path (ELOOP, EACCES) is skipped; the others are read.
+                    warnOnce(path, "cannot look at a file, skipping it: \(error)")
+                    if let id = byPath[path] { seen.insert(id) }
+                    continue
+                }
+                warned.remove(path)
+                guard let st = status, st.isRegular else { continue }
                 let id = FileIdentity(device: st.device, inode: st.inode)
                 if let old = byPath[path], old != id { detach(old, path: path, reason: "replaced at its path (rotation)") }
                 seen.insert(id)
@@ -201,8 +250,24 @@ public final class Tailer {
                 try open(path, identity: id, size: st.size, sourceIndex: index, startAt: source.startAt)
             }
         }
-        for (path, id) in byPath where !seen.contains(id) { detach(id, path: path, reason: "gone from its path") }
+        // A path the globs did not return is let go only if it no longer leads to the file: a glob
+        // can miss files without failing (a folder it could not read, EMFILE, NFS).
+        for (path, id) in byPath where !seen.contains(id) {
+            let current: FileSystem.Status?
+            do { current = try FileSystem.status(of: path) } catch { continue }  // cannot tell: keep it
+            if let current, current.device == id.device, current.inode == id.inode { continue }  // the glob missed it
+            detach(id, path: path, reason: "gone from its path")
+        }
+        if !firstScanDone, follow {
+            // Held by a daemon before, and not found now: no longer held (aimon replay may read them).
+            book.releaseIdle()
+        }
         firstScanDone = true
+    }
+
+    private func warnOnce(_ what: String, _ message: String) {
+        guard warned.insert(what).inserted else { return }
+        logger.warning("\(message)", metadata: ["path": "\(what)"])
     }
 
     private func detach(_ id: FileIdentity, path: String, reason: String) {
@@ -218,21 +283,25 @@ public final class Tailer {
         let fd: Int32
         do { fd = try FileSystem.openForReading(path) } catch {
             if error.errno == ENOENT { return }  // gone between glob and open: the next scan decides
-            logger.error("cannot open log file: \(error) (does aimon's user have read access?)")
+            let hint = error.errno == EMFILE || error.errno == ENFILE
+                ? "the open-file limit is reached (raise LimitNOFILE= in the unit)" : "does aimon's user have read access?"
+            logger.error("cannot open log file: \(error) (\(hint))")
             return
         }
+        var owned = false  // until a TailedFile owns it, a failure below must close it
+        defer { if !owned { close(fd) } }
         let st = try FileSystem.fstat(fd, path: path)
         guard st.device == identity.device, st.inode == identity.inode else {
-            close(fd)  // replaced between stat and open: look again
-            rescanNeeded = true
+            rescanNeeded = true  // replaced between stat and open: look again
             return
         }
         var offset: Int64 = 0
         var fingerprint: UInt64?
-        if let cp = checkpoints.removeValue(forKey: identity.key) {
+        let startFromEnd = !firstScanDone && startAt == .end && !startedBefore.contains(sources[sourceIndex].pattern)
+        if let cp = book.open(identity.key) {
             fingerprint = try FileIdentity.fingerprint(fd: fd, path: path)
             // A checkpoint is always just past a newline: if that byte is not one, the file changed.
-            if fingerprint == cp.fingerprint, cp.offset <= st.size,
+            if fingerprint == cp.fingerprint || cp.offset == 0, cp.offset <= st.size,
                try Self.isLineStart(fd: fd, offset: cp.offset, path: path) {
                 offset = cp.offset
             } else {
@@ -240,17 +309,18 @@ public final class Tailer {
                 logger.notice("file is not the one checkpointed (new file on a recycled inode, or truncated); reading it from the start",
                               metadata: ["path": "\(path)"])
             }
-        } else if !firstScanDone && startAt == .end {
+        } else if startFromEnd {
             offset = try Self.lastLineBoundary(fd: fd, size: st.size, path: path)
         }
-        // The inode of a file let go earlier can be reused at once by a new file: its checkpoint must
-        // not be forgotten after this file's is written.
-        closed.removeAll { $0 == identity.key }
         let file = TailedFile(identity: identity, path: path, sourceIndex: sourceIndex, fd: fd,
                               maxLineBytes: maxLineBytes, offset: offset)
+        owned = true
         file.fingerprint = fingerprint
         files[identity] = file
         byPath[path] = identity
+        // Its starting position is committed at once: after a restart the file resumes there, and
+        // `start_at: end` is never applied to it again.
+        changed[identity] = file
         counters.filesOpened += 1
         logger.info("tailing file", metadata: ["path": "\(path)", "offset": "\(offset)"])
     }
@@ -289,7 +359,7 @@ public final class Tailer {
     /// a later sweep.
     private func watchDirectories(of pattern: String, _ inotify: Inotify) {
         let dir = pattern.lastIndex(of: "/").map { String(pattern[..<$0]) } ?? "."
-        let dirs = dir.isEmpty ? ["/"] : (dir.contains(where: { "*?[".contains($0) }) ? FileSystem.glob(dir) : [dir])
+        let dirs = dir.isEmpty ? ["/"] : (dir.contains(where: { "*?[".contains($0) }) ? FileSystem.glob(dir).paths : [dir])
         if dirs.isEmpty { unwatchedFolders = true }
         for d in dirs {
             do {

@@ -1,6 +1,11 @@
 /// Normalises error messages so that the same error counts as one entry in "top errors".
 public enum ErrorMessage {
     public static let maxBytes = 200
+    /// Where messages past `ingest.max_error_messages` distinct ones per model and hour are counted:
+    /// the empty text, which `normalise` never gives.
+    public static let others = ""
+    /// How reports show `others`.
+    public static let othersLabel = "(other errors)"
 
     /// Collapses runs of ASCII whitespace into one space (and trims the ends), folds runs of five or
     /// more ASCII digits (request ids, timestamps) into `#`, and truncates to `maxBytes` on a UTF-8

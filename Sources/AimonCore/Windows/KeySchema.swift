@@ -31,8 +31,10 @@ public struct KeySchema: Sendable {
         return out
     }
 
+    /// `{escaped model}`, `{*}` for all models, `{%}` for the overflow model (a name no escape gives).
     @inline(__always) func tag(_ model: String?) -> String {
-        "{" + (model.map(Self.escape) ?? Self.allModels) + "}"
+        guard let model else { return "{" + Self.allModels + "}" }
+        return model.isEmpty ? "{%}" : "{" + Self.escape(model) + "}"
     }
 
     /// The hash of one bucket; `model` nil means all models.
@@ -56,8 +58,9 @@ public struct KeySchema: Sendable {
     /// Set of the models with an alert not inactive: the timer evaluates them even without traffic.
     public var alerting: String { "\(prefix):alerting" }
 
-    /// Set of every known model (for the model cap).
-    public var models: String { "\(prefix):models" }
+    /// Sorted set of the models under the model cap, scored by when each was last seen (epoch
+    /// seconds); those not seen for `ingest.model_ttl` free their place.
+    public var modelRegistry: String { "\(prefix):model-registry" }
 
     /// Set of the models with an event in one hour.
     public func models(hour: Int64) -> String { "\(prefix):models:\(hour)" }

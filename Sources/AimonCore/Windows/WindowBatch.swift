@@ -83,9 +83,14 @@ public struct WindowBatch: Sendable {
     /// Records older than the hour-bucket retention: counted, not stored.
     public private(set) var late = 0
 
-    public init(retention: Retention, limits: RecordLimits = .default) {
+    /// Distinct error messages kept per model and hour; further ones are counted under
+    /// `ErrorMessage.others`.
+    public let maxErrorMessages: Int
+
+    public init(retention: Retention, limits: RecordLimits = .default, maxErrorMessages: Int = 50) {
         self.retention = retention
         self.limits = limits
+        self.maxErrorMessages = maxErrorMessages
     }
 
     /// Adds one record; `now` is the ingest time, used when the record has no timestamp. The model is
@@ -104,7 +109,7 @@ public struct WindowBatch: Sendable {
         if let i = slotIndex[call.model] {
             slot = i
         } else {
-            let name = registry.canonical(call.model)
+            let name = registry.canonical(call.model, now: now)
             if let i = slotNames.firstIndex(of: name) { slot = i } else {
                 slot = slots.count
                 slots.append(Slot())
@@ -127,7 +132,11 @@ public struct WindowBatch: Sendable {
             buf[i].currentHourCounts.add(call, policy: policy)
             if let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
             if !call.success {
-                let message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
+                var message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
+                if let seen = buf[i].errors[hourStart], seen[message] == nil,
+                   seen.count - (seen[ErrorMessage.others] == nil ? 0 : 1) >= maxErrorMessages {
+                    message = ErrorMessage.others
+                }
                 buf[i].errors[hourStart, default: [:]][message, default: 0] += 1
             }
             // A failure the source does not count neither extends a run nor ends one.
@@ -198,22 +207,45 @@ public struct WindowBatch: Sendable {
     @inline(__always) static func mod(_ a: Int64, _ b: Int64) -> Int64 { ((a % b) + b) % b }
 }
 
-/// The set of known models, capped so that a flood of names cannot grow Redis without bound.
+/// The models under the cap (`ingest.max_models`), so that a flood of names cannot grow Redis without
+/// bound; a model not seen for `ttl` seconds frees its place, so a flood of junk names does not fold
+/// every later model into the overflow for good.
 public struct ModelRegistry: Sendable {
-    public static let overflowName = "(other)"
-    public let capacity: Int
-    public private(set) var known: Set<String>
+    /// Where models past the cap are counted: the empty name, which no log can write (a record
+    /// without a model is a bad line), so no real model merges with it.
+    public static let overflowName = ""
+    /// How reports and alerts show the overflow model.
+    public static let overflowLabel = "(other models)"
 
-    public init(capacity: Int, known: Set<String> = []) {
+    public let capacity: Int
+    /// Seconds a model keeps its place after it was last seen.
+    public let ttl: Double
+    /// Model -> when it was last seen (seconds since the epoch).
+    public private(set) var lastSeen: [String: Double]
+    private var lastEviction = -Double.infinity
+
+    public init(capacity: Int, ttl: Double = 86_400, known: [String: Double] = [:]) {
         self.capacity = capacity
-        self.known = known
+        self.ttl = ttl
+        self.lastSeen = known
     }
 
     /// The name a record is stored under: itself while there is room, else the overflow name.
-    public mutating func canonical(_ model: String) -> String {
-        if known.contains(model) { return model }
-        guard known.count < capacity else { return Self.overflowName }
-        known.insert(model)
+    public mutating func canonical(_ model: String, now: Double) -> String {
+        if lastSeen[model] != nil {
+            lastSeen[model] = now
+            return model
+        }
+        if lastSeen.count >= capacity, now - lastEviction >= 60 {
+            // At most once a minute: a registry full of fresh names costs nothing per new name.
+            lastEviction = now
+            lastSeen = lastSeen.filter { $0.value >= now - ttl }
+        }
+        guard lastSeen.count < capacity else { return Self.overflowName }
+        lastSeen[model] = now
         return model
     }
+
+    /// How a stored model name is shown.
+    public static func label(_ model: String) -> String { model == overflowName ? overflowLabel : model }
 }
