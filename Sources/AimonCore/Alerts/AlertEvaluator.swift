@@ -25,6 +25,8 @@ public final class AlertEvaluator {
     private var lastFullEvaluation = -Double.infinity
     private var cache = AlertStore.MinuteCache()
     public private(set) var stats = Stats()
+    /// Tests: runs between the read of a subject and its swap (another process moving first).
+    var beforeSwap: ((String?) -> Void)?
 
     public init(config: AlertsConfig, keys: KeySchema, retention: Retention, sinks: [any AlertSink], logger: Logger) {
         self.config = config
@@ -54,7 +56,10 @@ public final class AlertEvaluator {
             models.formUnion(try store.alertingModels(on: redis))
             models.formUnion(dirty.keys)
             let subjects = [nil] + models.sorted()
-            try evaluate(subjects, now: now, refresh: true, on: redis)
+            let alerting = try evaluate(subjects, now: now, refresh: true, on: redis)
+            // A state that fires for longer than its TTL must not expire under it (a new episode, and
+            // a table row left active for ever): the timer renews the states it saw.
+            try store.keepAlive(alerting, on: redis)
             store.prune(&cache, keeping: subjects)
             lastFullEvaluation = now
             lastBatchEvaluation = now
@@ -64,8 +69,12 @@ public final class AlertEvaluator {
         }
     }
 
-    private func evaluate(_ models: [String?], now: Double, refresh: Bool, on redis: RedisConnection) throws(RedisError) {
+    /// Evaluates the subjects; returns those left with a state that is not inactive.
+    @discardableResult
+    private func evaluate(_ models: [String?], now: Double, refresh: Bool, on redis: RedisConnection) throws(RedisError) -> [String?] {
         var pending = models
+        var alerting: [String?] = []
+        var evaluated = Set<String?>()
         // A lost swap means another process moved first: look again, once, from what it stored.
         for attempt in 0..<2 where !pending.isEmpty {
             var lost: [String?] = []
@@ -75,25 +84,35 @@ public final class AlertEvaluator {
                     subject.snapshot.run!.ended = runs.map(\.ended)
                     subject.snapshot.run!.inside = runs.map(\.inside).max() ?? 0
                 }
-                if try !apply(subject, now: now, on: redis) { lost.append(subject.model) }
+                beforeSwap?(subject.model)
+                if let states = try apply(subject, now: now, on: redis) {
+                    evaluated.insert(subject.model)
+                    if states { alerting.append(subject.model) }
+                } else {
+                    lost.append(subject.model)
+                }
             }
             stats.conflicts += Int64(lost.count)
             pending = attempt == 0 ? lost : []
         }
-        for case let m? in models { dirty[m] = nil }
+        // A model whose swaps were both lost stays due: the runs it ended are known to this process only.
+        for case let m? in models where evaluated.contains(m) { dirty[m] = nil }
         stats.evaluations += 1
+        return alerting
     }
 
-    /// Runs the engine on one subject and stores and announces its changes; false if the swap was lost.
-    private func apply(_ subject: AlertStore.Subject, now: Double, on redis: RedisConnection) throws(RedisError) -> Bool {
+    /// Runs the engine on one subject and stores and announces its changes. nil if the swap was lost;
+    /// else whether the subject is left with a state that is not inactive.
+    private func apply(_ subject: AlertStore.Subject, now: Double, on redis: RedisConnection) throws(RedisError) -> Bool? {
         let steps = config.engine.evaluate(model: subject.model, snapshot: subject.snapshot, states: subject.states, now: now)
         logger.trace("evaluated", metadata: ["model": "\(subject.model ?? "*")", "run": "\(String(describing: subject.snapshot.run))",
                                              "steps": "\(steps.map { "\($0.type.rawValue):\($0.new.phase)" })"])
+        let active = steps.contains { $0.new.phase != .inactive }
         let changed = steps.filter(\.changed)
-        guard !changed.isEmpty else { return true }
+        guard !changed.isEmpty else { return active }
         let swaps = changed.map { (type: $0.type, old: subject.stored[$0.type] ?? "", new: $0.new.encoded) }
         let announced = changed.compactMap(\.announcedRun).max()
-        guard try store.swap(subject.model, swaps, announcedRun: announced, on: redis) else { return false }
+        guard try store.swap(subject.model, swaps, announcedRun: announced, on: redis) else { return nil }
         for step in changed {
             for t in step.transitions {
                 stats.transitions += 1
@@ -105,6 +124,6 @@ public final class AlertEvaluator {
                 for sink in sinks { sink.deliver(t) }
             }
         }
-        return true
+        return active
     }
 }

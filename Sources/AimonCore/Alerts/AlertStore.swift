@@ -27,7 +27,8 @@ public struct AlertStore: Sendable {
     /// when a late line (or a lagging host) lands in it, so evaluations after batches reuse it and
     /// read just the last two minutes; the timer's evaluation reads everything again.
     public struct MinuteCache: Sendable {
-        var values: [String: [Int64: WindowSnapshot.Minute]] = [:]
+        /// By subject: a model, or nil for all models.
+        var values: [String?: [Int64: WindowSnapshot.Minute]] = [:]
         public init() {}
         public var count: Int { values.values.reduce(0) { $0 + $1.count } }
     }
@@ -41,7 +42,7 @@ public struct AlertStore: Sendable {
         let reusableBefore = refresh ? first : current - 60
         var c = RedisCommands()
         for model in models {
-            let cached = cache.values[model ?? "\u{0}*"]
+            let cached = cache.values[model]
             for start in stride(from: first, through: current, by: 60) where start >= reusableBefore || cached?[start] == nil {
                 c.append(["HMGET", keys.bucket(model, .minute, start: start)], Self.minuteFields)
             }
@@ -52,8 +53,7 @@ public struct AlertStore: Sendable {
         var i = 0
         var out: [Subject] = []
         for model in models {
-            let key = model ?? "\u{0}*"
-            var known = cache.values[key] ?? [:]
+            var known = cache.values[model] ?? [:]
             var minuteCounts: [WindowSnapshot.Minute] = []
             minuteCounts.reserveCapacity(minutes)
             for start in stride(from: first, through: current, by: 60) {
@@ -63,7 +63,7 @@ public struct AlertStore: Sendable {
                 known[start] = m
                 minuteCounts.append(m)
             }
-            cache.values[key] = known.filter { $0.key >= first }
+            cache.values[model] = known.filter { $0.key >= first }
             var run: WindowSnapshot.Run?
             if model != nil {
                 let r = try Self.values(replies[i]); i += 1
@@ -81,8 +81,19 @@ public struct AlertStore: Sendable {
 
     /// Forgets subjects not evaluated any more (called after the timer's evaluation).
     public func prune(_ cache: inout MinuteCache, keeping models: [String?]) {
-        let keep = Set(models.map { $0 ?? "\u{0}*" })
+        let keep = Set(models)
         cache.values = cache.values.filter { keep.contains($0.key) }
+    }
+
+    /// Renews the TTL of the state hashes of subjects still alerting, and of the alerting set.
+    public func keepAlive(_ models: [String?], on redis: RedisConnection) throws(RedisError) {
+        guard !models.isEmpty else { return }
+        var c = RedisCommands()
+        for m in models { c.append("EXPIRE", keys.alertStates(m), String(stateTTL)) }
+        c.append("EXPIRE", keys.alerting, String(stateTTL))
+        for reply in try redis.pipeline(c) {
+            if case let .error(e) = reply { throw RedisError(.reply, "cannot renew alert states: \(e)") }
+        }
     }
 
     static func values(_ reply: RedisReply) throws(RedisError) -> [Int64] {
@@ -103,10 +114,9 @@ public struct AlertStore: Sendable {
     public func swap(_ model: String?, _ changes: [(type: AlertType, old: String, new: String)], announcedRun: Int64? = nil,
                      on redis: RedisConnection) throws(RedisError) -> Bool {
         let runKey = model.map(keys.failureRun) ?? keys.alertStates(nil)
-        var args = ["EVAL", Self.swapScript, "3", keys.alertStates(model), keys.alerting, runKey,
-                    model ?? "", String(stateTTL), announcedRun.map(String.init) ?? ""]
+        var args = [model ?? "", String(stateTTL), announcedRun.map(String.init) ?? ""]
         for ch in changes { args += [ch.type.rawValue, ch.old, ch.new] }
-        let reply = try redis.command(args)
+        let reply = try redis.evaluate(Self.swapScript, keys: [keys.alertStates(model), keys.alerting, runKey], arguments: args)
         if case let .error(e) = reply { throw RedisError(.reply, "cannot store an alert state: \(e)") }
         return reply.integer == 1
     }

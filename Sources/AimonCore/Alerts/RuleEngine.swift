@@ -143,7 +143,8 @@ public struct RuleEngine: Equatable, Sendable {
 public enum AlertFingerprint {
     public static func make(type: AlertType, model: String?, start: Double) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "\(type.rawValue)\u{0}\(model ?? "\u{0}*")\u{0}\(Int64(clamping: (start * 1000).rounded()))".utf8 {
+        // "m" + a model, "*" for all models: no model name can give the all-models text.
+        for b in "\(type.rawValue)\u{0}\(model.map { "m" + $0 } ?? "*")\u{0}\(Int64(clamping: (start * 1000).rounded()))".utf8 {
             h = (h ^ UInt64(b)) &* 0x100_0000_01b3
         }
         let hex = String(h, radix: 16)
