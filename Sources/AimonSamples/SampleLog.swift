@@ -42,7 +42,7 @@ public struct SampleLog {
         let message = fail ? Self.errorMessages[Int(rng.next() % UInt64(Self.errorMessages.count))] : nil
         var t = truth[model, default: Truth()]
         t.calls += 1
-        if fail { t.failures += 1; t.errors[message!, default: 0] += 1 } else { t.successes += 1 }
+        if fail { t.failures += 1; t.errors[ErrorMessage.normalise(message, status: status), default: 0] += 1 } else { t.successes += 1 }
         t.latencyCount += 1
         t.latencySumMicros += Int64((latency * 1_000_000).rounded())
         truth[model] = t

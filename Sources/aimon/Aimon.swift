@@ -21,6 +21,6 @@ struct Aimon: ParsableCommand {
         running daemon of this host reads), 78 invalid configuration.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, Replay.self, Stats.self, SystemReport.self, Trend.self, Alerts.self, Cleanup.self, CheckConfig.self]
+        subcommands: [Run.self, Replay.self, Stats.self, SystemReport.self, Trend.self, Alerts.self, Status.self, Cleanup.self, CheckConfig.self]
     )
 }

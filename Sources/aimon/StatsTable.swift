@@ -14,7 +14,7 @@ enum StatsTable {
             let yellow: (String) -> String = { TerminalStyle.yellow($0) }
             let levelPaint = level == .poor ? red : level == .fair ? yellow : plain
             table.add([
-                r.model, String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes),
+                ModelRegistry.label(r.model), String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes),
                 String(r.counts.providerErrors), String(r.counts.rateLimited), String(r.counts.clientErrors),
                 r.successRate.map(percent) ?? "no data",
                 r.avgResponseTime.map(seconds) ?? "no data",
@@ -29,10 +29,10 @@ enum StatsTable {
         var out = table.render()
         out.append("")
         out.append("levels:")
-        for r in reports { out.append("  \(r.model): \(r.level.0.rawValue), \(r.level.1)") }
+        for r in reports { out.append("  \(ModelRegistry.label(r.model)): \(r.level.0.rawValue), \(r.level.1)") }
         for r in reports where !r.topErrors.isEmpty {
             out.append("")
-            out.append("top errors, \(r.model):")
+            out.append("top errors, \(ModelRegistry.label(r.model)):")
             for e in r.topErrors { out.append("  \(String(e.count).leftPadding(8))  \(e.message)") }
         }
         out.append("")

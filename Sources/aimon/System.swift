@@ -43,7 +43,7 @@ struct SystemReport: ParsableCommand {
             out.append("")
             var table = TextTable(["MODEL", "CALLS", "SHARE"])
             for m in r.modelDistribution {
-                table.add([m.model, String(m.calls), StatsTable.percent(Double(m.calls) / Double(max(o.counts.calls, 1)))])
+                table.add([ModelRegistry.label(m.model), String(m.calls), StatsTable.percent(Double(m.calls) / Double(max(o.counts.calls, 1)))])
             }
             out += table.render()
         }

@@ -136,15 +136,46 @@ import AimonSamples
     }
 
     @Test func errorMessagesAreNormalised() {
-        #expect(ErrorMessage.normalise("  upstream\n timeout   after 30s ", status: 504) == "upstream timeout after 30s")
+        #expect(ErrorMessage.normalise("  upstream\n timeout   after 30s ", status: 504) == "upstream timeout after #s")
         #expect(ErrorMessage.normalise("request 1234567 failed", status: nil) == "request # failed")
-        #expect(ErrorMessage.normalise("id 12345 and 1234 and 123456789", status: nil) == "id # and 1234 and #")
-        #expect(ErrorMessage.normalise("timeout\t\r\n after 30s", status: nil) == "timeout after 30s")
+        #expect(ErrorMessage.normalise("id 12345 and 1234 and 123456789", status: nil) == "id # and # and #")
+        #expect(ErrorMessage.normalise("timeout\t\r\n after 30s", status: nil) == "timeout after #s")
         #expect(ErrorMessage.normalise("é 日本", status: nil) == "é 日本")
         #expect(ErrorMessage.normalise(nil, status: 503) == "HTTP 503")
         #expect(ErrorMessage.normalise("", status: nil) == "unknown")
         let long = ErrorMessage.normalise(String(repeating: "é", count: 500), status: nil)
         #expect(long.utf8.count <= ErrorMessage.maxBytes && long.hasSuffix("..."))
+        let longWord = ErrorMessage.normalise(String(repeating: "a", count: 5000), status: nil)
+        #expect(longWord.utf8.count <= ErrorMessage.maxBytes && longWord.hasSuffix("..."))
+    }
+
+    /// Messages as providers and gateways write them: what varies from call to call is folded, what
+    /// tells errors apart is kept.
+    @Test(arguments: [
+        ("Rate limit reached for gpt-4o in organization org-abc123XYZ on tokens per min (TPM): Limit 30000, Used 29500, Requested 1200. Please try again in 1.4s. Visit https://platform.openai.com/account/rate-limits to learn more.",
+         "Rate limit reached for gpt-4o in organization org-# on tokens per min (TPM): Limit #, Used #, Requested #. Please try again in #s. Visit https://platform.openai.com/account/rate-limits to learn more."),
+        ("Error code: 503 - {'error': {'message': 'The server is overloaded', 'request_id': 'req_3a8b9c0d1e2f'}}",
+         "Error code: 503 - {'error': {'message': 'The server is overloaded', 'request_id': 'req_#'}}"),
+        ("request 5f2c1e8a-9b3d-4e7f-a1c2-3d4e5f6a7b8c failed", "request # failed"),
+        ("This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (8000 in the messages, 1000 in the completion).",
+         "This model's maximum context length is # tokens. However, you requested # tokens (# in the messages, # in the completion)."),
+        ("litellm.Timeout: Connection timed out after 600.0 seconds.", "litellm.Timeout: Connection timed out after # seconds."),
+        ("Used 9800, Requested 500", "Used #, Requested 500"),
+        ("model gpt-3.5-turbo-0613 and claude-3-5-sonnet-20241022 unavailable", "model gpt-3.5-turbo-# and claude-3-5-sonnet-# unavailable"),
+        ("API version 2024-02-01 at 2026-12-02T10:00:00Z from 10.0.0.1:8080", "API version # at #Z from #"),
+        ("upstream took 500ms, retried 3x", "upstream took #ms, retried #x"),
+        ("HTTP 429 Too Many Requests", "HTTP 429 Too Many Requests"),
+        ("trace 0xdeadbeef01 at a8f3c2", "trace # at #"),
+        ("request 1234567890123b and 77d", "request # and 77d"),
+        ("gpt4o and o1 are fine", "gpt4o and o1 are fine"),
+    ])
+    func errorMessagesFoldWhatVaries(message: String, expected: String) {
+        #expect(ErrorMessage.normalise(message, status: nil) == expected)
+    }
+
+    @Test func tenThousandDistinctIdsMakeOneMessage() {
+        let messages = Set((1...10_000).map { ErrorMessage.normalise("upstream error, request id req-\(UInt64($0) &* 0x9E3779B97F4A7C15 >> 8)", status: 502) })
+        #expect(messages == ["upstream error, request id req-#"])
     }
 
     @Test func theCommitScriptCarriesEveryWriteWithItsExpiryAndItsCondition() throws {

@@ -19,9 +19,10 @@ final class Workspace: Sendable {
     func path(_ name: String) -> String { dir + "/" + name }
 
     /// Writes a config tailing `dir/*.jsonl` from the beginning; returns its path. `source` adds keys
-    /// to the source (each line indented by four spaces), e.g. "    format: kong".
+    /// to the source (each line indented by four spaces), e.g. "    format: kong"; `ingest` to the
+    /// ingest section (two spaces).
     @discardableResult
-    func writeConfig(redis: String, source: String = "", extra: String = "") -> String {
+    func writeConfig(redis: String, source: String = "", ingest: String = "", extra: String = "") -> String {
         let text = """
         host_id: \(host)
         sources:
@@ -35,6 +36,7 @@ final class Workspace: Sendable {
         ingest:
           sweep_interval: 200ms
           batch_bytes: 256KiB
+        \(ingest)
         log_level: warning
         \(extra)
         """

@@ -32,7 +32,7 @@ public struct AlertTransition: Equatable, Sendable {
     public var notifyCount: Int
 
     /// The model as AIMON_MODEL and the table write it: "*" for all models.
-    public var modelField: String { model ?? KeySchema.allModels }
+    public var modelField: String { model.map(ModelRegistry.label) ?? KeySchema.allModels }
 
     /// The state as AIMON_STATE writes it.
     public var state: String {
@@ -57,7 +57,7 @@ public struct AlertTransition: Equatable, Sendable {
 
     /// One line a person understands: what, for which model, the value, the threshold, the window.
     public var message: String {
-        let subject = model.map { "model " + JournalText.sanitise($0, limit: 200) } ?? "all models"
+        let subject = model.map { "model " + JournalText.sanitise(ModelRegistry.label($0), limit: 200) } ?? "all models"
         let head: String
         switch kind {
         case .pending: head = "Pending \(type.rawValue) for \(subject)"

@@ -61,7 +61,7 @@ public struct ModelPerformance: Equatable, Sendable {
     /// The seed's keys, in the seed's order.
     public var json: JSONValue {
         .object([
-            ("model_name", .string(model)),
+            ("model_name", .string(ModelRegistry.label(model))),
             ("total_calls", .int(counts.calls)),
             ("successful_calls", .int(counts.successes)),
             ("failed_calls", .int(counts.failedCalls)),

@@ -29,7 +29,7 @@ public struct SystemPerformance: Sendable {
             ("success_rate", o.successRate.map { .number($0, digits: 6) } ?? .null),
             ("avg_response_time", o.avgResponseTime.map { .number($0, digits: 6) } ?? .null),
             ("unique_users", .int(uniqueUsers)),
-            ("model_distribution", .object(modelDistribution.map { ($0.model, .int($0.calls)) })),
+            ("model_distribution", .object(modelDistribution.map { (ModelRegistry.label($0.model), .int($0.calls)) })),
             ("hourly_distribution", .object(hourlyDistribution.map { (Self.hourName($0.hour), .int($0.calls)) })),
             ("p50_response_time", o.latency(quantile: 0.5).map { .number($0, digits: 6) } ?? .null),
             ("p95_response_time", o.latency(quantile: 0.95).map { .number($0, digits: 6) } ?? .null),

@@ -104,8 +104,9 @@ public struct WindowReader {
         for reply in replies.prefix(count) {
             for (k, v) in reply.pairs { counts[k, default: 0] += v.integer ?? 0 }
         }
+        // The others (past ingest.max_error_messages) are shown under their label.
         return counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(limit).map { (message: $0.key, count: $0.value) }
+            .prefix(limit).map { (message: $0.key == ErrorMessage.others ? ErrorMessage.othersLabel : $0.key, count: $0.value) }
     }
 
     /// `get_model_performance` for several models over the trailing `hours`, in one round trip.

@@ -158,6 +158,8 @@ each(function(op, key, n, p, items)
     runs[#runs + 1] = ended
   end
 end)
+if saturated > 0 then incr(counters, 'saturated', saturated) end
+if repaired > 0 then incr(counters, 'repaired', repaired) end
 local reply = {'ok', saturated, repaired}
 for _, v in ipairs(runs) do reply[#reply + 1] = v end
 return reply

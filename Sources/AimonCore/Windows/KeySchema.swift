@@ -31,6 +31,23 @@ public struct KeySchema: Sendable {
         return out
     }
 
+    /// The name `escape` was given.
+    public static func unescape(_ escaped: String) -> String {
+        var out: [UInt8] = []
+        let b = Array(escaped.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == 0x25, i + 2 < b.count, let v = UInt8(String(decoding: b[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
+                out.append(v)
+                i += 3
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// `{escaped model}`, `{*}` for all models, `{%}` for the overflow model (a name no escape gives).
     @inline(__always) func tag(_ model: String?) -> String {
         guard let model else { return "{" + Self.allModels + "}" }

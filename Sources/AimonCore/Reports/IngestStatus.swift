@@ -1,0 +1,77 @@
+/// What each host's aimon has read, as committed in Redis with the windows (`aimon status`): lines,
+/// records, bad lines by reason, late lines, the daemon that holds the host (if one runs) and its
+/// files. The counters move in the same transaction as the windows, so they are exact.
+public struct HostIngestStatus: Sendable {
+    public var host: String
+    /// Ingest counters by name (lines, records, late, overlong, skipped, alerts_*, saturated...).
+    public var counters: [String: Int64]
+    /// The running daemon's lease, if it is live.
+    public var daemon: DaemonLease.Holder?
+    /// Files a daemon holds open, and files let go (kept so a replay or a return resumes).
+    public var filesHeld: Int
+    public var filesLetGo: Int
+
+    /// Bad lines by reason (the counters `bad_<reason>`), most frequent first.
+    public var badLines: [(reason: String, count: Int64)] {
+        counters.compactMap { k, v in k.hasPrefix("bad_") && v > 0 ? (String(k.dropFirst(4)), v) : nil }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    }
+
+    public var badTotal: Int64 { badLines.reduce(0) { $0.addingSaturated($1.count) } }
+
+    public var json: JSONValue {
+        let plain = counters.filter { !$0.key.hasPrefix("bad_") }.sorted { $0.key < $1.key }
+        return .object([
+            ("host", .string(host)),
+            ("daemon", daemon.map { .object([("owner", .string($0.owner)), ("lease_until", .string(AlertRow.timestamp($0.expires)))]) } ?? .null),
+            ("files_held", .int(Int64(filesHeld))),
+            ("files_let_go", .int(Int64(filesLetGo))),
+            ("counters", .object(plain.map { ($0.key, .int($0.value)) })),
+            ("bad_lines", .object(badLines.map { ($0.reason, .int($0.count)) })),
+        ])
+    }
+}
+
+extension WindowReader {
+    /// The ingest status of every host that wrote under this prefix (found with SCAN, never KEYS).
+    public func ingestStatus(now: Double) throws(RedisError) -> [HostIngestStatus] {
+        let pattern = keys.ingestCounters(host: "*").replacingOccurrences(of: "%2A", with: "*")
+        var hosts: [String] = []
+        var cursor = "0"
+        repeat {
+            let reply = try redis.command(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
+            guard let page = reply.array, page.count == 2, let next = page[0].text else {
+                throw RedisError(.protocolViolation, "unexpected SCAN reply: \(reply)")
+            }
+            cursor = next
+            let prefix = keys.ingestCounters(host: "")
+            for case let key? in (page[1].array ?? []).map(\.text) where key.hasPrefix(prefix) {
+                hosts.append(KeySchema.unescape(String(key.dropFirst(prefix.count))))
+            }
+        } while cursor != "0"
+        var c = RedisCommands()
+        for h in hosts.sorted() {
+            c.append("HGETALL", keys.ingestCounters(host: h))
+            c.append("HGETALL", keys.checkpoints(host: h))
+        }
+        let replies = try redis.pipeline(c)
+        var out: [HostIngestStatus] = []
+        for (i, h) in hosts.sorted().enumerated() {
+            for r in replies[(2 * i)...(2 * i + 1)] { if case let .error(e) = r { throw RedisError(.reply, e) } }
+            var counters: [String: Int64] = [:]
+            for (k, v) in replies[2 * i].pairs { counters[k] = v.integer ?? 0 }
+            var markers: [String: String] = [:]
+            var held = 0, letGo = 0
+            for (k, v) in replies[2 * i + 1].pairs {
+                guard let text = v.text else { continue }
+                if k.hasPrefix(WindowStore.markerPrefix) { markers[k] = text; continue }
+                guard let cp = Checkpoint(encoded: text) else { continue }
+                if cp.held { held += 1 } else { letGo += 1 }
+            }
+            let daemon = DaemonLease.holder(in: markers, now: now)
+            out.append(HostIngestStatus(host: h, counters: counters, daemon: daemon, filesHeld: daemon == nil ? 0 : held,
+                                        filesLetGo: daemon == nil ? held + letGo : letGo))
+        }
+        return out
+    }
+}
