@@ -14,7 +14,7 @@ final class Workspace: Sendable {
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: dir) }
+    deinit { if ProcessInfo.processInfo.environment["AIMON_KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(atPath: dir) } }
 
     func path(_ name: String) -> String { dir + "/" + name }
 
@@ -50,8 +50,10 @@ final class Workspace: Sendable {
     }
 }
 
-/// The built `aimon` binary, beside the test bundle.
+/// The built `aimon` binary, beside the test bundle (or $AIMON_BINARY: to run a test against another
+/// build, e.g. an older one, to see a fixed fault fail there).
 let aimonBinary: String = {
+    if let other = ProcessInfo.processInfo.environment["AIMON_BINARY"], !other.isEmpty { return other }
     let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("aimon").path
 }()

@@ -33,30 +33,32 @@ public struct HostIngestStatus: Sendable {
 }
 
 extension WindowReader {
-    /// The ingest status of every host that wrote under this prefix (found with SCAN, never KEYS).
+    /// The ingest status of every host that wrote under this prefix: its counters, or its checkpoints
+    /// (a daemon that has read nothing yet). Found with SCAN, never KEYS.
     public func ingestStatus(now: Double) throws(RedisError) -> [HostIngestStatus] {
-        let pattern = keys.ingestCounters(host: "*").replacingOccurrences(of: "%2A", with: "*")
-        var hosts: [String] = []
-        var cursor = "0"
-        repeat {
-            let reply = try redis.command(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
-            guard let page = reply.array, page.count == 2, let next = page[0].text else {
-                throw RedisError(.protocolViolation, "unexpected SCAN reply: \(reply)")
-            }
-            cursor = next
-            let prefix = keys.ingestCounters(host: "")
-            for case let key? in (page[1].array ?? []).map(\.text) where key.hasPrefix(prefix) {
-                hosts.append(KeySchema.unescape(String(key.dropFirst(prefix.count))))
-            }
-        } while cursor != "0"
+        var found = Set<String>()
+        for prefix in [keys.ingestCounters(host: ""), keys.checkpoints(host: "")] {
+            var cursor = "0"
+            repeat {
+                let reply = try redis.command(["SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000"])
+                guard let page = reply.array, page.count == 2, let next = page[0].text else {
+                    throw RedisError(.protocolViolation, "unexpected SCAN reply: \(reply)")
+                }
+                cursor = next
+                for case let key? in (page[1].array ?? []).map(\.text) where key.hasPrefix(prefix) {
+                    found.insert(KeySchema.unescape(String(key.dropFirst(prefix.count))))
+                }
+            } while cursor != "0"
+        }
+        let hosts = found.sorted()
         var c = RedisCommands()
-        for h in hosts.sorted() {
+        for h in hosts {
             c.append("HGETALL", keys.ingestCounters(host: h))
             c.append("HGETALL", keys.checkpoints(host: h))
         }
         let replies = try redis.pipeline(c)
         var out: [HostIngestStatus] = []
-        for (i, h) in hosts.sorted().enumerated() {
+        for (i, h) in hosts.enumerated() {
             for r in replies[(2 * i)...(2 * i + 1)] { if case let .error(e) = r { throw RedisError(.reply, e) } }
             var counters: [String: Int64] = [:]
             for (k, v) in replies[2 * i].pairs { counters[k] = v.integer ?? 0 }
