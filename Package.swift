@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "aimon", targets: ["aimon"]),
         .executable(name: "aimon-bench", targets: ["aimon-bench"]),
+        // For the fuzz targets' package (Tests/Fuzz), which depends on this one by path.
+        .library(name: "AimonCore", targets: ["AimonCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

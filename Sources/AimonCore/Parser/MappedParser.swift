@@ -58,7 +58,10 @@ public final class MappedParser: LineParser {
 
         let v = CapturedValues(captures: captures, line: line)
         if case .oneAPI = rule, let type = try v.count(aux[0]), type != 2, type != 5 { throw .notACall }
-        guard let model = try v.string(first(.model, v), cache: cache), !model.isEmpty else { throw .missingModel }
+        // A model is text: a number there is the wrong type (as in the native parser), not a name.
+        let modelSlot = first(.model, v)
+        if modelSlot >= 0, captures[modelSlot].kind != .string { throw .wrongType }
+        guard let model = try v.string(modelSlot, cache: cache), !model.isEmpty else { throw .missingModel }
         _ = try RecordLimits.model(model)
         let status = try statusCode(v)
         let errorMessage = try v.string(first(.errorMessage, v))
@@ -133,7 +136,9 @@ public final class MappedParser: LineParser {
         }
         switch rule {
         case .native:
-            guard let ok = try v.bool(aux[0]) else { return byStatus() }
+            // The seed's rule: `success` when present; else a success status and no error message.
+            let ok = try v.bool(aux[0])
+                ?? ((status.map { CallOutcome.of(status: $0) == .success } ?? true) && (errorMessage?.isEmpty ?? true))
             return ok ? .success : CallOutcome.ofFailure(status: status, message: errorMessage)
         case .httpStatus:
             return byStatus()

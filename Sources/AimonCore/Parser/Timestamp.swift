@@ -9,7 +9,8 @@ public enum Timestamp {
         return value >= millisecondsThreshold ? value / 1000 : value
     }
 
-    /// Parses `YYYY-MM-DD(T| )hh:mm:ss[.fraction](Z|±hh:mm)`; a missing zone means UTC.
+    /// Parses `YYYY-MM-DD(T| )hh:mm:ss[.fraction](Z|±hh:mm)`; a missing zone means UTC. nil for a time
+    /// before the epoch.
     public static func parseRFC3339(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
         let n = s.count
         guard n >= 19 else { return nil }
@@ -56,7 +57,8 @@ public enum Timestamp {
         guard i == n else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        return Double(seconds) + fraction
+        // Before 1970, as a negative epoch number is: no call of a log happened then.
+        return seconds >= 0 ? Double(seconds) + fraction : nil
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

@@ -30,61 +30,76 @@ public final class NativeParser: LineParser {
         var errorMessage: String?
         var inputLength = 0
         var outputLength = 0
-        // A bad field value is reported only once the whole line is known to be valid JSON.
-        var fieldFailure: ParseFailure?
+        // The failure of each field's value; a key written twice counts by its later value (as in the
+        // mapped parser), failure included. Reported only once the whole line is known to be JSON.
+        var failures = FieldFailures()
 
         try scanner.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
-            switch s.fieldName(key) {
+            let field = s.fieldName(key)
+            var failure: ParseFailure?
+            switch field {
             case .timestamp:
+                timestamp = nil
                 switch try s.peekKind() {
                 case .string:
                     let t = try s.readString()
                     let text = t.hasEscapes ? nil : UnsafeBufferPointer(rebasing: s.bytes[t.start..<t.end])
-                    if let text, let v = Timestamp.parseRFC3339(text) { timestamp = v }
-                    else { fieldFailure = fieldFailure ?? .badTimestamp }
+                    if s.isBlank(t) { break }
+                    if let text, let v = Timestamp.parseRFC3339(text) { timestamp = v } else { failure = .badTimestamp }
                 case .number:
-                    if let v = Timestamp.fromEpoch(s.doubleValue(try s.readNumberToken())) { timestamp = v }
-                    else { fieldFailure = fieldFailure ?? .badTimestamp }
+                    if let v = Timestamp.fromEpoch(s.doubleValue(try s.readNumberToken())) { timestamp = v } else { failure = .badTimestamp }
                 case .null: try s.readNull()
-                default: fieldFailure = fieldFailure ?? .badTimestamp; try s.skipValue()
+                default: failure = .badTimestamp; try s.skipValue()
                 }
-            case .userID: userID = try s.readIdentifier(&fieldFailure)
-            case .workOrderID: workOrderID = try s.readIdentifier(&fieldFailure)
+            case .userID: userID = try s.readIdentifier(&failure)
+            case .workOrderID: workOrderID = try s.readIdentifier(&failure)
             case .model:
+                model = nil
                 switch try s.peekKind() {
-                case .string: model = s.string(try s.readString(), cache: cache)
-                case .null: try s.readNull(); model = nil
-                default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
+                case .string:
+                    let t = try s.readString()
+                    if !s.isBlank(t) { model = s.string(t, cache: cache) }
+                case .null: try s.readNull()
+                default: failure = .wrongType; try s.skipValue()
                 }
             case .endpoint:
-                if try s.peekKind() == .string { endpoint = s.string(try s.readString(), cache: cache) }
-                else { endpoint = try s.readOptionalString(&fieldFailure) }
+                if try s.peekKind() == .string {
+                    let t = try s.readString()
+                    endpoint = s.isBlank(t) ? nil : s.string(t, cache: cache)
+                } else {
+                    endpoint = try s.readOptionalString(&failure)
+                }
             case .success:
+                success = nil
                 switch try s.peekKind() {
                 case .bool: success = try s.readBool()
                 case .null: try s.readNull()
-                default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
+                default: failure = .wrongType; try s.skipValue()
                 }
             case .responseTime:
+                responseTime = nil
                 switch try s.peekKind() {
                 case .number:
-                    do throws(ParseFailure) { responseTime = try limits.latency(s.doubleValue(try s.readNumberToken())) }
-                    catch { fieldFailure = fieldFailure ?? error }
+                    let value = s.doubleValue(try s.readNumberToken())  // bad syntax fails the line at once
+                    do throws(ParseFailure) { responseTime = try limits.latency(value) } catch { failure = error }
                 case .null: try s.readNull()
-                default: fieldFailure = fieldFailure ?? .wrongType; try s.skipValue()
+                default: failure = .wrongType; try s.skipValue()
                 }
-            case .statusCode: statusCode = try s.readOptionalCount(&fieldFailure, max: RecordLimits.maxStatus, else: .badStatus)
-            case .errorMessage: errorMessage = try s.readOptionalString(&fieldFailure)
-            case .inputLength: inputLength = try s.readOptionalCount(&fieldFailure) ?? 0
-            case .outputLength: outputLength = try s.readOptionalCount(&fieldFailure) ?? 0
-            case .other: try s.skipValue()
+            case .statusCode: statusCode = try s.readOptionalCount(&failure, max: RecordLimits.maxStatus, else: .badStatus)
+            case .errorMessage: errorMessage = try s.readOptionalString(&failure)
+            case .inputLength: inputLength = try s.readOptionalCount(&failure) ?? 0
+            case .outputLength: outputLength = try s.readOptionalCount(&failure) ?? 0
+            case .other: try s.skipValue(); return
             }
+            failures[field] = failure
         }
         try scanner.expectEnd()
-        if let fieldFailure { throw fieldFailure }
+        if let failure = failures.first { throw failure }
         guard let model, !model.isEmpty else { throw .missingModel }
         _ = try RecordLimits.model(model)
-        let ok = success ?? ((statusCode.map { $0 < 400 } ?? true) && (errorMessage?.isEmpty ?? true))
+        // Without `success`, the status decides as for every format (a code outside 100...599 is no
+        // success: Envoy's 0 is "no response"), else an error message means failure.
+        let ok = success ?? ((statusCode.map { CallOutcome.of(status: $0) == .success } ?? true) && (errorMessage?.isEmpty ?? true))
         return APICall(
             timestamp: timestamp, userID: userID, workOrderID: workOrderID, model: model,
             endpoint: endpoint, outcome: ok ? .success : CallOutcome.ofFailure(status: statusCode, message: errorMessage),
@@ -94,9 +109,32 @@ public final class NativeParser: LineParser {
 }
 
 /// The native format's field names, matched without allocating.
-enum NativeField {
+enum NativeField: Int {
     case timestamp, userID, workOrderID, model, endpoint, success, responseTime, statusCode
     case errorMessage, inputLength, outputLength, other
+}
+
+/// The failure of each native field's value, on the stack (the parser runs for every line).
+struct FieldFailures {
+    private var slots: (ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?,
+                        ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?)
+        = (nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+    private var any = false
+
+    subscript(field: NativeField) -> ParseFailure? {
+        get { withUnsafeBytes(of: slots) { $0.bindMemory(to: ParseFailure?.self)[field.rawValue] } }
+        set {
+            guard any || newValue != nil else { return }  // nothing failed yet: nothing to clear
+            any = true
+            withUnsafeMutableBytes(of: &slots) { $0.bindMemory(to: ParseFailure?.self)[field.rawValue] = newValue }
+        }
+    }
+
+    /// The failure of the first field (in field order) whose value failed.
+    var first: ParseFailure? {
+        guard any else { return nil }
+        return withUnsafeBytes(of: slots) { $0.bindMemory(to: ParseFailure?.self).lazy.compactMap { $0 }.first }
+    }
 }
 
 extension JSONScanner {
@@ -136,6 +174,14 @@ extension JSONScanner {
         }
     }
 
+    /// Empty, only spaces, or `-`: no value, in every format (nginx writes `-` for an empty variable;
+    /// CapturedValues reads it so).
+    @inline(__always) func isBlank(_ t: StringToken) -> Bool {
+        var i = t.start
+        while i < t.end, bytes[i] == 0x20 { i += 1 }
+        return i == t.end || (i + 1 == t.end && bytes[i] == 0x2D && !t.hasEscapes)
+    }
+
     private func fieldNameSlow(_ key: StringToken) -> NativeField {
         let unescaped = decodeString(key)
         let raw = Array(unescaped.utf8)
@@ -145,19 +191,23 @@ extension JSONScanner {
         }
     }
 
-    /// A string, or nil for null; another type records `.wrongType`.
+    /// A string, or nil for null or a blank one; another type records `.wrongType`.
     mutating func readOptionalString(_ failure: inout ParseFailure?) throws(ParseFailure) -> String? {
         switch try peekKind() {
-        case .string: return decodeString(try readString())
+        case .string:
+            let t = try readString()
+            return isBlank(t) ? nil : decodeString(t)
         case .null: try readNull(); return nil
         default: failure = failure ?? .wrongType; try skipValue(); return nil
         }
     }
 
-    /// An identifier written as a string or an integer (kept as its digits); nil for null.
+    /// An identifier written as a string or an integer (kept as its digits); nil for null or blank.
     mutating func readIdentifier(_ failure: inout ParseFailure?) throws(ParseFailure) -> String? {
         switch try peekKind() {
-        case .string: return decodeString(try readString())
+        case .string:
+            let t = try readString()
+            return isBlank(t) ? nil : decodeString(t)
         case .number:
             let t = try readNumberToken()
             if integerValue(t) != nil { return String(decoding: UnsafeBufferPointer(rebasing: bytes[t.range]), as: UTF8.self) }
@@ -173,7 +223,11 @@ extension JSONScanner {
                                     else outside: ParseFailure = .badCount) throws(ParseFailure) -> Int? {
         switch try peekKind() {
         case .number:
-            if let v = integerValue(try readNumberToken()), v >= 0, v <= Int64(max) { return Int(v) }
+            let t = try readNumberToken()
+            if let v = integerValue(t), v >= 0, v <= Int64(max) { return Int(v) }
+            // A whole number in another form (4.0, 1e3) counts as in every format.
+            let d = doubleValue(t)
+            if integerValue(t) == nil, d >= 0, d <= Double(max), d == d.rounded(.down) { return Int(d) }
             failure = failure ?? outside
             return nil
         case .null: try readNull(); return nil

@@ -1,0 +1,35 @@
+import AimonCore
+import FuzzSupport
+
+/// Every preset and a custom mapping: the first byte of the input picks the format, the rest is a
+/// line in it, through the fold and the commit.
+/// A custom mapping with every kind of reading (nested paths, a wildcard, units, a span, a status
+/// rule), read from a configuration as an operator writes it.
+let custom = """
+sources:
+  - path: /logs/*.jsonl
+    fields:
+      model_name: {paths: [req.model, m.*.name]}
+      timestamp: {path: ts, unit: us}
+      status_code: res.status
+      response_time: {start: t0, end: t1, unit: ms}
+      input_length: usage.in
+      output_length: usage.out
+      user_id: user
+      error_message: err.msg
+    success: {status: [200-299, 304]}
+"""
+
+nonisolated(unsafe) let parsers: [any LineParser] = LogFormat.allCases.map { SourceFormat.preset($0).makeParser() }
+    + [try! ConfigLoader.parse(custom).sources[0].format.makeParser()]
+
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = buffer(data, size)
+    guard let first = input.first else { return 0 }
+    let parser = parsers[Int(first) % parsers.count]
+    Ingest.line(UnsafeBufferPointer(rebasing: input.dropFirst()), parser: parser)
+    return 0
+}
+
+runFuzzer(fuzzOne)

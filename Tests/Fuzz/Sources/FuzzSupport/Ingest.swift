@@ -1,0 +1,79 @@
+import AimonCore
+
+/// What every fuzz target checks: input goes through ingest as the daemon takes it (parse, the value
+/// domains, the fold, the commit script's arguments) without trapping, and what comes out keeps the
+/// domains. A broken invariant traps, which libFuzzer reports as a crash with the input that did it.
+public enum Ingest {
+    public static let now = 1_795_773_600.0
+    public static let limits = RecordLimits.default
+
+    /// Parses `line` and, when it is a record, folds it and builds its commit.
+    public static func line(_ line: UnsafeBufferPointer<UInt8>, parser: any LineParser) {
+        let call: APICall
+        do throws(ParseFailure) { call = try parser.parse(line) } catch { return }
+        checkDomains(call)
+        fold([call])
+    }
+
+    /// The record's values lie in their domains (RecordLimits), as the parsers promise.
+    public static func checkDomains(_ c: APICall) {
+        precondition(!c.model.isEmpty && c.model.utf8.count <= RecordLimits.maxModelBytes, "model out of its domain")
+        if let t = c.timestamp { precondition(t.isFinite && t >= 0, "timestamp \(t)") }
+        if let l = c.responseTime { precondition(l >= 0 && l <= limits.maxLatency, "latency \(l)") }
+        precondition((0...RecordLimits.maxCount).contains(c.inputLength) && (0...RecordLimits.maxCount).contains(c.outputLength), "count")
+        if let s = c.statusCode { precondition((0...RecordLimits.maxStatus).contains(s), "status \(s)") }
+    }
+
+    /// Folds the records into a batch (those out of the time domain are refused) and builds the
+    /// commit's script call; checks what the script will read as numbers.
+    public static func fold(_ calls: [APICall], policy: FailurePolicy = .default) {
+        var batch = WindowBatch(retention: Retention(), limits: limits, maxErrorMessages: 5)
+        var registry = ModelRegistry(capacity: 3)
+        for c in calls {
+            do throws(ParseFailure) { try batch.add(c, policy: policy, registry: &registry, now: now) } catch {
+                precondition(error == .futureTimestamp || error == .badTimestamp, "fold refused with \(error)")
+            }
+        }
+        for (_, errors) in batch.errors {
+            for m in errors.keys { precondition(m.utf8.count <= ErrorMessage.maxBytes, "message of \(m.utf8.count) bytes") }
+        }
+        let store = WindowStore(keys: KeySchema(prefix: "f"), retention: Retention(), host: "h")
+        let call = store.scriptCall(for: .init(batch: batch, changes: [CheckpointChange(id: "1:2", expected: "", new: "1 1 h0 /f")],
+                                               counters: ["lines": Int64(calls.count)], now: Int64(now)))
+        checkArguments(call.arguments)
+    }
+
+    /// Walks the script's operations as the Lua does, checking that every count, expiry, TTL, delta
+    /// and score is an integer (the script reads them with tonumber) and that every key index exists.
+    static func checkArguments(_ a: [String]) {
+        func int(_ i: Int) -> Int64 {
+            guard i < a.count, let v = Int64(a[i]) else { preconditionFailure("argument \(i) is not an integer: \(i < a.count ? a[i] : "missing")") }
+            return v
+        }
+        var i = 0
+        let changes = int(i); i += 1 + 3 * Int(changes)
+        let markers = int(i); i += 1 + 2 * Int(markers)
+        precondition(int(i) > 0, "TTL"); i += 1
+        let params: [String: Int] = ["u": 1, "h": 1, "e": 2, "s": 1, "z": 2, "r": 5, "c": 0]
+        let width: [String: Int] = ["u": 1, "h": 2, "e": 2, "s": 1, "z": 2, "r": 0, "c": 2]
+        while i < a.count {
+            let op = a[i]
+            guard let p = params[op], let w = width[op] else { preconditionFailure("unknown op \(op)") }
+            precondition(int(i + 1) >= 1, "key index")
+            let n = Int(int(i + 2))
+            let first = i + 3
+            switch op {
+            case "u", "h", "s": precondition(int(first) > 0, "expiry")
+            case "e": precondition(int(first) > 0 && int(first + 1) > 0, "expiry, cap")
+            case "z": _ = (int(first), int(first + 1))
+            case "r": for k in 0..<4 { _ = int(first + k) }; if !a[first + 4].isEmpty { _ = int(first + 4) }
+            default: break
+            }
+            let items = first + p
+            if op == "h" || op == "c" || op == "e" { for k in 0..<n { _ = int(items + 2 * k + 1) } }
+            if op == "z" { for k in 0..<n { _ = int(items + 2 * k + 1) } }
+            i = items + n * w
+        }
+        precondition(i == a.count, "arguments end mid-operation")
+    }
+}
