@@ -8,7 +8,8 @@
 # The seed corpus is Tests/Fuzz/Corpus/<target>; what the run finds goes to $FUZZ_WORK (default
 # /tmp/aimon-fuzz). A crash leaves its input there and makes the script exit 1: add it to
 # Tests/AimonCoreTests/FuzzRegressionTests.swift once fixed. Set FUZZ_PARALLEL=2 to run two targets
-# at once (one per core).
+# at once (one per core). FUZZ_RUNS=N runs N inputs per target from a fixed seed instead of SECONDS,
+# the same each time (.ci/run does, to keep the targets building and their seeds passing).
 set -euo pipefail
 cd "$(dirname "$0")/../Tests/Fuzz"
 seconds="${1:-60}"
@@ -16,6 +17,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(FuzzNative FuzzPresets FuzzFold FuzzText)
 work="${FUZZ_WORK:-/tmp/aimon-fuzz}"
+mkdir -p "$work"
 parallel="${FUZZ_PARALLEL:-1}"
 
 echo "== building the fuzz targets (release, -sanitize=fuzzer,address)"
@@ -29,7 +31,9 @@ run() {
   name="$(echo "${target#Fuzz}" | tr '[:upper:]' '[:lower:]')"
   mkdir -p "$work/$name"
   # The Swift runtime's own crash handler would report inside the sanitizer's; libFuzzer reports.
-  if SWIFT_BACKTRACE=enable=no "$bin/$target" "$work/$name" "Corpus/$name" -max_total_time="$seconds" -max_len=4096 \
+  local budget=(-max_total_time="$seconds")
+  [ -z "${FUZZ_RUNS:-}" ] || budget=(-runs="$FUZZ_RUNS" -seed=1)
+  if SWIFT_BACKTRACE=enable=no "$bin/$target" "$work/$name" "Corpus/$name" "${budget[@]}" -max_len=4096 \
        -print_final_stats=1 -artifact_prefix="$work/$name-" >"$work/$name.log" 2>&1; then
     echo "$target: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/$name.log" | grep -o '[0-9]*$') executions, no crash" \
       "($(grep -o 'cov: [0-9]*' "$work/$name.log" | tail -1))"

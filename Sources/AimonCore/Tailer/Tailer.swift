@@ -92,9 +92,6 @@ public final class Tailer {
     /// The commit that carried `changes` landed.
     public func committed(_ changes: [CheckpointChange]) { book.committed(changes) }
 
-    /// Checkpoints of files that are not open, by identity key.
-    public var idleCheckpoints: [String: Checkpoint] { book.idle }
-
     /// Drops checkpoints of files let go before `cutoff` (epoch seconds): every line such a file can
     /// hold is then older than the retention, so a replay of it would count nothing anyway.
     public func pruneCheckpoints(before cutoff: Int64) { book.prune(before: cutoff) }
@@ -146,9 +143,10 @@ public final class Tailer {
             if st.size > file.splitter.fedOffset { file.dirty = true }
             if file.detached, !file.dirty, st.size == file.sizeAtLastSweep {
                 logger.info("letting go of rotated file, read to its end", metadata: ["path": "\(file.path)"])
+                let last = try file.checkpoint(held: false)
                 files[id] = nil
                 changed[id] = nil
-                book.letGo(id.key, try file.checkpoint(held: false))
+                book.letGo(id.key, last)
                 counters.filesClosed += 1
             }
             file.sizeAtLastSweep = st.size
