@@ -16,7 +16,7 @@ struct Stats: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Only this model (prints one object with --json).")
+    @Option(help: "Only this model (prints one object with --json); \"(other models)\" for those past ingest.max_models.")
     var model: String?
 
     @OptionGroup var window: WindowOptions
@@ -31,7 +31,9 @@ struct Stats: ParsableCommand {
         let reports: [ModelPerformance]
         do {
             if let model {
-                reports = [try reader.performance(model: model, hours: hours, now: now)]
+                // "(other models)" is how the models past ingest.max_models are shown, and asked for.
+                let stored = model == ModelRegistry.overflowLabel ? ModelRegistry.overflowName : model
+                reports = [try reader.performance(model: stored, hours: hours, now: now)]
             } else {
                 let w = WindowReader.window(hours: hours, now: now)
                 reports = try reader.performances(models: try reader.models(from: w.from, to: w.to), hours: hours, now: now)

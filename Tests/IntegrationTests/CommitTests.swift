@@ -127,6 +127,21 @@ import Testing
         #expect(run == [2, Int64(now - 10) * 1000])
     }
 
+    @Test func modelsUnseenForTheirTTLLeaveTheRegistry() throws {
+        let f = try Fixture()
+        let store = WindowStore(keys: f.keys, retention: Retention(), host: "h", modelTTL: 3600)
+        func commit(_ model: String, at t: Double, _ id: String) throws {
+            _ = try store.commit(.init(batch: try f.batch([APICall(timestamp: t, model: model)], now: t),
+                                       changes: [CheckpointChange(id: id, expected: "", new: "1 1 h0 /f")], now: Int64(t)), on: f.redis)
+        }
+        try commit("junk", at: now - 7200, "a")
+        try commit("real", at: now - 1800, "b")
+        #expect(Set(try store.loadModels(now: Int64(now), on: f.redis).keys) == ["real"])
+        try commit("later", at: now, "c")
+        #expect(try f.redis.command(["ZRANGE", f.keys.modelRegistry, "0", "-1"]).array?.compactMap(\.text) == ["real", "later"])
+        #expect(try f.redis.command(["TTL", f.keys.modelRegistry]).integer ?? 0 > 3600)
+    }
+
     @Test func distinctErrorMessagesAreCappedPerModelAndHour() throws {
         let f = try Fixture(maxErrorMessages: 5)
         let hour = Int64(now) - Int64(now) % 3600

@@ -95,8 +95,9 @@ public final class IngestPipeline: @unchecked Sendable {
     /// retry cannot fix (`IngestError`, a file that fails to read in replay...).
     public func run() throws {
         defer { if follow, let redis { try? lease.release(on: redis) } }
-        guard let loaded = try loadState() else { return }
+        // The lease first: checkpoints read while another daemon of this host still ran would be stale.
         if follow, !(try holdLease()) { return }
+        guard let loaded = try loadState() else { return }
         let sources: [TailSource]
         let formats: [SourceFormat]
         switch mode {

@@ -160,6 +160,7 @@ each(function(op, key, n, p, items)
 end)
 if saturated > 0 then incr(counters, 'saturated', saturated) end
 if repaired > 0 then incr(counters, 'repaired', repaired) end
+if saturated + repaired > 0 then redis.call('EXPIRE', counters, ttl) end
 local reply = {'ok', saturated, repaired}
 for _, v in ipairs(runs) do reply[#reply + 1] = v end
 return reply
