@@ -89,6 +89,26 @@ import Testing
         #expect(try RedisURL(parsing: "redis://:pw@h:1/0").description == "redis://***@h:1/0")
     }
 
+    /// Absurd quantities are refused with their key, never a crash of check-config or the daemon.
+    @Test(arguments: [
+        ("retention:\n  hour_buckets: 1e300d", "retention.hour_buckets"),
+        ("retention:\n  minute_buckets: 99999999999999999999w", "retention.minute_buckets"),
+        ("ingest:\n  batch_bytes: 9223372036854775807GiB", "ingest.batch_bytes"),
+        ("ingest:\n  max_line_bytes: 99999999999999999999", "ingest.max_line_bytes"),
+        ("redis:\n  timeout: 1e300s", "redis.timeout"),
+        ("ingest:\n  sweep_interval: 1e308d", "ingest.sweep_interval"),
+        ("rules:\n  slow_response: {window: 1e300d}", "rules.slow_response.window"),
+        ("alerts:\n  evaluate_interval: 1e300d", "alerts.evaluate_interval"),
+    ])
+    func absurdQuantitiesAreRefused(text: String, key: String) {
+        do {
+            _ = try ConfigLoader.parse("sources:\n  - path: /x/*.jsonl\n" + text)
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.problems.contains { $0.key == key }, "\(error.description)")
+        }
+    }
+
     @Test func quantities() {
         #expect(Quantities.duration("48h") == 172800)
         #expect(Quantities.duration("35d") == 3024000)

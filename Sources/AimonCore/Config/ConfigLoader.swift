@@ -158,14 +158,14 @@ struct Checker {
     mutating func duration(_ node: Node?, key: String) -> Double? {
         guard let node, let s = string(node, key: key) else { return nil }
         if let v = Quantities.duration(s) { return v }
-        fail(key, node, "'\(s)' is not a duration (e.g. 30s, 5m, 48h, 35d)")
+        fail(key, node, "'\(s)' is not a duration (e.g. 30s, 5m, 48h, 35d), or is over ten years")
         return nil
     }
 
     mutating func size(_ node: Node?, key: String) -> Int? {
         guard let node, let s = string(node, key: key) else { return nil }
         if let v = Quantities.size(s) { return v }
-        fail(key, node, "'\(s)' is not a size (e.g. 1048576, 512KiB, 1MiB)")
+        fail(key, node, "'\(s)' is not a size (e.g. 1048576, 512KiB, 1MiB), or is too large")
         return nil
     }
 
