@@ -7,7 +7,9 @@ struct Replay: ParsableCommand {
         discussion: """
         Lines land in the windows of their own timestamps. Progress is checkpointed like the daemon's, \
         so a replay that is interrupted and run again counts nothing twice, and a file already read by \
-        the daemon on this host is not counted again. Lines older than retention.hour_buckets are \
+        the daemon on this host (a log rotated away included) is not counted again. A file that the \
+        running daemon of this host has open is refused, with exit code 75: the daemon counts it \
+        already. Lines older than retention.hour_buckets are \
         counted as late and dropped. A replay raises no alert: history fills the windows, and a \
         running daemon judges them as they are now. The files are read in --format when it is given; else in the format of \
         the first configured source whose path matches one of them (its preset, fields and failure \

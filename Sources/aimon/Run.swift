@@ -20,6 +20,9 @@ struct Run: ParsableCommand {
         Logs go to stderr. SIGTERM or SIGINT commits what has been read and exits 0. While Redis is \
         unreachable aimon pauses reading, retries with backoff, and catches up when it returns; while \
         the alert table is unreachable its writes wait in a queue.
+
+        One daemon per host_id: a second one with the same host_id waits (and says so) until the first \
+        stops, since both would read the same files.
         """)
 
     @OptionGroup var options: ConfigOptions

@@ -26,7 +26,7 @@ public struct Config: Equatable, Sendable {
         public var batchBytes: Int
         /// Seconds between two sweeps (the safety net behind inotify).
         public var sweepInterval: Double
-        /// Distinct model names kept; more go to "(other)".
+        /// Distinct model names kept; more are counted together, shown as "(other models)".
         public var maxModels: Int
         /// Seconds: latencies above are bad lines (`bad_latency`).
         public var maxLatency: Double
