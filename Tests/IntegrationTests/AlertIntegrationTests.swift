@@ -111,11 +111,11 @@ import Testing
             #expect(e["AIMON_FINGERPRINT"]?.count == 16)
             #expect(e["MESSAGE"]?.contains("\n") == false)
         }
-        let fired = all.first { $0["AIMON_STATE"] == "firing" && $0["AIMON_ALERT_TYPE"] == "consecutive_failures" }!
+        let fired = try #require(all.first { $0["AIMON_STATE"] == "firing" && $0["AIMON_ALERT_TYPE"] == "consecutive_failures" })
         #expect(fired["AIMON_MODEL"] == Self.failing)
         #expect(fired["AIMON_THRESHOLD"] == "5" && fired["AIMON_WINDOW"] == "10m")
         #expect(fired["MESSAGE"]?.hasPrefix("Firing consecutive_failures for model \(Self.failing): ") == true)
-        let resolved = all.first { $0["AIMON_STATE"] == "resolved" && $0["AIMON_ALERT_TYPE"] == "consecutive_failures" }!
+        let resolved = try #require(all.first { $0["AIMON_STATE"] == "resolved" && $0["AIMON_ALERT_TYPE"] == "consecutive_failures" })
         #expect(resolved["AIMON_FINGERPRINT"] == fired["AIMON_FINGERPRINT"])
 
         // The table: one row per episode, the two resolved ones closed, the hourly one still open.
