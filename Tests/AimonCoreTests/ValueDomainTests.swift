@@ -189,3 +189,24 @@ extension Result {
         return nil
     }
 }
+
+@Suite struct IngestCounterNameTests {
+    @Test func aReasonIsItsCountersName() {
+        #expect(HostIngestStatus.isBadReason("bad_latency"))
+        #expect(HostIngestStatus.isBadReason("invalid_json"))
+        #expect(!HostIngestStatus.isBadReason("not_a_call"))  // counted as "skipped"
+        #expect(!HostIngestStatus.isBadReason("lines"))
+        #expect(!HostIngestStatus.isBadReason("saturated"))
+    }
+
+    @Test func countersOfEarlierBuildsAreReadUnderTheirReason() {
+        #expect(HostIngestStatus.currentName("bad_bad_latency") == "bad_latency")
+        #expect(HostIngestStatus.currentName("bad_invalid_json") == "invalid_json")
+        #expect(HostIngestStatus.currentName("bad_latency") == "bad_latency")
+        #expect(HostIngestStatus.currentName("bad_unknown") == "bad_unknown")
+        let status = HostIngestStatus(host: "h", counters: ["bad_latency": 2, "lines": 9, "invalid_json": 1],
+                                      daemon: nil, filesHeld: 0, filesLetGo: 0)
+        #expect(status.badLines.map(\.reason) == ["bad_latency", "invalid_json"])
+        #expect(status.badTotal == 3)
+    }
+}

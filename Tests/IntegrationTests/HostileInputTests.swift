@@ -61,6 +61,11 @@ import Testing
         #expect(reported == bad)
         let counters = host?["counters"] as? [String: Any] ?? [:]
         #expect((counters["lines"] as? NSNumber)?.intValue == lines)
+        // Each reason is its counter's name in Redis, as it is in the log ("bad_latency", not "bad_bad_latency").
+        let redis = try RedisServer.shared.connection()
+        let fields = try redis.command(["HKEYS", KeySchema(prefix: ws.prefix).ingestCounters(host: ws.host)]).array?.compactMap(\.text) ?? []
+        #expect(Set(bad.keys).isSubset(of: Set(fields)), "\(fields)")
+        #expect(!fields.contains { $0.hasPrefix("bad_bad_") }, "\(fields)")
         let human = try runAimon(["status", "--config", config])
         #expect(human.stdout.contains("bad lines: bad_latency 3, future_timestamp 3, bad_count 2"), "\(human.stdout)")
     }

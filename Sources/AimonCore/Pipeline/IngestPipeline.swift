@@ -326,7 +326,7 @@ public final class IngestPipeline: @unchecked Sendable {
         let changes = try tailer.pendingChanges(now: Int64(now))
         guard !changes.isEmpty || !state.markers.isEmpty else { return true }
         var counters: [String: Int64] = ["lines": read.lines, "overlong": read.overlong, "skipped": read.skipped]
-        for (reason, n) in read.bad { counters["bad_" + reason.rawValue] = n }
+        for (reason, n) in read.bad { counters[reason.rawValue] = n }  // named as in the log (HostIngestStatus)
         var sinkTotals: [String: Int64] = [:]
         if !changes.isEmpty {  // counters ride only on commits that can tell whether they landed
             for sink in alertSinks {

@@ -11,16 +11,27 @@ public struct HostIngestStatus: Sendable {
     public var filesHeld: Int
     public var filesLetGo: Int
 
-    /// Bad lines by reason (the counters `bad_<reason>`), most frequent first.
+    /// Bad lines by reason (the counters named after the reasons), most frequent first.
     public var badLines: [(reason: String, count: Int64)] {
-        counters.compactMap { k, v in k.hasPrefix("bad_") && v > 0 ? (String(k.dropFirst(4)), v) : nil }
+        counters.compactMap { k, v in Self.isBadReason(k) && v > 0 ? (k, v) : nil }
             .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    }
+
+    /// A counter that counts bad lines: its name is the reason's (`invalid_json`, `bad_latency`...).
+    static func isBadReason(_ field: String) -> Bool {
+        ParseFailure(rawValue: field).map { $0 != .notACall } ?? false
+    }
+
+    /// The counter's name today: earlier builds named a reason's counter `bad_<reason>`
+    /// (`bad_bad_latency`); such fields count until they expire.
+    static func currentName(_ field: String) -> String {
+        field.hasPrefix("bad_") && isBadReason(String(field.dropFirst(4))) ? String(field.dropFirst(4)) : field
     }
 
     public var badTotal: Int64 { badLines.reduce(0) { $0.addingSaturated($1.count) } }
 
     public var json: JSONValue {
-        let plain = counters.filter { !$0.key.hasPrefix("bad_") }.sorted { $0.key < $1.key }
+        let plain = counters.filter { !Self.isBadReason($0.key) }.sorted { $0.key < $1.key }
         return .object([
             ("host", .string(host)),
             ("daemon", daemon.map { .object([("owner", .string($0.owner)), ("lease_until", .string(AlertRow.timestamp($0.expires)))]) } ?? .null),
@@ -61,7 +72,10 @@ extension WindowReader {
         for (i, h) in hosts.enumerated() {
             for r in replies[(2 * i)...(2 * i + 1)] { if case let .error(e) = r { throw RedisError(.reply, e) } }
             var counters: [String: Int64] = [:]
-            for (k, v) in replies[2 * i].pairs { counters[k] = v.integer ?? 0 }
+            for (k, v) in replies[2 * i].pairs {
+                let name = HostIngestStatus.currentName(k)
+                counters[name] = (counters[name] ?? 0).addingSaturated(v.integer ?? 0)
+            }
             var markers: [String: String] = [:]
             var held = 0, letGo = 0
             for (k, v) in replies[2 * i + 1].pairs {
