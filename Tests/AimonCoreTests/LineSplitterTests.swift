@@ -25,6 +25,25 @@ import AimonSamples
         return out
     }
 
+    /// RFC 8259 section 8.1: a byte-order mark may start a JSON text (Windows tools write one). Only
+    /// the file's first line can carry it; elsewhere the bytes are the line's own.
+    @Test func aByteOrderMarkAtTheStartOfTheFileIsSkipped() {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let text = bom + Array("a\n".utf8) + bom + Array("b\n".utf8)
+        for size in 1...text.count {
+            let got = split(text, chunks: [size])
+            #expect(got.map(\.0) == ["a", "\u{FEFF}b"], "chunk size \(size)")
+            #expect(got.map(\.1) == [5, 10], "chunk size \(size)")
+        }
+        // A splitter resuming past offset 0 (a checkpoint) hands out what it reads.
+        var resumed = LineSplitter(maxLineBytes: 100, startOffset: 5)
+        var lines: [String] = []
+        (bom + Array("b\n".utf8)).withUnsafeBufferPointer { buf in
+            resumed.feed(buf) { event, _ in if case let .line(b) = event { lines.append(String(decoding: b, as: UTF8.self)) } }
+        }
+        #expect(lines == ["\u{FEFF}b"])
+    }
+
     @Test func sameLinesUnderEveryChunking() {
         let text = Array("alpha\n\nbeta gamma\ndelta\r\nlast-partial".utf8)
         let whole = split(text, chunks: [text.count])

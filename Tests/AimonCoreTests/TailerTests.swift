@@ -16,6 +16,16 @@ import AimonSamples
         #expect(try h.poll() == [])
     }
 
+    @Test func aFileStartedWithAByteOrderMarkReadsItsFirstLine() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "\u{FEFF}{\"model_name\":\"m\",\"success\":true}\nsecond\n")
+        let h = try TailerHarness(folder: dir)
+        let lines = try h.poll()
+        #expect(lines == [#"{"model_name":"m","success":true}"#, "second"])
+        let first = Array(lines[0].utf8)
+        #expect(first.withUnsafeBufferPointer { (try? NativeParser().parse($0))?.model } == "m")
+    }
+
     @Test func startAtEndSkipsExistingLinesButNotNewFiles() throws {
         let dir = LogFolder()
         dir.append("a.log", "old1\nold2\npartial")

@@ -7,7 +7,8 @@ import Glibc
 /// A line is handed out only once its `\n` has arrived, so a partial last line waits. A line longer
 /// than `maxLineBytes` is not buffered: its bytes are dropped as they come, it is reported once as
 /// `.overlong` when its newline arrives, and splitting resumes with the next line. Every event carries
-/// the stream offset just past its newline: the offset a checkpoint may safely record.
+/// the stream offset just past its newline: the offset a checkpoint may safely record. A byte-order
+/// mark that starts the stream (offset 0) is not part of the first line.
 public struct LineSplitter: Sendable {
     public enum Event {
         /// A complete line, without its `\n`. The buffer is valid only during the callback.
@@ -60,6 +61,7 @@ public struct LineSplitter: Sendable {
             }
             let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
             let endOffset = chunkStart + Int64(end + 1)
+            let firstLine = committedOffset == 0
             let lineLength = pending.count + (end - start)
             if discarding || lineLength > maxLineBytes {
                 discarding = false
@@ -68,15 +70,23 @@ public struct LineSplitter: Sendable {
                 try body(.overlong, endOffset)
             } else if pending.isEmpty {
                 committedOffset = endOffset
-                try body(.line(UnsafeBufferPointer(start: base + start, count: end - start)), endOffset)
+                let line = UnsafeBufferPointer(start: base + start, count: end - start)
+                try body(.line(firstLine ? Self.withoutByteOrderMark(line) : line), endOffset)
             } else {
                 pending.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
                 committedOffset = endOffset
                 let line = pending
                 pending.removeAll(keepingCapacity: true)
-                try line.withUnsafeBufferPointer { try body(.line($0), endOffset) }
+                try line.withUnsafeBufferPointer { try body(.line(firstLine ? Self.withoutByteOrderMark($0) : $0), endOffset) }
             }
             start = end + 1
         }
+    }
+
+    /// The file's first line without a UTF-8 byte-order mark (RFC 8259 section 8.1 lets a parser
+    /// ignore one; Windows tools write it). Elsewhere those bytes belong to the line.
+    static func withoutByteOrderMark(_ line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        guard line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF else { return line }
+        return UnsafeBufferPointer(rebasing: line[3...])
     }
 }
