@@ -32,6 +32,12 @@ func parseBytes(_ bytes: [UInt8]) -> Result<APICall, ParseFailure> {
         ("1795773600.5", 1_795_773_600.5),
         ("1795773600500", 1_795_773_600.5),
         ("1.7957736e9", 1_795_773_600.0),
+        // An offset without a colon, as strftime("%z") writes it.
+        (#""2026-11-27T15:30:00+0530""#, 1_795_773_600.0),
+        (#""2026-11-27T04:00:00-0600""#, 1_795_773_600.0),
+        // Epoch seconds or milliseconds written as JSON strings.
+        (#""1795773600.25""#, 1_795_773_600.25),
+        (#""1795773600500""#, 1_795_773_600.5),
     ])
     func timestampForms(text: String, expected: Double) throws {
         let call = try parse(#"{"model_name":"m","timestamp":"# + text + "}").get()
@@ -45,7 +51,9 @@ func parseBytes(_ bytes: [UInt8]) -> Result<APICall, ParseFailure> {
     }
 
     @Test(arguments: [
-        #""yesterday""#, #""2026-13-01T00:00:00Z""#, #""2026-11-27T25:00:00Z""#, #""2026-11-27T10:00:00+0100""#,
+        #""yesterday""#, #""2026-13-01T00:00:00Z""#, #""2026-11-27T25:00:00Z""#, #""2026-11-27T10:00:00+010""#,
+        #""2026-11-27T10:00:00+01000""#, #""2026-11-27T10:00:00+0160""#, #""2026-11-27T10:00:00+01:0""#, #""-5""#, #""1e999""#,
+        #""0x10""#, #""12 ""#,
         #""2026-11-27T10:00:00.Z""#, "-5", "true", "[1]", #""2026-11-27""#,
     ])
     func badTimestamps(text: String) {

@@ -9,8 +9,16 @@ public enum Timestamp {
         return value >= millisecondsThreshold ? value / 1000 : value
     }
 
-    /// Parses `YYYY-MM-DD(T| )hh:mm:ss[.fraction](Z|±hh:mm)`; a missing zone means UTC. nil for a time
-    /// before the epoch.
+    /// Seconds since the epoch from text holding one JSON number, epoch seconds or milliseconds
+    /// (`"1733140000.25"`: some loggers quote every value); nil for anything else.
+    public static func fromEpochText(_ text: UnsafeBufferPointer<UInt8>) -> Double? {
+        var s = JSONScanner(text)
+        guard let token = try? s.readNumberToken(), s.index == text.count else { return nil }
+        return fromEpoch(s.doubleValue(token))
+    }
+
+    /// Parses `YYYY-MM-DD(T| )hh:mm:ss[.fraction](Z|±hh:mm|±hhmm)`; a missing zone means UTC. nil for
+    /// a time before the epoch.
     public static func parseRFC3339(_ s: UnsafeBufferPointer<UInt8>) -> Double? {
         let n = s.count
         guard n >= 19 else { return nil }
@@ -45,12 +53,14 @@ public enum Timestamp {
             switch s[i] {
             case 0x5A, 0x7A: i += 1
             case 0x2B, 0x2D:
+                // ±hh:mm, or ±hhmm as strftime's %z writes it.
                 let sign = s[i] == 0x2D ? -1 : 1
-                guard i + 6 <= n, let oh = two(i + 1), s[i + 3] == 0x3A, let om = two(i + 4),
-                      oh <= 23, om <= 59
+                let colon = i + 3 < n && s[i + 3] == 0x3A
+                let width = colon ? 6 : 5
+                guard i + width <= n, let oh = two(i + 1), let om = two(i + width - 2), oh <= 23, om <= 59
                 else { return nil }
                 offsetSeconds = sign * (oh * 3600 + om * 60)
-                i += 6
+                i += width
             default: return nil
             }
         }

@@ -45,7 +45,8 @@ public final class NativeParser: LineParser {
                     let t = try s.readString()
                     let text = t.hasEscapes ? nil : UnsafeBufferPointer(rebasing: s.bytes[t.start..<t.end])
                     if s.isBlank(t) { break }
-                    if let text, let v = Timestamp.parseRFC3339(text) { timestamp = v } else { failure = .badTimestamp }
+                    if let text, let v = Timestamp.parseRFC3339(text) ?? Timestamp.fromEpochText(text) { timestamp = v }
+                    else { failure = .badTimestamp }
                 case .number:
                     if let v = Timestamp.fromEpoch(s.doubleValue(try s.readNumberToken())) { timestamp = v } else { failure = .badTimestamp }
                 case .null: try s.readNull()
