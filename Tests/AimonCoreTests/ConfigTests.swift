@@ -20,6 +20,7 @@ import Testing
         ingest:
           max_line_bytes: 64KiB
           sweep_interval: 500ms
+          rotate_wait: 5s
         """, hostname: "ignored")
         #expect(c.hostID == "gw-1")
         #expect(c.sources == [.init(path: "/var/log/gateway/*.jsonl", format: .preset(.native), startAt: .beginning),
@@ -28,6 +29,7 @@ import Testing
         #expect(c.redis.keyPrefix == "mon" && c.redis.timeout == 2)
         #expect(c.retention == Retention(minuteBuckets: 86400, hourBuckets: 864000))
         #expect(c.ingest.maxLineBytes == 65536 && c.ingest.sweepInterval == 0.5)
+        #expect(c.ingest.rotateWait == 5)
     }
 
     @Test func defaultsApply() throws {
@@ -36,6 +38,7 @@ import Testing
         #expect(c.retention == Retention(minuteBuckets: 48 * 3600, hourBuckets: 35 * 86400))
         #expect(c.redis.url.description == "redis://127.0.0.1:6379/0" && c.redis.keyPrefix == "aimon")
         #expect(c.ingest.maxLineBytes == 1 << 20)
+        #expect(c.ingest.rotateWait == 60)
     }
 
     @Test func everyProblemIsNamedWithKeyAndLine() {
@@ -97,6 +100,7 @@ import Testing
         ("ingest:\n  max_line_bytes: 99999999999999999999", "ingest.max_line_bytes"),
         ("redis:\n  timeout: 1e300s", "redis.timeout"),
         ("ingest:\n  sweep_interval: 1e308d", "ingest.sweep_interval"),
+        ("ingest:\n  rotate_wait: 2d", "ingest.rotate_wait"),
         ("rules:\n  slow_response: {window: 1e300d}", "rules.slow_response.window"),
         ("alerts:\n  evaluate_interval: 1e300d", "alerts.evaluate_interval"),
     ])

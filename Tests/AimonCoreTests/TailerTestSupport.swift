@@ -50,14 +50,20 @@ final class TailerHarness {
     var pendingLines: [String] = []
     var overlong = 0
 
+    let rotateWait: Double
+    let maxDetachedOpen: Int
+
     init(folder: LogFolder, pattern: String = "*.log", startAt: StartPosition = .beginning, maxLineBytes: Int = 1 << 20,
-         waker: Waker? = nil) throws {
+         rotateWait: Double = 0, maxDetachedOpen: Int = Tailer.defaultMaxDetachedOpen, waker: Waker? = nil) throws {
         self.folder = folder
         self.pattern = folder.path + "/" + pattern
         self.startAt = startAt
         self.maxLineBytes = maxLineBytes
+        self.rotateWait = rotateWait
+        self.maxDetachedOpen = maxDetachedOpen
         tailer = try Tailer(sources: [TailSource(pattern: self.pattern, startAt: startAt)], maxLineBytes: maxLineBytes,
-                            checkpoints: [:], follow: true, waker: waker, logger: quietLogger)
+                            checkpoints: [:], follow: true, rotateWait: rotateWait, maxDetachedOpen: maxDetachedOpen,
+                            waker: waker, logger: quietLogger)
         try tailer.rescan()
         try commit()  // as the pipeline's first batch does: every file's starting position is committed
     }
@@ -99,7 +105,8 @@ final class TailerHarness {
     func crashAndRestart() throws {
         pendingLines.removeAll()
         tailer = try Tailer(sources: [TailSource(pattern: pattern, startAt: startAt)], maxLineBytes: maxLineBytes,
-                            checkpoints: committed, follow: true, startedBefore: [pattern], waker: nil, logger: quietLogger)
+                            checkpoints: committed, follow: true, startedBefore: [pattern], rotateWait: rotateWait,
+                            maxDetachedOpen: maxDetachedOpen, waker: nil, logger: quietLogger)
         try tailer.rescan()
     }
 }

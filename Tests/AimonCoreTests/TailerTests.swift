@@ -105,6 +105,44 @@ import AimonSamples
         #expect(try h.poll() == ["new1"])
     }
 
+    /// `exec 3>>gw.jsonl; rm gw.jsonl; sleep 3; echo ... >&3`: a writer that still holds a deleted
+    /// (or rotated) log writes after it went idle. It is kept open until idle for `rotate_wait`.
+    @Test func aDeletedFileStillWrittenIsReadUntilIdleForRotateWait() throws {
+        let dir = LogFolder()
+        dir.append("gw.log", "1\n")
+        let writer = try #require(FileHandle(forWritingAtPath: dir.file("gw.log")))
+        defer { writer.closeFile() }
+        writer.seekToEndOfFile()
+        let h = try TailerHarness(folder: dir, rotateWait: 60)
+        #expect(try h.poll() == ["1"])
+        dir.remove("gw.log")
+        try h.tailer.sweep(fullRescan: true, now: 100)
+        #expect(try h.poll(sweep: false) == [])
+        try h.tailer.sweep(fullRescan: true, now: 103)  // read to its end and idle since the last sweep: let go before
+        writer.write(Data("2\n".utf8))
+        try h.tailer.sweep(fullRescan: true, now: 104)
+        #expect(try h.poll(sweep: false) == ["2"])
+        try h.tailer.sweep(fullRescan: true, now: 163)
+        #expect(h.tailer.openFiles == 1)  // idle for 59 s
+        try h.tailer.sweep(fullRescan: true, now: 164)
+        #expect(h.tailer.openFiles == 0)
+        #expect(h.tailer.counters.filesClosed == 1)
+    }
+
+    /// Many rotated files held by late writers: no more than the cap stay open, the idlest go first.
+    @Test func detachedFilesKeptOpenAreCapped() throws {
+        let dir = LogFolder()
+        for i in 0..<5 { dir.append("\(i).log", "line \(i)\n") }
+        let h = try TailerHarness(folder: dir, rotateWait: 60, maxDetachedOpen: 2)
+        #expect(try h.poll().count == 5)
+        for i in 0..<5 { dir.rename("\(i).log", "\(i).old") }
+        try h.tailer.sweep(fullRescan: true, now: 100)
+        #expect(try h.poll(sweep: false) == [])
+        try h.tailer.sweep(fullRescan: true, now: 101)
+        #expect(h.tailer.openFiles == 2)
+        #expect(h.tailer.counters.filesClosed == 3)
+    }
+
     @Test func differentFileAtTheSamePathWhileStoppedIsReadFromZero() throws {
         let dir = LogFolder()
         dir.append("a.log", "first file line\n")

@@ -40,7 +40,8 @@ import Testing
 
     @Test func replayOfARotatedFileTheDaemonReadCountsNothingTwice() throws {
         let ws = Workspace()
-        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: none")
+        // rotate_wait 1s: the rotated file is let go soon after it stays idle.
+        let config = ws.writeConfig(redis: RedisServer.shared.url, ingest: "  rotate_wait: 1s", extra: "alerts:\n  database: none")
         var log = SampleLog(seed: 4)
         ws.writeLog("gw.jsonl", log.lines(300, from: now - 600, to: now - 300))
         let daemon = try startDaemon(config: config, log: ws.path("daemon.log"))
@@ -52,7 +53,7 @@ import Testing
         append(ws.path("gw.jsonl.1"), log.lines(20, from: now - 300, to: now - 200))
         ws.writeLog("gw.jsonl", log.lines(30, from: now - 200, to: now - 100))
         #expect(eventually(timeout: 30) { committedLines(redis, prefix: ws.prefix, host: ws.host) == 350 })
-        // The daemon lets the rotated file go once it has stayed idle.
+        // The daemon lets the rotated file go once it has stayed idle for rotate_wait.
         #expect(eventually(timeout: 30) {
             let status = try? runAimon(["status", "--config", config]).stdout
             return status?.contains("1 file read and let go") == true

@@ -36,6 +36,9 @@ public struct Config: Equatable, Sendable {
         public var maxErrorMessages: Int
         /// Seconds a model keeps its place under `max_models` after it was last seen.
         public var modelTTL: Double
+        /// Seconds a file rotated away or deleted stays open once read to its end and idle: a writer
+        /// may still hold it.
+        public var rotateWait: Double = 60
 
         /// The value domains of records (RecordLimits.swift).
         public var limits: RecordLimits { RecordLimits(maxLatency: maxLatency, maxClockSkew: maxClockSkew) }

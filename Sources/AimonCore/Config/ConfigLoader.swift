@@ -95,7 +95,7 @@ public enum ConfigLoader {
 
         if let n = top["ingest"], let m = checker.mapping(n, key: "ingest") {
             checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "model_ttl", "max_latency",
-                                  "max_clock_skew", "max_error_messages"], in: "ingest")
+                                  "max_clock_skew", "max_error_messages", "rotate_wait"], in: "ingest")
             if let v = checker.size(m["max_line_bytes"], key: "ingest.max_line_bytes") {
                 if v < 64 || v > 1 << 30 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be between 64 bytes and 1GiB") } else { config.ingest.maxLineBytes = v }
             }
@@ -120,6 +120,9 @@ public enum ConfigLoader {
                 if v < 1 || v > RecordLimits.latencyCeiling {
                     checker.fail("ingest.max_latency", m["max_latency"]!, "must be between 1s and 24h (longer calls are bad lines, bad_latency)")
                 } else { config.ingest.maxLatency = v }
+            }
+            if let v = checker.duration(m["rotate_wait"], key: "ingest.rotate_wait") {
+                if v > 86_400 { checker.fail("ingest.rotate_wait", m["rotate_wait"]!, "must be at most 24h") } else { config.ingest.rotateWait = v }
             }
             if let v = checker.duration(m["max_clock_skew"], key: "ingest.max_clock_skew") {
                 if v > RecordLimits.clockSkewCeiling {

@@ -120,7 +120,7 @@ public final class IngestPipeline: @unchecked Sendable {
         let parsers = formats.map { $0.makeParser(limits: config.ingest.limits) }
         let policies = formats.map(\.policy)
         let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: loaded.checkpoints,
-                                follow: follow, startedBefore: started, waker: waker, logger: logger)
+                                follow: follow, startedBefore: started, rotateWait: config.ingest.rotateWait, waker: waker, logger: logger)
         try tailer.rescan()
         logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
                                                  "host_id": "\(config.hostID)"])
@@ -187,7 +187,7 @@ public final class IngestPipeline: @unchecked Sendable {
                 tailer.pruneCheckpoints(before: Int64(clock()) - config.retention.hourBuckets - 86_400)
             }
             if clock() - state.lastSweep >= config.ingest.sweepInterval {
-                try tailer.sweep()
+                try tailer.sweep(now: clock())
                 state.lastSweep = clock()
                 continue
             }

@@ -44,6 +44,11 @@ public final class Tailer {
     private var rescanNeeded = true
     private let inotify: Inotify?
     private let logger: Logger
+    private let rotateWait: Double
+    private let maxDetachedOpen: Int
+    /// Rotated-away or deleted files kept open at most (each holds a descriptor, and a deleted
+    /// file's disk space, until let go).
+    public static let defaultMaxDetachedOpen = 128
     /// Lists a source's files (`FileSystem.glob`; tests inject failures).
     private let list: (String) -> (paths: [String], failure: String?)
     private let buffer: UnsafeMutableRawBufferPointer
@@ -54,10 +59,16 @@ public final class Tailer {
     ///   - follow: watch with inotify and keep going (the daemon, whose checkpoints say it holds its
     ///     files); false reads what is there (replay).
     ///   - startedBefore: patterns of sources this host started before (see `startedBefore`).
+    ///   - rotateWait: seconds a file rotated away or deleted stays open once read to its end, for
+    ///     writers that still hold it (`ingest.rotate_wait`).
+    ///   - maxDetachedOpen: how many such files stay open at most; the idlest go first.
     public init(sources: [TailSource], maxLineBytes: Int, checkpoints: [String: String],
-                follow: Bool, startedBefore: Set<String> = [], waker: Waker?, logger: Logger,
+                follow: Bool, startedBefore: Set<String> = [], rotateWait: Double = 0,
+                maxDetachedOpen: Int = Tailer.defaultMaxDetachedOpen, waker: Waker?, logger: Logger,
                 list: @escaping (String) -> (paths: [String], failure: String?) = FileSystem.glob) throws(SystemError) {
         self.list = list
+        self.rotateWait = rotateWait
+        self.maxDetachedOpen = max(0, maxDetachedOpen)
         self.sources = sources
         self.maxLineBytes = maxLineBytes
         self.book = CheckpointBook(stored: checkpoints)
@@ -128,28 +139,41 @@ public final class Tailer {
         return false
     }
 
-    /// The slow safety net: stat every open file, whatever inotify said, and let go of rotated-away
-    /// files that have been read to their end and stayed idle since the last sweep.
+    /// The slow safety net: stat every open file, whatever inotify said, and let go of files rotated
+    /// away or deleted once read to their end and idle for `rotateWait` seconds (a writer may still
+    /// hold them: a gateway that reopens its log late, a careless delete). `now`: seconds, injected by
+    /// tests.
     ///
     /// inotify reports creations at once, so the full glob (`fullRescan`) runs only every 5th sweep
     /// by default, and every sweep while a source's folder is not watched yet (a folder created later
     /// is found within a sweep). Tests pass `true` to look at everything now.
-    public func sweep(fullRescan: Bool? = nil) throws {
+    public func sweep(fullRescan: Bool? = nil, now: Double = wallClock()) throws {
         sweeps &+= 1
         if fullRescan ?? (inotify == nil || unwatchedFolders || sweeps % Self.rescanEverySweeps == 0) { try rescan() }
-        for (id, file) in files {
+        var idleDetached: [(file: TailedFile, links: UInt64)] = []
+        for file in files.values {
             let st = try FileSystem.fstat(file.fd, path: file.path)
             try checkContent(file, size: st.size)
             if st.size > file.splitter.fedOffset { file.dirty = true }
-            if file.detached, !file.dirty, st.size == file.sizeAtLastSweep {
-                logger.info("letting go of rotated file, read to its end", metadata: ["path": "\(file.path)"])
-                let last = try file.checkpoint(held: false)
-                files[id] = nil
-                changed[id] = nil
-                book.letGo(id.key, last)
-                counters.filesClosed += 1
-            }
+            if file.dirty || st.size != file.sizeAtLastSweep || file.lastActivity == nil { file.lastActivity = now }
             file.sizeAtLastSweep = st.size
+            if file.detached, !file.dirty { idleDetached.append((file, st.links)) }
+        }
+        let detachedOpen = files.values.lazy.filter(\.detached).count
+        idleDetached.sort { $0.file.lastActivity! < $1.file.lastActivity! }
+        for (i, (file, links)) in idleDetached.enumerated() {
+            let idle = now - file.lastActivity!
+            let overCap = detachedOpen - i > maxDetachedOpen
+            guard idle >= rotateWait || overCap else { continue }
+            let what = links == 0 ? "deleted" : "rotated"
+            let why = idle >= rotateWait ? "read to its end and idle for \(Int(idle)) s (ingest.rotate_wait)"
+                : "read to its end; more than \(maxDetachedOpen) rotated or deleted files are open"
+            logger.info("letting go of \(what) file, \(why)", metadata: ["path": "\(file.path)"])
+            let last = try file.checkpoint(held: false)
+            files[file.identity] = nil
+            changed[file.identity] = nil
+            book.letGo(file.identity.key, last)
+            counters.filesClosed += 1
         }
     }
 
@@ -274,7 +298,11 @@ public final class Tailer {
         f.detached = true
         f.dirty = true
         counters.rotations += 1
-        logger.info("file \(reason); reading it to its end", metadata: ["path": "\(path)"])
+        if (try? FileSystem.fstat(f.fd, path: path))?.links == 0 {
+            logger.info("file deleted; reading it to its end while a writer may still hold it", metadata: ["path": "\(path)"])
+        } else {
+            logger.info("file \(reason); reading it to its end", metadata: ["path": "\(path)"])
+        }
     }
 
     private func open(_ path: String, identity: FileIdentity, size: Int64, sourceIndex: Int, startAt: StartPosition) throws {
