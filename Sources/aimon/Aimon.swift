@@ -17,8 +17,8 @@ struct Aimon: ParsableCommand {
           journalctl SYSLOG_IDENTIFIER=aimon -p warning
 
         The configuration file is --config PATH, else $AIMON_CONFIG, else /etc/aimon/aimon.yaml.
-        Exit codes: 0 success, 1 failure, 64 bad usage, 69 Redis unavailable, 75 files busy (replay of files a
-        running daemon of this host reads), 78 invalid configuration.
+        Exit codes: 0 success, 1 failure, 64 bad usage, 66 files not read (replay: missing or unreadable), \
+        69 Redis unavailable, 75 files busy (replay of files a running daemon of this host reads), 78 invalid configuration.
         """,
         version: "0.1.0",
         subcommands: [Run.self, Replay.self, Stats.self, SystemReport.self, Trend.self, Alerts.self, Status.self, Cleanup.self, CheckConfig.self]

@@ -34,6 +34,8 @@ struct WindowOptions: ParsableArguments {
 }
 
 enum ExitCodes {
+    /// EX_NOINPUT (sysexits.h): a file to read is missing or could not be read.
+    static let noInput: Int32 = 66
     /// EX_UNAVAILABLE (sysexits.h): a service aimon needs (Redis) is not there.
     static let unavailable: Int32 = 69
     /// EX_TEMPFAIL (sysexits.h): a running daemon of this host reads the files asked for.

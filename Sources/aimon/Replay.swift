@@ -14,6 +14,10 @@ struct Replay: ParsableCommand {
         running daemon judges them as they are now. The files are read in --format when it is given; else in the format of \
         the first configured source whose path matches one of them (its preset, fields and failure \
         policy); else as native.
+
+        Files are read one at a time, so any number can be replayed under any open-file limit. A file \
+        that cannot be read (missing, not a regular file, no permission) does not stop the others: \
+        replay lists it and exits with code 66.
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -34,7 +38,7 @@ struct Replay: ParsableCommand {
         let config = try options.load()
         for f in files where (try? FileSystem.status(of: f)) == nil {
             printError("cannot read \(f): no such file")
-            throw ExitCode.failure
+            throw ExitCode(ExitCodes.noInput)
         }
         let absolute = files.map { $0.hasPrefix("/") ? $0 : currentDirectory() + "/" + $0 }
         let logger = makeLogger(level: config.logLevel)
@@ -47,6 +51,7 @@ struct Replay: ParsableCommand {
         do { try pipeline.run() } catch let error as IngestError {
             printError("\(error)")
             if case .heldByDaemon = error { throw ExitCode(ExitCodes.busy) }
+            if case .filesNotRead = error { throw ExitCode(ExitCodes.noInput) }
             throw ExitCode.failure
         } catch {
             logger.critical("replay failed: \(error)")

@@ -470,3 +470,15 @@ import AimonSamples
         #expect(h.checkpoints.count == 1 && h.checkpoints.values.allSatisfy(\.held))
     }
 }
+
+@Suite struct OpenFileLimitTests {
+    /// EMFILE names the limit and how to raise it; it is not a permission problem.
+    @Test func theHintNamesTheLimitAndHowToRaiseIt() {
+        var lim = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+        let hint = FileSystem.openFileLimitHint(errno: EMFILE)
+        #expect(hint.contains("soft \(lim.rlim_cur), hard \(lim.rlim_max)") && hint.contains("LimitNOFILE="), "\(hint)")
+        #expect(!hint.contains("read access"))
+        #expect(FileSystem.openFileLimitHint(errno: ENFILE).contains("fs.file-max"))
+    }
+}

@@ -15,6 +15,36 @@ import Testing
         h.closeFile()
     }
 
+    /// 600 files under `ulimit -n 64`: replay reads them in turn, not all open at once.
+    @Test func replayOfManyFilesUnderALowOpenFileLimitCountsEveryLine() throws {
+        let ws = Workspace()
+        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: none")
+        var log = SampleLog(seed: 8)
+        var paths: [String] = []
+        for i in 0..<600 {
+            ws.writeLog("f\(i).jsonl", log.lines(5, from: now - 3000 + Double(i), to: now - 2000 + Double(i)))
+            paths.append(ws.path("f\(i).jsonl"))
+        }
+        let r = try runAimon(["replay", "--config", config] + paths, openFileLimit: 64)
+        #expect(r.status == 0, "\(r.stderr.suffix(2000))")
+        #expect(!r.stderr.contains("Too many open files"), "\(r.stderr.suffix(2000))")
+        #expect(reportedCounts(try statsJSON(config: config)) == expectedStats(log.truth))
+    }
+
+    /// A file replay cannot read makes it fail, naming what was not read; the others are counted.
+    @Test func replayFailsNamingTheFilesItCouldNotRead() throws {
+        let ws = Workspace()
+        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: none")
+        var log = SampleLog(seed: 9)
+        ws.writeLog("a.jsonl", log.lines(20, from: now - 600, to: now - 60))
+        try FileManager.default.createDirectory(atPath: ws.path("folder.jsonl"), withIntermediateDirectories: true)
+        let r = try runAimon(["replay", "--config", config, ws.path("a.jsonl"), ws.path("folder.jsonl")])
+        #expect(r.status == 66, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("not read") && r.stderr.contains(ws.path("folder.jsonl")) && r.stderr.contains("not a regular file"),
+                "\(r.stderr)")
+        #expect(reportedCounts(try statsJSON(config: config)) == expectedStats(log.truth))
+    }
+
     @Test func replayRefusesAFileTheRunningDaemonReads() throws {
         let ws = Workspace()
         let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: none")

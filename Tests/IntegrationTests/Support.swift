@@ -64,11 +64,16 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs `aimon ARGS` to completion.
-func runAimon(_ args: [String], environment: [String: String] = [:]) throws -> CommandResult {
+/// Runs `aimon ARGS` to completion; `openFileLimit` runs it under `ulimit -n` (soft and hard).
+func runAimon(_ args: [String], environment: [String: String] = [:], openFileLimit: Int? = nil) throws -> CommandResult {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: aimonBinary)
-    p.arguments = args
+    if let openFileLimit {
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\"", aimonBinary] + args
+    } else {
+        p.executableURL = URL(fileURLWithPath: aimonBinary)
+        p.arguments = args
+    }
     var env = ProcessInfo.processInfo.environment
     for (k, v) in environment { env[k] = v }
     p.environment = env
@@ -76,8 +81,16 @@ func runAimon(_ args: [String], environment: [String: String] = [:]) throws -> C
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    // Both pipes are drained at once: a command that fills one while the other is read would block.
+    nonisolated(unsafe) var e = Data()
+    let stderrDone = DispatchSemaphore(value: 0)
+    let drain = Thread {
+        e = err.fileHandleForReading.readDataToEndOfFile()
+        stderrDone.signal()
+    }
+    drain.start()
     let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
+    stderrDone.wait()
     p.waitUntilExit()
     return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }

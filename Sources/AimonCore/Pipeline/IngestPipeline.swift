@@ -13,6 +13,8 @@ public enum IngestError: Error, CustomStringConvertible {
     case heldByDaemon(paths: [String], holder: String)
     /// Another daemon took this host's lease (this one stalled past it).
     case leaseLost(holder: String)
+    /// Replay: files that could not be read (the others were counted).
+    case filesNotRead([(path: String, reason: String)])
 
     public var description: String {
         switch self {
@@ -24,6 +26,9 @@ public enum IngestError: Error, CustomStringConvertible {
                 + "already, so they are not replayed (stop it first to replay them)"
         case let .leaseLost(holder):
             return "another aimon run took this host_id's lease: \(holder); each daemon needs its own host_id"
+        case let .filesNotRead(files):
+            return "\(files.count) file(s) not read (the others were counted; replay these again once readable):\n"
+                + files.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
         }
     }
 }
@@ -199,6 +204,10 @@ public final class IngestPipeline: @unchecked Sendable {
         }
         if !follow, tailer.pendingBytes > 0 {
             logger.notice("left \(tailer.pendingBytes) bytes of an unfinished last line unread; a later replay or run reads it once complete")
+        }
+        if !follow, !tailer.notRead.isEmpty, !stopSignal.isStopped {
+            logger.info("ingest stopped: \(stats.summary)")
+            throw IngestError.filesNotRead(tailer.notRead)
         }
         var summary = stats.summary
         if let alerts {

@@ -89,6 +89,17 @@ public enum FileSystem {
     }
 
     /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
+    /// What to say when an open fails with EMFILE (this process's limit) or ENFILE (the system's).
+    public static func openFileLimitHint(errno code: Int32) -> String {
+        if code == ENFILE { return "the system's open-file limit is reached (fs.file-max in sysctl)" }
+        var lim = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else {
+            return "the open-file limit is reached (raise LimitNOFILE= in the unit)"
+        }
+        return "the open-file limit is reached: soft \(lim.rlim_cur), hard \(lim.rlim_max); raise LimitNOFILE= in the unit "
+            + "(or ulimit -n in a shell)"
+    }
+
     public static func raiseOpenFileLimit() {
         var lim = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }

@@ -44,6 +44,14 @@ public final class Tailer {
     private var rescanNeeded = true
     private let inotify: Inotify?
     private let logger: Logger
+    /// Replay: the files still to read, in order (they are opened one at a time, so any number can
+    /// be replayed under any open-file limit), and the next one's index.
+    private var replayQueue: [(path: String, sourceIndex: Int)] = []
+    private var replayNext = 0
+    /// Replay: files that could not be read, with why.
+    public private(set) var notRead: [(path: String, reason: String)] = []
+    /// Bytes of unfinished last lines in files replayed and closed.
+    private var unfinishedBytesClosed: Int64 = 0
     private let rotateWait: Double
     private let maxDetachedOpen: Int
     /// Rotated-away or deleted files kept open at most (each holds a descriptor, and a deleted
@@ -77,7 +85,7 @@ public final class Tailer {
         self.logger = logger
         self.inotify = follow ? try Inotify(waker: waker ?? Waker()) : nil
         self.buffer = .allocate(byteCount: Self.chunkSize, alignment: 64)
-        if follow { FileSystem.raiseOpenFileLimit() }
+        FileSystem.raiseOpenFileLimit()
     }
 
     deinit { buffer.deallocate() }
@@ -88,7 +96,7 @@ public final class Tailer {
     /// Bytes written to the open files (as of the last sweep) and not yet read: how far behind we are.
     public var unreadBytes: Int64 { files.values.reduce(0) { $0 + max(0, $1.sizeAtLastSweep - $1.committedOffset) } }
 
-    public var pendingBytes: Int64 { files.values.reduce(0) { $0 + $1.splitter.pendingBytes } }
+    public var pendingBytes: Int64 { files.values.reduce(unfinishedBytesClosed) { $0 + $1.splitter.pendingBytes } }
 
     /// The checkpoint changes the next commit carries, stamped `now`: files whose position moved
     /// (a truncation counts, so the reset position is committed before a new line arrives; a file
@@ -119,10 +127,13 @@ public final class Tailer {
         if rescanNeeded { try rescan() }
         var budget = maxBytes
         // Start with a different file each poll, so one busy file cannot starve the others.
-        var dirty = files.values.filter(\.dirty)
+        var dirty: [TailedFile?] = files.values.filter(\.dirty)
         if !dirty.isEmpty { dirty.rotate(by: pollCount % dirty.count) }
         pollCount &+= 1
-        for file in dirty {
+        var i = 0
+        while i < dirty.count, let file = dirty[i] {
+            dirty[i] = nil  // held no longer than its turn: a replayed file is closed when read
+            i += 1
             try checkContent(file, size: try FileSystem.fstat(file.fd, path: file.path).size)
             while budget > 0 {
                 let want = min(Self.chunkSize, budget)
@@ -135,8 +146,41 @@ public final class Tailer {
                 try file.splitter.feed(chunk) { event, end in try body(file, event, end) }
             }
             if budget <= 0 { return true }
+            if !follow, !file.dirty {  // replay: read to its end; on to the next file
+                try closeReplayed(file)
+                if let next = try openNextReplayed() { dirty.append(next) }
+            }
         }
         return false
+    }
+
+    /// Replay: lets go of a file read to its end (its checkpoint is due at the next commit).
+    private func closeReplayed(_ file: TailedFile) throws(SystemError) {
+        let last = try file.checkpoint(held: false)
+        unfinishedBytesClosed += file.splitter.pendingBytes
+        files[file.identity] = nil
+        byPath[file.path] = nil
+        changed[file.identity] = nil
+        book.letGo(file.identity.key, last)
+    }
+
+    /// Replay: opens the next file of the queue that can be read (none while one is open).
+    private func openNextReplayed() throws -> TailedFile? {
+        while files.isEmpty, replayNext < replayQueue.count {
+            let (path, sourceIndex) = replayQueue[replayNext]
+            replayNext += 1
+            let status: FileSystem.Status?
+            do { status = try FileSystem.status(of: path) } catch {
+                notRead.append((path, "\(error)"))
+                continue
+            }
+            guard let st = status else { notRead.append((path, "no such file")); continue }
+            guard st.isRegular else { notRead.append((path, "not a regular file")); continue }
+            try open(path, identity: FileIdentity(device: st.device, inode: st.inode), size: st.size, sourceIndex: sourceIndex,
+                     startAt: .beginning)
+            if let id = byPath[path], let file = files[id] { return file }
+        }
+        return nil
     }
 
     /// The slow safety net: stat every open file, whatever inotify said, and let go of files rotated
@@ -234,6 +278,13 @@ public final class Tailer {
     /// Matches the globs again: opens new files, detaches files no longer at their path.
     public func rescan() throws {
         rescanNeeded = false
+        if !follow {
+            // Replay: the files given, read in turn.
+            if !firstScanDone { replayQueue = sources.enumerated().map { ($1.pattern, $0) } }
+            firstScanDone = true
+            _ = try openNextReplayed()
+            return
+        }
         var seen = Set<FileIdentity>()
         var claimed = Set<String>()
         unwatchedFolders = false
@@ -308,9 +359,10 @@ public final class Tailer {
     private func open(_ path: String, identity: FileIdentity, size: Int64, sourceIndex: Int, startAt: StartPosition) throws {
         let fd: Int32
         do { fd = try FileSystem.openForReading(path) } catch {
+            if !follow { notRead.append((path, "\(error)")) }
             if error.errno == ENOENT { return }  // gone between glob and open: the next scan decides
-            let hint = error.errno == EMFILE || error.errno == ENFILE
-                ? "the open-file limit is reached (raise LimitNOFILE= in the unit)" : "does aimon's user have read access?"
+            let hint = error.errno == EMFILE || error.errno == ENFILE ? FileSystem.openFileLimitHint(errno: error.errno)
+                : "does aimon's user have read access?"
             logger.error("cannot open log file: \(error) (\(hint))")
             return
         }
@@ -318,6 +370,7 @@ public final class Tailer {
         defer { if !owned { close(fd) } }
         let st = try FileSystem.fstat(fd, path: path)
         guard st.device == identity.device, st.inode == identity.inode else {
+            if !follow { notRead.append((path, "replaced while being opened")) }
             rescanNeeded = true  // replaced between stat and open: look again
             return
         }
