@@ -177,7 +177,7 @@ public final class IngestPipeline: @unchecked Sendable {
                         alertFailureLogged = clock()
                     }
                     // A quiet log may bring no commit to reconnect: the next turn does it.
-                    if error.kind == .io || error.kind == .connection { redis = nil }
+                    if error.needsNewConnection { redis = nil }
                 }
             }
             if clock() - state.lastLease >= DaemonLease.renewEvery {
@@ -239,7 +239,7 @@ public final class IngestPipeline: @unchecked Sendable {
                               registry: ModelRegistry(capacity: config.ingest.maxModels, ttl: config.ingest.modelTTL, known: models))
             } catch {
                 logger.warning("cannot read checkpoints from Redis: \(error); retrying")
-                if error.kind == .io || error.kind == .connection { self.redis = nil }
+                if error.needsNewConnection { self.redis = nil }
                 if stopSignal.sleep(1) { return nil }
             }
         }
@@ -263,7 +263,7 @@ public final class IngestPipeline: @unchecked Sendable {
                 notifier?.status(message, now: clock(), interval: 0)
             } catch {
                 logger.warning("cannot take the daemon lease: \(error); retrying")
-                if error.kind == .io || error.kind == .connection { self.redis = nil }
+                if error.needsNewConnection { self.redis = nil }
             }
             if stopSignal.sleep(5) { return false }
         }
@@ -401,13 +401,16 @@ public final class IngestPipeline: @unchecked Sendable {
                 return r
             } catch {
                 statsBox.withLock { $0.redisConnected = false }
+                let auth = error.kind == .authentication
                 if !warned {
-                    logger.error("Redis unreachable, reading paused until it answers: \(error)")
+                    if auth { logger.error("\(error); reading paused, retrying until Redis accepts aimon") }
+                    else { logger.error("Redis unreachable, reading paused until it answers: \(error)") }
                     warned = true
                 }
                 // Waiting for Redis is not being stuck: keep the watchdog fed, and say why in STATUS.
                 notifier?.watchdog(now: clock())
-                notifier?.status("Redis unreachable (\(config.redis.url)): reading paused, retrying", now: clock(), interval: 0)
+                notifier?.status(auth ? "Redis refuses aimon's credentials (redis.url): reading paused, retrying"
+                                 : "Redis unreachable (\(config.redis.url)): reading paused, retrying", now: clock(), interval: 0)
                 if stopSignal.sleep(backoff.next()) { return nil }
             }
         }
@@ -440,7 +443,7 @@ public final class IngestPipeline: @unchecked Sendable {
                         lastRefusal = error.message
                     }
                     notifier?.status("Redis refuses batches: \(error.message)", now: clock(), interval: 0)
-                    if error.kind == .protocolViolation { self.redis = nil }
+                    if error.needsNewConnection { self.redis = nil }
                 }
                 if stopSignal.sleep(backoff.next()) { return nil }
             }

@@ -12,10 +12,13 @@ public final class RedisConnection {
     public let url: RedisURL
     /// SHA1 of each Lua script loaded on this connection (SCRIPT LOAD), by source.
     private var scriptSHAs: [String: String] = [:]
+    /// Seconds a reply may take (`redis.timeout`).
+    private let timeout: Double
 
     /// Connects, authenticates and selects the database. `timeout` bounds connect and each reply.
     public init(url: RedisURL, timeout: Double = 5) throws(RedisError) {
         self.url = url
+        self.timeout = timeout
         let tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
         let ctx: UnsafeMutablePointer<redisContext>?
         switch url.endpoint {
@@ -36,8 +39,11 @@ public final class RedisConnection {
             if let user = url.username { auth.append(user) }
             auth.append(password)
             if case let .error(e) = try command(auth) {
-                throw RedisError(.reply, "Redis at \(url) refused the password: \(e)")
+                throw RedisError(.authentication, "Redis at \(url) refused the password: \(e) (check the password in redis.url)")
             }
+        } else if case let .error(e) = try command(["PING"]), e.hasPrefix("NOAUTH") {
+            throw RedisError(.authentication, "Redis at \(url) requires a password and none is configured: put it in redis.url, "
+                + "as redis://:PASSWORD@host:port/db (or redis://USER:PASSWORD@host:port/db for an ACL user)")
         }
         if url.database != 0, case let .error(e) = try command(["SELECT", String(url.database)]) {
             throw RedisError(.reply, "Redis at \(url) refused database \(url.database): \(e)")
@@ -95,7 +101,15 @@ public final class RedisConnection {
     }
 
     private func ioError(_ doing: String) -> RedisError {
-        RedisError(.io, "lost Redis at \(url) while \(doing): \(Self.errorString(context))")
+        // A socket timeout surfaces as EAGAIN: the server is there but silent (stalled, frozen, or the
+        // network dropping packets), which "lost" would not say.
+        let reason = Self.errorString(context)
+        if context.pointee.err == REDIS_ERR_IO, reason == String(cString: strerror(EAGAIN)) {
+            let seconds = timeout == timeout.rounded() ? "\(Int(timeout))" : "\(timeout)"
+            return RedisError(.io, "no reply within redis.timeout (\(seconds) s) from Redis at \(url) while \(doing): "
+                + "the server is stalled or the network is down; the connection is dropped and made again")
+        }
+        return RedisError(.io, "lost Redis at \(url) while \(doing): \(reason)")
     }
 
     private static func errorString(_ ctx: UnsafeMutablePointer<redisContext>) -> String {

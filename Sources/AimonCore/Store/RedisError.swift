@@ -5,7 +5,10 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
         case connection
         /// The connection broke during a command (EOF, timeout, reset): the reply is unknown.
         case io
-        /// Redis answered with an error reply (wrong type, NOAUTH, OOM...).
+        /// Redis wants a password that is not configured, or refused the one given: the
+        /// configuration must change (`redis.url`).
+        case authentication
+        /// Redis answered with an error reply (wrong type, OOM...).
         case reply
         /// A reply of an unexpected shape.
         case protocolViolation
@@ -25,10 +28,20 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
     /// True when retrying on a new connection may succeed.
     public var isTransient: Bool {
         switch kind {
-        case .connection, .io: return true
+        case .connection, .io, .authentication: return true  // authentication: a password set on either side later
         case .reply: return message.hasPrefix("LOADING") || message.hasPrefix("BUSY")
             || message.hasPrefix("TRYAGAIN") || message.hasPrefix("MASTERDOWN") || message.hasPrefix("READONLY")
         case .protocolViolation, .refused: return false
+        }
+    }
+
+    /// True when the connection cannot be used any more: broken, out of step, or no longer
+    /// authenticated (NOAUTH: Redis restarted with a password; a new connection authenticates).
+    public var needsNewConnection: Bool {
+        switch kind {
+        case .connection, .io, .protocolViolation, .authentication: return true
+        case .reply: return message.contains("NOAUTH")
+        case .refused: return false
         }
     }
 

@@ -1,0 +1,79 @@
+import AimonCore
+import AimonSamples
+import Foundation
+import Testing
+
+/// A Redis that wants a password: every command says so once and names where the password goes,
+/// instead of "unreachable" or a warning every second.
+@Suite(.serialized) struct RedisAuthTests {
+    /// A private server with `requirepass` set (the shared one is left alone).
+    func protectedServer() throws -> RedisServer {
+        let server = try RedisServer()
+        let c = try server.connection()
+        #expect(try c.command(["CONFIG", "SET", "requirepass", "s3cret"]) == .status("OK"))
+        return server
+    }
+
+    /// Commands Redis refused for want of a password (INFO errorstats), the daemon's tries.
+    func refusedForNoAuth(_ server: RedisServer) -> Int {
+        guard let c = try? RedisConnection(url: try RedisURL(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/0")),
+              let info = try? c.command(["INFO", "errorstats"]).text else { return 0 }
+        let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("errorstat_NOAUTH:count=") }
+        return line.flatMap { Int($0.dropFirst("errorstat_NOAUTH:count=".count)) } ?? 0
+    }
+
+    @Test func reportsSayAPasswordIsWantedAndWhereItGoes() throws {
+        let server = try protectedServer()
+        let ws = Workspace()
+        let none = ws.writeConfig(redis: server.url)
+        let r = try runAimon(["stats", "--config", none])
+        #expect(r.status == 69, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("requires a password") && r.stderr.contains("redis.url"), "\(r.stderr)")
+        let wrong = ws.writeConfig(redis: "redis://:nope@127.0.0.1:\(server.port)/0")
+        let w = try runAimon(["stats", "--config", wrong])
+        #expect(w.status == 69, "\(w.status) \(w.stderr)")
+        #expect(w.stderr.contains("refused the password") && !w.stderr.contains("unreachable"), "\(w.stderr)")
+        let right = ws.writeConfig(redis: "redis://:s3cret@127.0.0.1:\(server.port)/0")
+        #expect(try runAimon(["stats", "--config", right]).status == 0)
+    }
+
+    @Test func theDaemonSaysItOnceAndRetries() throws {
+        let server = try protectedServer()
+        let ws = Workspace()
+        let config = ws.writeConfig(redis: server.url, extra: "alerts:\n  database: none")
+        let daemon = try startDaemon(config: config, log: ws.path("daemon.log"))
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        // Several tries, then a look at what was logged.
+        #expect(eventually(timeout: 30) { refusedForNoAuth(server) >= 4 })
+        daemon.terminate()
+        daemon.waitUntilExit()
+        let log = (try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? ""
+        #expect(log.components(separatedBy: "requires a password").count - 1 == 1, "\(log)")
+        #expect(log.contains("redis.url") && !log.contains("unreachable"), "\(log)")
+    }
+}
+
+/// A Redis that stops replying (a stalled server, a frozen VM) is named as such, with the timeout.
+@Suite struct RedisStallTests {
+    @Test func noReplyWithinTheTimeoutIsSaidSo() throws {
+        // A listening socket that never answers: the kernel completes the connection, nobody replies.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        #expect(listen(fd, 4) == 0)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let url = try RedisURL(parsing: "redis://127.0.0.1:\(port)/0")
+        do throws(RedisError) {
+            _ = try RedisConnection(url: url, timeout: 0.3)
+            Issue.record("a connection to a server that never replies succeeded")
+        } catch {
+            #expect(error.kind == .io)
+            #expect(error.message.contains("no reply within redis.timeout (0.3 s)"), "\(error.message)")
+        }
+    }
+}
