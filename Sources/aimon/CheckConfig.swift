@@ -9,13 +9,18 @@ struct CheckConfig: ParsableCommand {
         Every problem is listed with its key and line. With --sample N, each source's format is also \
         tried on the first N lines of the first file its path matches: how many became records, of \
         which failure class, which lines were refused and why, and the first record field by field. \
-        Exit code 0 when valid, 78 when not (also when a sample has lines and none became a record).
+        A source whose folder does not exist, or whose path matches no file yet, is listed as a warning. \
+        Exit code 0 when valid, 78 when not (also when a sample has lines and none became a record, \
+        and with --strict when a source reads nothing).
         """)
 
     @OptionGroup var options: ConfigOptions
 
     @Option(help: ArgumentHelp("Try each source's format on the first N lines of its first file.", valueName: "N"))
     var sample: Int?
+
+    @Flag(help: "Also fail (exit 78) when a source's folder does not exist or its path matches no file.")
+    var strict = false
 
     func validate() throws {
         if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
@@ -26,8 +31,13 @@ struct CheckConfig: ParsableCommand {
         print("\(options.path): valid")
         print("  host_id: \(config.hostID)")
         var unfit: [String] = []
+        var empty = 0
         for s in config.sources {
             print("  source: \(s.path) (\(s.format.summary); start_at \(s.startAt.rawValue))")
+            if let problem = SourceCheck.problem(pattern: s.path) {
+                print("    warning: \(problem)")
+                empty += 1
+            }
             if let sample, let file = FileSystem.glob(s.path).paths.first {
                 do {
                     let r = try FormatSample.read(path: file, format: s.format, maxLines: sample, maxLineBytes: config.ingest.maxLineBytes,
@@ -56,6 +66,10 @@ struct CheckConfig: ParsableCommand {
             print("  rule \(r.type.rawValue): \(parts.joined(separator: ", "))")
         }
         print("  alert table: \(config.alerts.database)")
+        if strict, empty > 0 {
+            printError("\(empty) source\(empty == 1 ? "" : "s") read\(empty == 1 ? "s" : "") nothing (see the warnings above), and --strict was given")
+            throw ExitCode(ExitCodes.config)
+        }
         if !unfit.isEmpty {
             printError("no line of \(unfit.joined(separator: ", ")) became a record: the source's format or fields do not fit that log (Docs/formats.md)")
             throw ExitCode(ExitCodes.config)

@@ -148,6 +148,32 @@ import Testing
         }
     }
 
+    /// A source that reads nothing is named (check-config, and the daemon at start), not left to a
+    /// silent files=0; the daemon says when its first file appears.
+    @Test func sourcesThatMatchNoFileAreNamed() throws {
+        let ws = Workspace()
+        let missing = ws.path("missing")
+        let config = ws.writeConfig(redis: RedisServer.shared.url, source: "  - path: \(missing)/*.jsonl",
+                                    extra: "alerts:\n  database: none")
+        let r = try runAimon(["check-config", "--config", config])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("warning: matches no file yet") && r.stdout.contains("warning: its folder \(missing) does not exist"),
+                "\(r.stdout)")
+        let strict = try runAimon(["check-config", "--config", config, "--strict"])
+        #expect(strict.status == 78 && strict.stderr.contains("2 sources read nothing"), "\(strict.stderr)")
+        let daemon = try startDaemon(config: config, log: ws.path("daemon.log"))
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        func log() -> String { (try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? "" }
+        #expect(eventually(timeout: 30) { log().contains("its folder \(missing) does not exist") }, "\(log())")
+        #expect(log().contains("matches no file yet"))
+        var sample = SampleLog(seed: 2)
+        ws.writeLog("gw.jsonl", sample.lines(10, from: Date().timeIntervalSince1970 - 60, to: Date().timeIntervalSince1970 - 30))
+        #expect(eventually(timeout: 30) { log().contains("first file appeared") && log().contains(ws.path("gw.jsonl")) }, "\(log())")
+        try FileManager.default.createDirectory(atPath: missing, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: missing + "/a.jsonl", contents: Data())
+        #expect(try runAimon(["check-config", "--config", config, "--strict"]).status == 0)
+    }
+
     @Test func checkConfigNamesProblemsAndExitsWith78() throws {
         let ws = Workspace()
         FileManager.default.createFile(atPath: ws.path("bad.yaml"), contents: Data("sources:\n  - path: logs/*.jsonl\n    format: nope\n".utf8))

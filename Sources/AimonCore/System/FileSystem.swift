@@ -40,6 +40,12 @@ public enum FileSystem {
         throw SystemError("stat", path)
     }
 
+    /// Whether `path` is a folder (following symlinks).
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = Glibc.stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// `fstat(2)`.
     public static func fstat(_ fd: Int32, path: String) throws(SystemError) -> Status {
         var st = Glibc.stat()
@@ -88,7 +94,6 @@ public enum FileSystem {
         fnmatch(pattern, path, FNM_PATHNAME) == 0
     }
 
-    /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
     /// What to say when an open fails with EMFILE (this process's limit) or ENFILE (the system's).
     public static func openFileLimitHint(errno code: Int32) -> String {
         if code == ENFILE { return "the system's open-file limit is reached (fs.file-max in sysctl)" }
@@ -100,6 +105,7 @@ public enum FileSystem {
             + "(or ulimit -n in a shell)"
     }
 
+    /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
     public static func raiseOpenFileLimit() {
         var lim = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }

@@ -52,6 +52,9 @@ public final class Tailer {
     public private(set) var notRead: [(path: String, reason: String)] = []
     /// Bytes of unfinished last lines in files replayed and closed.
     private var unfinishedBytesClosed: Int64 = 0
+    /// Sources that have matched a file since aimon started, and when to warn again about the others.
+    private var sourceHadFiles = Set<Int>()
+    private var nextEmptyWarning: [Int: Double] = [:]
     private let rotateWait: Double
     private let maxDetachedOpen: Int
     /// Rotated-away or deleted files kept open at most (each holds a descriptor, and a deleted
@@ -194,6 +197,15 @@ public final class Tailer {
     public func sweep(fullRescan: Bool? = nil, now: Double = wallClock()) throws {
         sweeps &+= 1
         if fullRescan ?? (inotify == nil || unwatchedFolders || sweeps % Self.rescanEverySweeps == 0) { try rescan() }
+        if follow {
+            for index in sources.indices where !sourceHadFiles.contains(index) {
+                guard let next = nextEmptyWarning[index] else { nextEmptyWarning[index] = now + 300; continue }
+                if now >= next {
+                    warnSourceEmpty(index, still: true)
+                    nextEmptyWarning[index] = now + 3600
+                }
+            }
+        }
         var idleDetached: [(file: TailedFile, links: UInt64)] = []
         for file in files.values {
             let st = try FileSystem.fstat(file.fd, path: file.path)
@@ -288,20 +300,20 @@ public final class Tailer {
         var seen = Set<FileIdentity>()
         var claimed = Set<String>()
         unwatchedFolders = false
+        var found: [String?] = sources.map { _ in nil }  // a regular file each source matches
         for (index, source) in sources.enumerated() {
             if let inotify { watchDirectories(of: source.pattern, inotify) }
-            var paths = [source.pattern]
-            if follow {
-                let listing = list(source.pattern)
-                paths = listing.paths
-                if let failure = listing.failure {
-                    warnOnce(source.pattern, "cannot list the files of a source (\(failure)); the files already open are kept")
-                } else {
-                    warned.remove(source.pattern)
-                }
+            let listing = list(source.pattern)
+            if let failure = listing.failure {
+                warnOnce(source.pattern, "cannot list the files of a source (\(failure)); the files already open are kept")
+            } else {
+                warned.remove(source.pattern)
             }
-            for path in paths where !claimed.contains(path) {
-                claimed.insert(path)
+            for path in listing.paths {
+                guard claimed.insert(path).inserted else {
+                    if byPath[path] != nil { found[index] = found[index] ?? path }
+                    continue
+                }
                 let status: FileSystem.Status?
                 do { status = try FileSystem.status(of: path) } catch {
                     // One unreadable path (ELOOP, EACCES) is skipped; the others are read.
@@ -314,6 +326,7 @@ public final class Tailer {
                 let id = FileIdentity(device: st.device, inode: st.inode)
                 if let old = byPath[path], old != id { detach(old, path: path, reason: "replaced at its path (rotation)") }
                 seen.insert(id)
+                found[index] = found[index] ?? path
                 if let f = files[id] {
                     if f.path != path { byPath[f.path] = nil; f.path = path }
                     f.detached = false
@@ -331,11 +344,29 @@ public final class Tailer {
             if let current, current.device == id.device, current.inode == id.inode { continue }  // the glob missed it
             detach(id, path: path, reason: "gone from its path")
         }
-        if !firstScanDone, follow {
+        if !firstScanDone {
             // Held by a daemon before, and not found now: no longer held (aimon replay may read them).
             book.releaseIdle()
         }
+        for (index, path) in found.enumerated() where !sourceHadFiles.contains(index) {
+            let pattern = sources[index].pattern
+            if let path {
+                sourceHadFiles.insert(index)
+                if firstScanDone { logger.warning("source \(pattern): its first file appeared, reading it", metadata: ["path": "\(path)"]) }
+            } else if !firstScanDone {
+                warnSourceEmpty(index, still: false)
+            }
+        }
         firstScanDone = true
+    }
+
+    /// A source that has matched no file since aimon started: said at start, 5 minutes later, then
+    /// hourly (`sweep`), so a typo in a path is not a silent `files=0`.
+    private func warnSourceEmpty(_ index: Int, still: Bool) {
+        let problem = SourceCheck.problem(pattern: sources[index].pattern) ?? "matches no file"
+        let text = "source \(sources[index].pattern) reads nothing\(still ? " still" : ""): \(problem); its files are read once "
+            + "they appear (check the path with aimon check-config)"
+        logger.warning("\(text)")
     }
 
     private func warnOnce(_ what: String, _ message: String) {
