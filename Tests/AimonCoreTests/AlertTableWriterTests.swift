@@ -59,6 +59,36 @@ import Testing
         #expect(writer.counters["alerts_table_dropped"] == 2)
     }
 
+    /// A full disk: the database opens, every write fails. "Back" is said once, after a write
+    /// committed (it was said on every retry), and the failure once, with its reason.
+    @Test func theTableIsBackOnlyOnceAWriteCommitted() {
+        let log = CapturedLog()
+        final class FullDisk: AlertTable, @unchecked Sendable {
+            let inner = FakeTable()
+            let failuresLeft = Atomic<Int>(4)
+            func migrate() throws(AlertTableError) {}
+            func upsert(_ batch: [AlertRow]) throws(AlertTableError) {
+                if failuresLeft.load(ordering: .relaxed) > 0 {
+                    failuresLeft.subtract(1, ordering: .relaxed)
+                    throw AlertTableError(.unavailable, "SQLite /x.db: database or disk is full (code 13)")
+                }
+                try inner.upsert(batch)
+            }
+            func list(_ filter: AlertFilter) throws(AlertTableError) -> [AlertRow] { try inner.list(filter) }
+        }
+        let table = FullDisk()
+        let writer = AlertTableWriter(host: "h", capacity: 10, logger: log.logger, retryBase: 0.01) { () throws(AlertTableError) in table }
+        writer.start()
+        writer.deliver(Self.transition(.firing, "a"))
+        #expect(eventually { writer.stats.written == 1 })
+        writer.stop(timeout: 10)
+        let lines = log.lines
+        #expect(lines.filter { $0.contains("is back") }.count == 1, "\(lines)")
+        #expect(lines.filter { $0.contains("cannot write to the alert table") }.count == 1, "\(lines)")
+        #expect(lines.last { $0.contains("is back") }?.contains("wrote 1 queued episode") == true, "\(lines)")
+        #expect(lines.first?.contains("disk is full") == true, "\(lines)")
+    }
+
     /// Polls a condition for at most a few seconds (the writer works on its own thread).
     func eventually(_ condition: () -> Bool) -> Bool {
         for _ in 0..<500 {

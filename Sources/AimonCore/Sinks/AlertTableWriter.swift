@@ -15,6 +15,8 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
         public var dropped: Int64 = 0
         public var failures: Int64 = 0
         public var connected = false
+        /// The last write's error while writes fail (nil once one succeeds).
+        public var lastError: String?
     }
 
     private struct Queue {
@@ -31,10 +33,16 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
     private let waker = Waker()
     private let done = DispatchSemaphore(value: 0)
     private var table: (any AlertTable)?
+    private let retryBase: Double
+    /// Seconds between two summaries of a lasting failure.
+    static let summaryInterval = 60.0
 
     /// `open` opens and migrates the table; it is called on the writer's thread, again after failures.
-    public init(host: String, capacity: Int, logger: Logger, open: @escaping () throws(AlertTableError) -> any AlertTable) {
+    /// `retryBase`: seconds before the first retry (doubling up to 30 s; tests shorten it).
+    public init(host: String, capacity: Int, logger: Logger, retryBase: Double = 0.2,
+                open: @escaping () throws(AlertTableError) -> any AlertTable) {
         self.open = open
+        self.retryBase = retryBase
         self.host = host
         self.capacity = capacity
         self.logger = logger
@@ -85,8 +93,12 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
     }
 
     private func loop() {
-        var backoff = Backoff(base: 0.2, cap: 30)
-        var warned = false
+        var backoff = Backoff(base: retryBase, cap: 30)
+        // A lasting failure: said once with its reason, then summarised every minute; "back" only
+        // once a write committed (opening a database on a full disk succeeds, its COMMIT fails).
+        var failingSince: Double?
+        var attempts = 0
+        var lastSummary = 0.0
         while true {
             let (rows, stopping) = state.withLock { q in (q.rows, q.stopping) }
             if rows.isEmpty {
@@ -96,29 +108,42 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
             }
             do {
                 if table == nil {
-                    let t = try open()
-                    table = t
+                    table = try open()
                     state.withLock { $0.stats.connected = true }
-                    if warned { logger.notice("the alert table is back; writing \(rows.count) queued episodes") }
                 }
                 try table!.upsert(rows)
                 backoff.reset()
-                warned = false
+                if let since = failingSince {
+                    let plural = rows.count == 1 ? "" : "s"
+                    logger.notice("the alert table is back after \(Int(wallClock() - since)) s and \(attempts) failed attempts; wrote \(rows.count) queued episode\(plural)")
+                    failingSince = nil
+                    attempts = 0
+                }
                 state.withLock { q in
                     // Rows delivered meanwhile were folded into the ones just written: keep those that changed.
                     q.rows = q.rows.filter { r in !rows.contains(r) }
                     q.stats.written += Int64(rows.count)
                     q.stats.pending = q.rows.count
+                    q.stats.lastError = nil
                 }
             } catch {
                 if error.kind == .unavailable { table = nil }
+                attempts += 1
                 state.withLock { q in
                     q.stats.failures += 1
                     q.stats.connected = table != nil
+                    q.stats.lastError = error.message
                 }
-                if !warned {
+                let now = wallClock()
+                if failingSince == nil {
                     logger.error("cannot write to the alert table, keeping \(rows.count) writes queued and retrying: \(error)")
-                    warned = true
+                    failingSince = now
+                    lastSummary = now
+                } else if now - lastSummary >= Self.summaryInterval {
+                    let summary = "the alert table still fails: \(rows.count) writes queued, \(attempts) attempts in \(Int(now - failingSince!)) s; "
+                        + "last error: \(error)"
+                    logger.error("\(summary)")
+                    lastSummary = now
                 }
                 // Stopping too: keep trying until `stop` stops waiting.
                 waker.wait(timeout: stopping ? min(0.5, backoff.next()) : backoff.next())
