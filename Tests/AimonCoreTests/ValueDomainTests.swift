@@ -210,3 +210,18 @@ extension Result {
         #expect(status.badTotal == 3)
     }
 }
+
+@Suite struct RepeatLimiterTests {
+    @Test func aLastingFaultIsSaidTwiceThenOnceAMinuteWithACount() {
+        var limiter = RepeatLimiter(interval: 60)
+        var said: [String] = []
+        for t in 0..<300 {  // once a second for five minutes
+            if let suffix = limiter.check("redis", now: Double(t)) { said.append("\(t)\(suffix)") }
+        }
+        #expect(said == ["0", "1", "61 (repeated 59 times in the last 60 s)", "121 (repeated 59 times in the last 60 s)",
+                         "181 (repeated 59 times in the last 60 s)", "241 (repeated 59 times in the last 60 s)"])
+        #expect(limiter.check("other", now: 300) == "")  // each fault on its own
+        limiter.clear("redis")
+        #expect(limiter.check("redis", now: 301) == "")
+    }
+}

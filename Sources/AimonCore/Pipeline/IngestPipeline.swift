@@ -60,6 +60,8 @@ public final class IngestPipeline: @unchecked Sendable {
     /// The pipeline's one connection (ingest thread only); nil while Redis is lost.
     private var redis: RedisConnection?
     private let lease: DaemonLease
+    /// Lasting faults are logged twice, then once a minute with a count (ingest thread only).
+    private var repeats = RepeatLimiter()
 
     /// `alertSinks` receive alert transitions; with none (replay), no rule is evaluated.
     /// `notifier` speaks systemd's notify protocol (daemon only).
@@ -145,7 +147,6 @@ public final class IngestPipeline: @unchecked Sendable {
         var lastStatusCheck = clock()
         let alerts = alertSinks.isEmpty ? nil : AlertEvaluator(config: config.alerts, keys: config.keys, retention: config.retention,
                                                                 sinks: alertSinks, logger: logger)
-        var alertFailureLogged = -Double.infinity
 
         while !stopSignal.isStopped {
             let now = clock()
@@ -172,9 +173,8 @@ public final class IngestPipeline: @unchecked Sendable {
                     guard let redis = connection() else { break }
                     try alerts.evaluateIfDue(on: redis, now: clock())
                 } catch {
-                    if clock() - alertFailureLogged >= 60 {
-                        logger.error("cannot evaluate alert rules: \(error); retrying")
-                        alertFailureLogged = clock()
+                    if let again = repeats.check("evaluate", now: clock()) {
+                        logger.error("cannot evaluate alert rules: \(error); retrying\(again)")
                     }
                     // A quiet log may bring no commit to reconnect: the next turn does it.
                     if error.needsNewConnection { redis = nil }
@@ -238,7 +238,9 @@ public final class IngestPipeline: @unchecked Sendable {
                 return Loaded(checkpoints: checkpoints, markers: markers,
                               registry: ModelRegistry(capacity: config.ingest.maxModels, ttl: config.ingest.modelTTL, known: models))
             } catch {
-                logger.warning("cannot read checkpoints from Redis: \(error); retrying")
+                if let again = repeats.check("checkpoints", now: clock()) {
+                    logger.warning("cannot read checkpoints from Redis: \(error); retrying\(again)")
+                }
                 if error.needsNewConnection { self.redis = nil }
                 if stopSignal.sleep(1) { return nil }
             }
@@ -262,7 +264,9 @@ public final class IngestPipeline: @unchecked Sendable {
                 notifier?.watchdog(now: clock())
                 notifier?.status(message, now: clock(), interval: 0)
             } catch {
-                logger.warning("cannot take the daemon lease: \(error); retrying")
+                if let again = repeats.check("lease", now: clock()) {
+                    logger.warning("cannot take the daemon lease: \(error); retrying\(again)")
+                }
                 if error.needsNewConnection { self.redis = nil }
             }
             if stopSignal.sleep(5) { return false }
@@ -434,7 +438,9 @@ public final class IngestPipeline: @unchecked Sendable {
                 statsBox.withLock { $0.commitRetries += 1 }
                 switch error.kind {
                 case .io, .connection:
-                    logger.error("Redis connection lost during a commit; sending it again (it applies only if it did not land): \(error)")
+                    if let again = repeats.check("commit", now: clock()) {
+                        logger.error("Redis connection lost during a commit; sending it again (it applies only if it did not land): \(error)\(again)")
+                    }
                     // Closed before anything else: nothing more can arrive on it.
                     self.redis = nil
                 default:

@@ -55,6 +55,7 @@ public final class Tailer {
     /// Sources that have matched a file since aimon started, and when to warn again about the others.
     private var sourceHadFiles = Set<Int>()
     private var nextEmptyWarning: [Int: Double] = [:]
+    private var repeats = RepeatLimiter()
     private let rotateWait: Double
     private let maxDetachedOpen: Int
     /// Rotated-away or deleted files kept open at most (each holds a descriptor, and a deleted
@@ -394,7 +395,8 @@ public final class Tailer {
             if error.errno == ENOENT { return }  // gone between glob and open: the next scan decides
             let hint = error.errno == EMFILE || error.errno == ENFILE ? FileSystem.openFileLimitHint(errno: error.errno)
                 : "does aimon's user have read access?"
-            logger.error("cannot open log file: \(error) (\(hint))")
+            // Retried at every rescan: said twice, then once a minute.
+            if let again = repeats.check(path, now: wallClock()) { logger.error("cannot open log file: \(error) (\(hint))\(again)") }
             return
         }
         var owned = false  // until a TailedFile owns it, a failure below must close it
@@ -476,7 +478,9 @@ public final class Tailer {
                 if try !inotify.watch(directory: d) { unwatchedFolders = true }
             } catch {
                 unwatchedFolders = true
-                logger.warning("cannot watch folder, relying on the periodic sweep: \(error)")
+                if let again = repeats.check(d, now: wallClock()) {
+                    logger.warning("cannot watch folder, relying on the periodic sweep: \(error)\(again)")
+                }
             }
         }
     }
