@@ -481,4 +481,11 @@ import AimonSamples
         #expect(!hint.contains("read access"))
         #expect(FileSystem.openFileLimitHint(errno: ENFILE).contains("fs.file-max"))
     }
+
+    /// At start, files that may not fit under the limit are said before an open fails.
+    @Test func tailedFilesNearTheLimitAreSaidAtStart() {
+        #expect(FileSystem.openFileLimitProblem(files: 100, soft: 16384) == nil)
+        #expect(FileSystem.openFileLimitProblem(files: 1000, soft: 1024)?.contains("1000 files are tailed and the open-file limit is 1024") == true)
+        #expect(FileSystem.openFileLimitProblem(files: 900, soft: 1024)?.contains("LimitNOFILE=") == true)  // with headroom
+    }
 }

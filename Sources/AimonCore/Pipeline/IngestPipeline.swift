@@ -129,6 +129,10 @@ public final class IngestPipeline: @unchecked Sendable {
         let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: loaded.checkpoints,
                                 follow: follow, startedBefore: started, rotateWait: config.ingest.rotateWait, waker: waker, logger: logger)
         try tailer.rescan()
+        if follow, let limit = FileSystem.openFileLimit(),
+           let problem = FileSystem.openFileLimitProblem(files: tailer.openFiles, soft: limit.soft) {
+            logger.warning("\(problem)")
+        }
         logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
                                                  "host_id": "\(config.hostID)"])
         var state = State(registry: loaded.registry, markers: markers, lastSweep: clock(), lastLease: clock())

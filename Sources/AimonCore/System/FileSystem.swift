@@ -105,6 +105,23 @@ public enum FileSystem {
             + "(or ulimit -n in a shell)"
     }
 
+    /// This process's open-file limit (soft, hard), or nil when it cannot be read.
+    public static func openFileLimit() -> (soft: UInt64, hard: UInt64)? {
+        var lim = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return nil }
+        return (UInt64(lim.rlim_cur), UInt64(lim.rlim_max))
+    }
+
+    /// Why `files` tailed files may not fit under the open-file limit `soft` (nil when they do):
+    /// each takes a descriptor, rotated files kept for `rotate_wait` take more (up to
+    /// `Tailer.defaultMaxDetachedOpen`), and Redis, the journal, inotify and the alert table a few.
+    public static func openFileLimitProblem(files: Int, soft: UInt64) -> String? {
+        let wanted = UInt64(files) + UInt64(Tailer.defaultMaxDetachedOpen) + 32
+        guard wanted > soft else { return nil }
+        return "\(files) files are tailed and the open-file limit is \(soft): with rotated files kept open and aimon's own "
+            + "descriptors, up to \(wanted) may be needed; raise LimitNOFILE= in the unit (a file that cannot be opened is not read)"
+    }
+
     /// Raises the soft open-file limit to the hard limit (one fd per tailed file).
     public static func raiseOpenFileLimit() {
         var lim = rlimit()
