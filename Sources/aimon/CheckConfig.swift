@@ -12,6 +12,11 @@ struct CheckConfig: ParsableCommand {
         A source whose folder does not exist, or whose path matches no file yet, is listed as a warning. \
         Exit code 0 when valid, 78 when not (also when a sample has lines and none became a record, \
         and with --strict when a source reads nothing).
+
+        With --connect, also reaches what the configuration names, one line per check, like nginx -t: \
+        Redis (reachable, password accepted, server version, every command aimon sends allowed by the \
+        user's ACL, tried on scratch keys that are removed after), the alert table (opened, schema up to \
+        date) and the journal socket. Exit code 69 when any of these fails.
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -21,6 +26,9 @@ struct CheckConfig: ParsableCommand {
 
     @Flag(help: "Also fail (exit 78) when a source's folder does not exist or its path matches no file.")
     var strict = false
+
+    @Flag(help: "Also reach Redis, the alert table and the journal, and check each can serve aimon (exit 69 if not).")
+    var connect = false
 
     func validate() throws {
         if let sample, sample < 1 { throw ValidationError("--sample must be at least 1") }
@@ -66,6 +74,7 @@ struct CheckConfig: ParsableCommand {
             print("  rule \(r.type.rawValue): \(parts.joined(separator: ", "))")
         }
         print("  alert table: \(config.alerts.database)")
+        let failed = connect ? checkConnections(config) : 0
         if strict, empty > 0 {
             printError("\(empty) source\(empty == 1 ? "" : "s") read\(empty == 1 ? "s" : "") nothing (see the warnings above), and --strict was given")
             throw ExitCode(ExitCodes.config)
@@ -74,5 +83,51 @@ struct CheckConfig: ParsableCommand {
             printError("no line of \(unfit.joined(separator: ", ")) became a record: the source's format or fields do not fit that log (Docs/formats.md)")
             throw ExitCode(ExitCodes.config)
         }
+        if failed > 0 {
+            printError("\(failed) connection check\(failed == 1 ? "" : "s") failed (see above)")
+            throw ExitCode(ExitCodes.unavailable)
+        }
+    }
+
+    /// Prints one line per check; returns how many failed.
+    func checkConnections(_ config: Config) -> Int {
+        var failed = 0
+        func line(_ name: String, _ ok: Bool, _ detail: String) {
+            print("  \(ok ? "ok    " : "FAILED") \(name): \(detail)")
+            if !ok { failed += 1 }
+        }
+        print("connections:")
+        do {
+            let redis = try RedisConnection(url: config.redis.url, timeout: config.redis.timeout)
+            line("redis", true, "reachable at \(config.redis.url)" + (config.redis.url.password == nil ? "" : ", password accepted"))
+            do {
+                let o = try RedisCheck.run(on: redis, keys: config.keys, host: config.hostID)
+                line("redis version", true, o.version)
+                line("redis commands", o.refused.isEmpty, o.refused.isEmpty ? "every command aimon sends is allowed"
+                     : "the ACL refuses \(o.refused.joined(separator: ", ")): allow them for aimon's Redis user (ACL SETUSER)")
+            } catch {
+                line("redis commands", false, error.description)
+            }
+        } catch {
+            line("redis", false, error.description)
+        }
+        if case .none = config.alerts.database {
+            print("  -      alert table: none configured")
+        } else {
+            do {
+                _ = try config.alerts.database.openTable()
+                line("alert table", true, "\(config.alerts.database): opened, schema up to date")
+            } catch {
+                line("alert table", false, "\(error)")
+            }
+        }
+        let journal = access(JournalSink.socketPath, W_OK) == 0
+        line("journal", journal, journal ? JournalSink.socketPath
+             : "no journal socket at \(JournalSink.socketPath): alerts and logs would go to stderr")
+        return failed
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif

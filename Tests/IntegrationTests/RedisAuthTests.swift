@@ -77,3 +77,37 @@ import Testing
         }
     }
 }
+
+/// `check-config --connect`: one line per thing the configuration names, like nginx -t.
+@Suite(.serialized) struct ConnectCheckTests {
+    @Test func everyCheckPassesAgainstTheRealParts() throws {
+        let ws = Workspace()
+        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: sqlite://\(ws.path("alerts.db"))")
+        let r = try runAimon(["check-config", "--config", config, "--connect"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        for check in ["redis", "redis version", "redis commands", "alert table", "journal"] {
+            #expect(r.stdout.contains("ok     \(check):"), "\(check): \(r.stdout)")
+        }
+        // The scratch keys are gone.
+        let keys = try RedisServer.shared.connection().command(["KEYS", ws.prefix + ":check:*"]).array ?? []
+        #expect(keys.isEmpty)
+    }
+
+    @Test func whatFailsIsNamedAndExits69() throws {
+        let ws = Workspace()
+        let down = ws.writeConfig(redis: "redis://127.0.0.1:1/0", extra: "alerts:\n  database: none")
+        let r = try runAimon(["check-config", "--config", down, "--connect"])
+        #expect(r.status == 69, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("FAILED redis: cannot connect to Redis"), "\(r.stdout)")
+
+        // A user whose ACL refuses PFADD (sent from aimon's scripts) and UNLINK.
+        let server = try RedisServer()
+        let admin = try server.connection()
+        #expect(try admin.command(["ACL", "SETUSER", "aimon", "on", ">pw", "~*", "+@all", "-pfadd", "-unlink"]) == .status("OK"))
+        let limited = ws.writeConfig(redis: "redis://aimon:pw@127.0.0.1:\(server.port)/0", extra: "alerts:\n  database: none")
+        let l = try runAimon(["check-config", "--config", limited, "--connect"])
+        #expect(l.status == 69, "\(l.stdout)\(l.stderr)")
+        #expect(l.stdout.contains("ok     redis: reachable") && l.stdout.contains("password accepted"), "\(l.stdout)")
+        #expect(l.stdout.contains("FAILED redis commands: the ACL refuses PFADD, UNLINK"), "\(l.stdout)")
+    }
+}
