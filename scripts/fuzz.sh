@@ -22,9 +22,13 @@ parallel="${FUZZ_PARALLEL:-1}"
 
 echo "== building the fuzz targets (release, -sanitize=fuzzer,address)"
 # lld: ld.gold cannot link libFuzzer's runtime into a Swift executable (PLATFORM.md).
+# The targets themselves are always compiled again (seconds): SwiftPM can keep a target built against
+# an older layout of an AimonCore struct (a stored property added), which ASan then reports as a
+# stack-buffer-overflow at start.
+bin="$(swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --show-bin-path)"
+rm -rf "$bin"/Fuzz*.build
 swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >"$work.build.log" 2>&1 \
   || { tail -30 "$work.build.log"; exit 1; }
-bin="$(swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --show-bin-path)"
 
 run() {
   local target="$1" name
