@@ -65,11 +65,10 @@ import Testing
         let log = CapturedLog()
         final class FullDisk: AlertTable, @unchecked Sendable {
             let inner = FakeTable()
-            let failuresLeft = Atomic<Int>(4)
+            let full = Atomic<Bool>(true)
             func migrate() throws(AlertTableError) {}
             func upsert(_ batch: [AlertRow]) throws(AlertTableError) {
-                if failuresLeft.load(ordering: .relaxed) > 0 {
-                    failuresLeft.subtract(1, ordering: .relaxed)
+                if full.load(ordering: .relaxed) {
                     throw AlertTableError(.unavailable, "SQLite /x.db: database or disk is full (code 13)")
                 }
                 try inner.upsert(batch)
@@ -80,7 +79,11 @@ import Testing
         let writer = AlertTableWriter(host: "h", capacity: 10, logger: log.logger, retryBase: 0.01) { () throws(AlertTableError) in table }
         writer.start()
         writer.deliver(Self.transition(.firing, "a"))
+        #expect(eventually { writer.stats.failures >= 3 })  // reopened and failed again each time
+        #expect(writer.trouble?.contains("disk is full") == true)  // for STATUS
+        table.full.store(false, ordering: .relaxed)
         #expect(eventually { writer.stats.written == 1 })
+        #expect(writer.trouble == nil)
         writer.stop(timeout: 10)
         let lines = log.lines
         #expect(lines.filter { $0.contains("is back") }.count == 1, "\(lines)")

@@ -143,6 +143,7 @@ public final class IngestPipeline: @unchecked Sendable {
             var text = "tailing \(tailer.openFiles) files, \(Int(rate.perSecond.rounded())) lines/s, \(tailer.unreadBytes) bytes unread, "
                 + "Redis \(s.redisConnected ? "ok" : "unreachable"), \(s.lines) lines so far"
             if s.badTotal > 0 { text += ", \(s.badTotal) bad (\(s.topBadReasons))" }
+            for trouble in alertSinks.compactMap(\.trouble) { text += ", " + trouble }
             return text + ", last alert: \(lastAlert ?? "none")"
         }
         // Only under systemd: the figures cost little, but nothing at all when nobody listens.

@@ -55,6 +55,12 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
         return ["alerts_table_written": s.written, "alerts_table_dropped": s.dropped]
     }
 
+    public var trouble: String? {
+        let s = stats
+        guard let error = s.lastError else { return nil }
+        return "alert table failing (\(s.pending) writes queued, \(s.failures) failed attempts): \(error)"
+    }
+
     public func start() {
         DispatchQueue(label: "aimon.alert-table").async { self.loop() }
     }
