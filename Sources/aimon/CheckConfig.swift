@@ -15,8 +15,8 @@ struct CheckConfig: ParsableCommand {
 
         With --connect, also reaches what the configuration names, one line per check, like nginx -t: \
         Redis (reachable, password accepted, server version, every command aimon sends allowed by the \
-        user's ACL, tried on scratch keys that are removed after), the alert table (opened, schema up to \
-        date) and the journal socket. Exit code 69 when any of these fails.
+        user's ACL, tried on scratch keys that are removed after), the alert table (opened, and written: \
+        its schema version is set in a transaction) and the journal socket. Exit code 69 when any of these fails.
         """)
 
     @OptionGroup var options: ConfigOptions
@@ -116,7 +116,7 @@ struct CheckConfig: ParsableCommand {
         } else {
             do {
                 _ = try config.alerts.database.openTable()
-                line("alert table", true, "\(config.alerts.database): opened, schema up to date")
+                line("alert table", true, "\(config.alerts.database): opened and written (its schema version, in a transaction)")
             } catch {
                 line("alert table", false, "\(error)")
             }
