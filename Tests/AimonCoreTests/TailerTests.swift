@@ -451,6 +451,47 @@ import AimonSamples
         try h.tailer.sweep(fullRescan: true)
     }
 
+    /// A file let go keeps its checkpoint until the retention has passed since it was let go (a
+    /// replay of it, or its return to a glob, resumes there), not until the next prune.
+    @Test func aFileLetGoKeepsItsCheckpointUntilItIsOldEnough() throws {
+        let dir = LogFolder()
+        dir.append("a.log", "1\n")
+        let h = try TailerHarness(folder: dir)
+        try h.pollAndCommit()
+        dir.rename("a.log", "a.old")
+        try h.tailer.sweep(fullRescan: true, now: 100)
+        try h.poll(sweep: false)
+        try h.tailer.sweep(fullRescan: true, now: 101)
+        #expect(h.tailer.openFiles == 0)
+        try h.commit(now: 1_795_773_600)
+        #expect(h.checkpoints.count == 1 && h.checkpoints.values.allSatisfy { !$0.held })
+        h.tailer.pruneCheckpoints(before: 1_795_773_600 - 1)  // let go after this: kept
+        try h.commit(now: 1_795_773_700)
+        #expect(h.checkpoints.count == 1)
+        h.tailer.pruneCheckpoints(before: 1_795_773_600 + 1)
+        try h.commit(now: 1_795_773_800)
+        #expect(h.checkpoints.isEmpty)
+    }
+
+    /// rotate_wait counts from the rotation, not from the last write: a log quiet for long before it
+    /// was rotated still waits for a late writer.
+    @Test func rotateWaitCountsFromTheRotation() throws {
+        let dir = LogFolder()
+        dir.append("gw.log", "1\n")
+        let h = try TailerHarness(folder: dir, rotateWait: 60)
+        #expect(try h.poll(sweep: false) == ["1"])  // the harness's own sweep would use the wall clock
+        try h.tailer.sweep(fullRescan: true, now: 0)
+        try h.tailer.sweep(fullRescan: true, now: 600)  // quiet for ten minutes
+        dir.rename("gw.log", "gw.old")
+        try h.tailer.rescan()  // as inotify's rename event makes the next poll do
+        #expect(try h.poll(sweep: false) == [])
+        try h.tailer.sweep(fullRescan: true, now: 610)
+        #expect(h.tailer.openFiles == 1)
+        dir.append("gw.old", "late\n")
+        try h.tailer.sweep(fullRescan: true, now: 620)
+        #expect(try h.poll(sweep: false) == ["late"])
+    }
+
     @Test func checkpointsOfFilesGoneWhileStoppedAreReleasedThenPruned() throws {
         let dir = LogFolder()
         dir.append("a.log", "1\n")

@@ -76,6 +76,9 @@ struct CheckpointBook {
         for ch in changes {
             stored[ch.id] = ch.new.isEmpty ? nil : ch.new
             pending[ch.id] = nil
+            // A file let go is pruned by when it was let go: the time just written, not the 0 of a
+            // checkpoint made in memory (which `prune` took for "long ago").
+            if idle[ch.id] != nil, let written = Checkpoint(encoded: ch.new) { idle[ch.id]?.updated = written.updated }
         }
     }
 

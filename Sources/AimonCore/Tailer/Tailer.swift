@@ -180,8 +180,8 @@ public final class Tailer {
             }
             guard let st = status else { notRead.append((path, "no such file")); continue }
             guard st.isRegular else { notRead.append((path, "not a regular file")); continue }
-            try open(path, identity: FileIdentity(device: st.device, inode: st.inode), size: st.size, sourceIndex: sourceIndex,
-                     startAt: .beginning)
+            let id = FileIdentity(device: st.device, inode: st.inode)
+            try open(path, identity: id, size: st.size, sourceIndex: sourceIndex, startAt: .beginning)
             if let id = byPath[path], let file = files[id] { return file }
         }
         return nil
@@ -212,12 +212,18 @@ public final class Tailer {
             let st = try FileSystem.fstat(file.fd, path: file.path)
             try checkContent(file, size: st.size)
             if st.size > file.splitter.fedOffset { file.dirty = true }
-            if file.dirty || st.size != file.sizeAtLastSweep || file.lastActivity == nil { file.lastActivity = now }
+            let grew = st.size != file.sizeAtLastSweep
+            if file.dirty || grew || file.lastActivity == nil { file.lastActivity = now }
             file.sizeAtLastSweep = st.size
-            if file.detached, !file.dirty { idleDetached.append((file, st.links)) }
+            // Idle: read to its end, and unchanged since the last sweep (whatever rotate_wait is).
+            if file.detached, !file.dirty, !grew { idleDetached.append((file, st.links)) }
         }
         let detachedOpen = files.values.lazy.filter(\.detached).count
-        idleDetached.sort { $0.file.lastActivity! < $1.file.lastActivity! }
+        // Over the cap, the idlest go first, and a file waiting for the end of its last line last.
+        idleDetached.sort {
+            let (a, b) = ($0.file.splitter.pendingBytes > 0, $1.file.splitter.pendingBytes > 0)
+            return a != b ? !a : $0.file.lastActivity! < $1.file.lastActivity!
+        }
         for (i, (file, links)) in idleDetached.enumerated() {
             let idle = now - file.lastActivity!
             let overCap = detachedOpen - i > maxDetachedOpen
@@ -380,6 +386,7 @@ public final class Tailer {
         guard let f = files[id], !f.detached else { return }
         f.detached = true
         f.dirty = true
+        f.lastActivity = nil  // rotate_wait counts from here (the next sweep), not from its last write
         counters.rotations += 1
         if (try? FileSystem.fstat(f.fd, path: path))?.links == 0 {
             logger.info("file deleted; reading it to its end while a writer may still hold it", metadata: ["path": "\(path)"])
