@@ -37,12 +37,12 @@ alerts:
   evaluate_interval: 1s
 YAML
 mkdir -p "$demo/logs"
-echo "== config"
-"$bin/aimon" check-config --config "$demo/aimon.yaml"
-
 echo "== a gateway log: 20000 calls over two hours; claude-3-5-sonnet fails for the last 10 minutes, mistral-large is slow"
 "$bin/aimon-bench" generate --lines 20000 --minutes 120 --outage-model claude-3-5-sonnet --slow-model mistral-large \
   "$demo/logs/gateway.jsonl"
+
+echo "== config (--connect: Redis, the alert table and the journal are reached too)"
+"$bin/aimon" check-config --config "$demo/aimon.yaml" --connect
 
 echo "== aimon run (the daemon, in the foreground here; logs on stderr)"
 "$bin/aimon" run --config "$demo/aimon.yaml" 2> "$demo/aimon.log" &
