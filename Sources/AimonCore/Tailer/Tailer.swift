@@ -158,14 +158,20 @@ public final class Tailer {
         return false
     }
 
-    /// Replay: lets go of a file read to its end (its checkpoint is due at the next commit).
-    private func closeReplayed(_ file: TailedFile) throws(SystemError) {
+    /// Closes a file (its descriptor goes with its last reference) and keeps its checkpoint, no
+    /// longer held, due at the next commit.
+    private func letGo(_ file: TailedFile) throws(SystemError) {
         let last = try file.checkpoint(held: false)
-        unfinishedBytesClosed += file.splitter.pendingBytes
         files[file.identity] = nil
-        byPath[file.path] = nil
+        if byPath[file.path] == file.identity { byPath[file.path] = nil }
         changed[file.identity] = nil
         book.letGo(file.identity.key, last)
+    }
+
+    /// Replay: lets go of a file read to its end.
+    private func closeReplayed(_ file: TailedFile) throws(SystemError) {
+        unfinishedBytesClosed += file.splitter.pendingBytes
+        try letGo(file)
     }
 
     /// Replay: opens the next file of the queue that can be read (none while one is open).
@@ -232,10 +238,7 @@ public final class Tailer {
             let why = idle >= rotateWait ? "read to its end and idle for \(Int(idle)) s (ingest.rotate_wait)"
                 : "read to its end; more than \(maxDetachedOpen) rotated or deleted files are open"
             logger.info("letting go of \(what) file, \(why)", metadata: ["path": "\(file.path)"])
-            let last = try file.checkpoint(held: false)
-            files[file.identity] = nil
-            changed[file.identity] = nil
-            book.letGo(file.identity.key, last)
+            try letGo(file)
             counters.filesClosed += 1
         }
     }
