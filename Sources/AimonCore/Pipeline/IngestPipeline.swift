@@ -177,6 +177,7 @@ public final class IngestPipeline: @unchecked Sendable {
                 do {
                     guard let redis = connection() else { break }
                     try alerts.evaluateIfDue(on: redis, now: clock())
+                    repeats.clear("evaluate")
                 } catch {
                     if let again = repeats.check("evaluate", now: clock()) {
                         logger.error("cannot evaluate alert rules: \(error); retrying\(again)")
@@ -436,6 +437,7 @@ public final class IngestPipeline: @unchecked Sendable {
             guard let redis = connection() else { return nil }
             do {
                 let outcome = try store.commit(commit, on: redis)
+                repeats.clear("commit")
                 if !lastRefusal.isEmpty { logger.notice("Redis takes batches again; reading resumes") }
                 return outcome
             } catch {
