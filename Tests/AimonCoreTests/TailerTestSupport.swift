@@ -54,7 +54,8 @@ final class TailerHarness {
     let maxDetachedOpen: Int
 
     init(folder: LogFolder, pattern: String = "*.log", startAt: StartPosition = .beginning, maxLineBytes: Int = 1 << 20,
-         rotateWait: Double = 0, maxDetachedOpen: Int = Tailer.defaultMaxDetachedOpen, waker: Waker? = nil) throws {
+         rotateWait: Double = 0, maxDetachedOpen: Int = Tailer.defaultMaxDetachedOpen, waker: Waker? = nil,
+         logger: Logger = quietLogger) throws {
         self.folder = folder
         self.pattern = folder.path + "/" + pattern
         self.startAt = startAt
@@ -63,7 +64,7 @@ final class TailerHarness {
         self.maxDetachedOpen = maxDetachedOpen
         tailer = try Tailer(sources: [TailSource(pattern: self.pattern, startAt: startAt)], maxLineBytes: maxLineBytes,
                             checkpoints: [:], follow: true, rotateWait: rotateWait, maxDetachedOpen: maxDetachedOpen,
-                            waker: waker, logger: quietLogger)
+                            waker: waker, logger: logger)
         try tailer.rescan()
         try commit()  // as the pipeline's first batch does: every file's starting position is committed
     }

@@ -492,6 +492,27 @@ import AimonSamples
         #expect(try h.poll(sweep: false) == ["late"])
     }
 
+    /// A source that matches nothing is said at start, 5 minutes later, then hourly; its first file
+    /// is said too.
+    @Test func aSourceThatReadsNothingIsSaidAtStartThenLessOften() throws {
+        let dir = LogFolder()
+        let log = CapturedLog()
+        let h = try TailerHarness(folder: dir, pattern: "later/*.log", logger: log.logger)
+        func said() -> [String] { log.lines.filter { $0.contains("reads nothing") || $0.contains("first file") } }
+        #expect(said().count == 1 && said()[0].contains("its folder \(dir.path)/later does not exist"), "\(said())")
+        for t in stride(from: 0.0, through: 3899, by: 1) { try h.tailer.sweep(fullRescan: false, now: t) }
+        #expect(said().count == 2 && said()[1].contains("reads nothing still"), "\(said())")
+        try h.tailer.sweep(fullRescan: false, now: 3900)
+        #expect(said().count == 3, "\(said())")
+        try FileManager.default.createDirectory(atPath: dir.file("later"), withIntermediateDirectories: true)
+        dir.append("later/a.log", "1\n")
+        try h.tailer.sweep(fullRescan: true, now: 3901)
+        #expect(said().count == 4 && said()[3].contains("its first file appeared"), "\(said())")
+        #expect(try h.poll(sweep: false) == ["1"])
+        for t in stride(from: 3902.0, through: 8000, by: 100) { try h.tailer.sweep(fullRescan: false, now: t) }
+        #expect(said().count == 4)
+    }
+
     @Test func checkpointsOfFilesGoneWhileStoppedAreReleasedThenPruned() throws {
         let dir = LogFolder()
         dir.append("a.log", "1\n")

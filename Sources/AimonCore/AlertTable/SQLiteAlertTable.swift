@@ -96,7 +96,20 @@ public final class SQLiteAlertTable: AlertTable {
     private func failure(_ rc: Int32, _ message: String, _ sql: String) -> AlertTableError {
         let busy = rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_FULL || rc == SQLITE_IOERR || rc == SQLITE_CANTOPEN
         let head = sql.split(separator: "\n").first.map(String.init) ?? sql
-        return AlertTableError(busy ? .unavailable : .query, "SQLite \(path): \(message) (code \(rc), in: \(head.prefix(60)))")
+        var text = "SQLite \(path): \(message) (code \(rc), in: \(head.prefix(60)))"
+        // A full disk often reads "disk I/O error" (a WAL or journal file that cannot grow): say so.
+        if rc == SQLITE_FULL || rc == SQLITE_IOERR, let free = Self.freeBytes(near: path), free < 1 << 20 {
+            text += "; the filesystem holding it is full (\(free) bytes free)"
+        }
+        return AlertTableError(busy ? .unavailable : .query, text)
+    }
+
+    /// Bytes free to this process on the filesystem holding `path` (or its folder).
+    static func freeBytes(near path: String) -> UInt64? {
+        var st = statvfs()
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        guard statvfs(folder.isEmpty ? "/" : folder, &st) == 0 else { return nil }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize)
     }
 
     static func makeFolders(_ path: String) throws(AlertTableError) {
