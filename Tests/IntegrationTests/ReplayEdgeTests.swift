@@ -31,6 +31,22 @@ import Testing
         #expect(reportedCounts(try statsJSON(config: config)) == expectedStats(log.truth))
     }
 
+    /// The daemon says at start that its files may not fit under its open-file limit.
+    @Test func theDaemonWarnsWhenItsFilesMayNotFitUnderTheLimit() throws {
+        let ws = Workspace()
+        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: "alerts:\n  database: none")
+        var log = SampleLog(seed: 10)
+        for i in 0..<3 { ws.writeLog("f\(i).jsonl", log.lines(5, from: now - 600, to: now - 60)) }
+        let daemon = try startDaemon(config: config, log: ws.path("daemon.log"), openFileLimit: 100)
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        func text() -> String { (try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? "" }
+        #expect(eventually(timeout: 30) { text().contains("3 files are tailed and the open-file limit is 100") }, "\(text())")
+        #expect(text().contains("LimitNOFILE="))
+        // It still reads them.
+        let redis = try RedisServer.shared.connection()
+        #expect(eventually(timeout: 30) { committedLines(redis, prefix: ws.prefix, host: ws.host) == 15 })
+    }
+
     /// A file replay cannot read makes it fail, naming what was not read; the others are counted.
     @Test func replayFailsNamingTheFilesItCouldNotRead() throws {
         let ws = Workspace()

@@ -96,10 +96,16 @@ func runAimon(_ args: [String], environment: [String: String] = [:], openFileLim
 }
 
 /// Starts `aimon run` in the background, its stderr sent to a file.
-func startDaemon(config: String, log: String, environment: [String: String] = [:]) throws -> Process {
+/// `openFileLimit` runs it under `ulimit -n` (soft and hard; `exec`, so the pid is aimon's).
+func startDaemon(config: String, log: String, environment: [String: String] = [:], openFileLimit: Int? = nil) throws -> Process {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: aimonBinary)
-    p.arguments = ["run", "--config", config]
+    if let openFileLimit {
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -n \(openFileLimit) && exec \"$0\" \"$@\"", aimonBinary, "run", "--config", config]
+    } else {
+        p.executableURL = URL(fileURLWithPath: aimonBinary)
+        p.arguments = ["run", "--config", config]
+    }
     if !environment.isEmpty {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
