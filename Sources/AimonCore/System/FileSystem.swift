@@ -40,6 +40,14 @@ public enum FileSystem {
         throw SystemError("stat", path)
     }
 
+    /// The folder part of a glob pattern, and the folders it names now (globbed when it holds a
+    /// wildcard; "/" for a pattern at the root).
+    public static func folders(of pattern: String) -> (folder: String, paths: [String]) {
+        let folder = pattern.lastIndex(of: "/").map { String(pattern[..<$0]) } ?? "."
+        if folder.isEmpty { return ("/", ["/"]) }
+        return (folder, folder.contains(where: { "*?[".contains($0) }) ? glob(folder).paths : [folder])
+    }
+
     /// Whether `path` is a folder (following symlinks).
     public static func isDirectory(_ path: String) -> Bool {
         var st = Glibc.stat()
@@ -97,11 +105,8 @@ public enum FileSystem {
     /// What to say when an open fails with EMFILE (this process's limit) or ENFILE (the system's).
     public static func openFileLimitHint(errno code: Int32) -> String {
         if code == ENFILE { return "the system's open-file limit is reached (fs.file-max in sysctl)" }
-        var lim = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0 else {
-            return "the open-file limit is reached (raise LimitNOFILE= in the unit)"
-        }
-        return "the open-file limit is reached: soft \(lim.rlim_cur), hard \(lim.rlim_max); raise LimitNOFILE= in the unit "
+        guard let limit = openFileLimit() else { return "the open-file limit is reached (raise LimitNOFILE= in the unit)" }
+        return "the open-file limit is reached: soft \(limit.soft), hard \(limit.hard); raise LimitNOFILE= in the unit "
             + "(or ulimit -n in a shell)"
     }
 

@@ -7,11 +7,8 @@ public enum SourceCheck {
         let listing = FileSystem.glob(pattern)
         if let failure = listing.failure { return "cannot list its files: \(failure)" }
         if listing.paths.contains(where: { ((try? FileSystem.status(of: $0)) ?? nil)?.isRegular == true }) { return nil }
-        let folder = pattern.lastIndex(of: "/").map { String(pattern[..<$0]) } ?? "."
-        if !folder.isEmpty {
-            let folders = folder.contains(where: { "*?[".contains($0) }) ? FileSystem.glob(folder).paths : [folder]
-            if !folders.contains(where: FileSystem.isDirectory) { return "its folder \(folder) does not exist" }
-        }
+        let folders = FileSystem.folders(of: pattern)
+        if !folders.paths.contains(where: FileSystem.isDirectory) { return "its folder \(folders.folder) does not exist" }
         return listing.paths.isEmpty ? "matches no file yet" : "matches no regular file"
     }
 }

@@ -480,8 +480,7 @@ public final class Tailer {
     /// Watches the folder(s) a pattern's files live in; folders that do not exist yet are found by
     /// a later sweep.
     private func watchDirectories(of pattern: String, _ inotify: Inotify) {
-        let dir = pattern.lastIndex(of: "/").map { String(pattern[..<$0]) } ?? "."
-        let dirs = dir.isEmpty ? ["/"] : (dir.contains(where: { "*?[".contains($0) }) ? FileSystem.glob(dir).paths : [dir])
+        let dirs = FileSystem.folders(of: pattern).paths
         if dirs.isEmpty { unwatchedFolders = true }
         for d in dirs {
             do {
