@@ -2,7 +2,6 @@ import AimonCore
 import ArgumentParser
 import Dispatch
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,67 +27,16 @@ struct Run: ParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() throws {
-        var config = try options.load()
+        let config = try options.load()
         let logger = makeLogger(level: config.logLevel)
-        let notifier = ServiceNotifier()
-        let current = Mutex<IngestPipeline?>(nil)
-        let reloadAsked = Atomic<Bool>(false)
-        let stopAsked = Atomic<Bool>(false)
-        let signals = installStopSignals(stop: {
-            notifier.stopping()
-            stopAsked.store(true, ordering: .releasing)
-            current.withLock { $0?.stop() }
-        }, reload: {
-            // The running pipeline commits what it has read and returns; the loop below re-reads the file.
-            reloadAsked.store(true, ordering: .releasing)
-            current.withLock { $0?.stop() }
-        })
+        let path = options.path
+        let daemon = Daemon(config: config, logger: logger) { try ConfigLoader.load(path: path) }
+        let signals = installStopSignals(stop: { daemon.stop() }, reload: { daemon.reload() })
         defer { _ = signals }
-        while true {
-            let (sinks, table) = makeSinks(config, logger: logger)
-            let pipeline = IngestPipeline(config: config, mode: .follow, logger: logger, alertSinks: sinks, notifier: notifier)
-            current.withLock { $0 = pipeline }
-            // A SIGTERM during a reload found the old pipeline: it stops the new one too.
-            if stopAsked.load(ordering: .acquiring) { pipeline.stop() }
-            var restart = false
-            do { try pipeline.run() } catch let error as IngestError {
-                // Nothing of the refused batch was applied: a new pipeline resumes from Redis's checkpoints.
-                logger.error("ingest restarts from the checkpoints in Redis: \(error)")
-                restart = true
-            } catch {
-                logger.critical("ingest failed: \(error)")
-                table?.stop(timeout: 2)
-                throw ExitCode.failure
-            }
-            table?.stop(timeout: 5)
-            if restart, !stopAsked.load(ordering: .acquiring) {
-                usleep(1_000_000)  // a stop asked meanwhile stops the next pipeline at once
-                continue
-            }
-            guard reloadAsked.exchange(false, ordering: .acquiringAndReleasing), !stopAsked.load(ordering: .acquiring) else { return }
-            // Nothing is lost or read twice across a reload: every line read was committed with its
-            // checkpoint, and the next pipeline resumes from the checkpoints in Redis.
-            notifier.reloading()
-            do {
-                config = try ConfigLoader.load(path: options.path)
-                logger.notice("reloaded \(options.path)", metadata: ["sources": "\(config.sources.count)"])
-            } catch {
-                logger.error("refusing the new configuration, the old one stays in force: \(error.description)")
-            }
+        do { try daemon.run() } catch {
+            logger.critical("aimon stops: \(error)")
+            throw ExitCode.failure
         }
-    }
-
-    /// The journal, and the alert table when there is one (its writer runs until stopped).
-    func makeSinks(_ config: Config, logger: Logger) -> ([any AlertSink], AlertTableWriter?) {
-        var sinks: [any AlertSink] = [JournalSink(host: config.hostID)]
-        guard config.alerts.database != .none else { return (sinks, nil) }
-        let database = config.alerts.database
-        let writer = AlertTableWriter(host: config.hostID, capacity: config.alerts.queueSize, logger: logger) { () throws(AlertTableError) in
-            try database.openTable()!
-        }
-        writer.start()
-        sinks.append(writer)
-        return (sinks, writer)
     }
 }
 

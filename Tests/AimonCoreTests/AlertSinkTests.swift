@@ -11,10 +11,11 @@ import Testing
 
     @Test func withoutAJournalAlertsGoToStderrAndAreCounted() {
         let lines = Mutex<[String]>([])
-        let sink = JournalSink(host: "h", socketPath: "/nonexistent/journal/socket") { line in lines.withLock { $0.append(line) } }
+        let telemetry = Telemetry()
+        let sink = JournalSink(host: "h", socketPath: "/nonexistent/journal/socket", telemetry: telemetry) { line in lines.withLock { $0.append(line) } }
         sink.deliver(Self.transition(.firing))
         #expect(sink.fallbacks == 1 && sink.sent == 0)
-        #expect(sink.counters == ["alerts_journal": 0, "alerts_stderr": 1])
+        #expect(telemetry.figures.publishedSinkCounters == ["alerts_journal": 0, "alerts_stderr": 1])
         let line = lines.withLock { $0.first } ?? ""
         #expect(line.contains("journal unavailable: no journal socket at /nonexistent/journal/socket"))
         #expect(line.contains("<4> Firing low_success_rate for model gpt-4o: success rate 80.0% over 1h (120 calls) (threshold 95.0%)"))

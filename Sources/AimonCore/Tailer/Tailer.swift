@@ -18,7 +18,7 @@ public final class Tailer {
         public var replacedWhileStopped = 0
     }
 
-    public let sources: [TailSource]
+    public private(set) var sources: [TailSource]
     public let maxLineBytes: Int
     public let follow: Bool
     public private(set) var counters = Counters()
@@ -32,7 +32,9 @@ public final class Tailer {
     private var book: CheckpointBook
     /// Sources this host started before: `start_at: end` no longer applies to them (their files
     /// without a checkpoint appeared while aimon was not running, and are read from their start).
-    private let startedBefore: Set<String>
+    private var startedBefore: Set<String>
+    /// Patterns not matched yet: `start_at: end` applies to their files found by their first scan.
+    private var firstScanPending: Set<String>
     /// Paths (and patterns) already warned about, so a lasting problem is logged once.
     private var warned = Set<String>()
     private var firstScanDone = false
@@ -56,7 +58,7 @@ public final class Tailer {
     private var sourceHadFiles = Set<Int>()
     private var nextEmptyWarning: [Int: Double] = [:]
     private var repeats = RepeatLimiter()
-    private let rotateWait: Double
+    var rotateWait: Double
     private let maxDetachedOpen: Int
     /// Rotated-away or deleted files kept open at most (each holds a descriptor, and a deleted
     /// file's disk space, until let go).
@@ -85,6 +87,7 @@ public final class Tailer {
         self.maxLineBytes = maxLineBytes
         self.book = CheckpointBook(stored: checkpoints)
         self.startedBefore = startedBefore
+        self.firstScanPending = Set(sources.map(\.pattern))
         self.follow = follow
         self.logger = logger
         self.inotify = follow ? try Inotify(waker: waker ?? Waker()) : nil
@@ -125,37 +128,50 @@ public final class Tailer {
     /// Returns true when the budget ran out before every file was read to its end.
     public func poll(
         maxBytes: Int,
+        maxSeconds: Double = .infinity,
         _ body: (TailedFile, LineSplitter.Event, _ endOffset: Int64) throws -> Void
     ) throws -> Bool {
         takeInotifyEvents()
         if rescanNeeded { try rescan() }
         var budget = maxBytes
-        // Start with a different file each poll, so one busy file cannot starve the others.
-        var dirty: [TailedFile?] = files.values.filter(\.dirty)
-        if !dirty.isEmpty { dirty.rotate(by: pollCount % dirty.count) }
+        let deadline = maxSeconds.isFinite ? monotonicSeconds() + maxSeconds : .infinity
+        // Fair to every file with new lines: each gets an equal share of the budget in turn (a busy
+        // file or a long backlog cannot hold back the lines of the others), and the first turn goes
+        // to a different file each poll.
+        var queue: [TailedFile?] = files.values.filter(\.dirty)
+        if !queue.isEmpty { queue.rotate(by: pollCount % queue.count) }
         pollCount &+= 1
-        var i = 0
-        while i < dirty.count, let file = dirty[i] {
-            dirty[i] = nil  // held no longer than its turn: a replayed file is closed when read
-            i += 1
-            try checkContent(file, size: try FileSystem.fstat(file.fd, path: file.path).size)
-            while budget > 0 {
-                let want = min(Self.chunkSize, budget)
-                let n = try FileSystem.pread(file.fd, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]),
-                                             at: file.splitter.fedOffset, path: file.path)
-                if n == 0 { file.dirty = false; break }
-                budget -= n
-                let chunk = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
-                changed[file.identity] = file
-                try file.splitter.feed(chunk) { event, end in try body(file, event, end) }
+        while budget > 0, !queue.isEmpty {
+            let share = max(Self.chunkSize, budget / queue.count)
+            var next: [TailedFile?] = []
+            var i = 0
+            while i < queue.count, let file = queue[i] {
+                queue[i] = nil  // held no longer than its turn: a replayed file is closed when read
+                i += 1
+                try checkContent(file, size: try FileSystem.fstat(file.fd, path: file.path).size)
+                var allowance = min(share, budget)
+                while allowance > 0 {
+                    let want = min(Self.chunkSize, allowance)
+                    let n = try FileSystem.pread(file.fd, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]),
+                                                 at: file.splitter.fedOffset, path: file.path)
+                    if n == 0 { file.dirty = false; break }
+                    budget -= n
+                    allowance -= n
+                    let chunk = UnsafeBufferPointer(start: buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+                    changed[file.identity] = file
+                    try file.splitter.feed(chunk) { event, end in try body(file, event, end) }
+                    if deadline.isFinite, monotonicSeconds() >= deadline { return true }
+                }
+                if file.dirty {
+                    next.append(file)
+                } else if !follow {  // replay: read to its end; on to the next file
+                    try closeReplayed(file)
+                    if let opened = try openNextReplayed() { next.append(opened) }
+                }
             }
-            if budget <= 0 { return true }
-            if !follow, !file.dirty {  // replay: read to its end; on to the next file
-                try closeReplayed(file)
-                if let next = try openNextReplayed() { dirty.append(next) }
-            }
+            queue = next
         }
-        return false
+        return !queue.isEmpty
     }
 
     /// Closes a file (its descriptor goes with its last reference) and keeps its checkpoint, no
@@ -368,6 +384,34 @@ public final class Tailer {
             }
         }
         firstScanDone = true
+        firstScanPending.removeAll()
+    }
+
+    /// Reload: the new sources. A source kept (same pattern) keeps its files open at their positions,
+    /// rotated-away ones included (still read to their end); a new format takes effect with the next
+    /// line. A source removed lets its files go (their checkpoints stay, no longer held: adding the
+    /// source back resumes them). A new source is matched at the next poll, `start_at` applying to it
+    /// as at a first start (unless this host started it before: `startedBefore`).
+    public func update(sources new: [TailSource], startedBefore more: Set<String>) throws(SystemError) {
+        precondition(follow, "replay reads a fixed list of files")
+        var index: [String: Int] = [:]
+        for (i, s) in new.enumerated() where index[s.pattern] == nil { index[s.pattern] = i }
+        for file in Array(files.values) {
+            if let i = index[sources[file.sourceIndex].pattern] {
+                file.sourceIndex = i
+            } else {
+                logger.info("letting go of a file: its source was removed from the configuration", metadata: ["path": "\(file.path)"])
+                try letGo(file)
+                counters.filesClosed += 1
+            }
+        }
+        let old = sources
+        startedBefore.formUnion(more)
+        firstScanPending.formUnion(new.map(\.pattern).filter { p in !old.contains { $0.pattern == p } })
+        sourceHadFiles = Set(sourceHadFiles.compactMap { index[old[$0].pattern] })
+        nextEmptyWarning = Dictionary(nextEmptyWarning.compactMap { k, v in index[old[k].pattern].map { ($0, v) } }, uniquingKeysWith: min)
+        sources = new
+        rescanNeeded = true
     }
 
     /// A source that has matched no file since aimon started: said at start, 5 minutes later, then
@@ -419,7 +463,8 @@ public final class Tailer {
         }
         var offset: Int64 = 0
         var fingerprint: UInt64?
-        let startFromEnd = !firstScanDone && startAt == .end && !startedBefore.contains(sources[sourceIndex].pattern)
+        let pattern = sources[sourceIndex].pattern
+        let startFromEnd = firstScanPending.contains(pattern) && startAt == .end && !startedBefore.contains(pattern)
         if let cp = book.open(identity.key) {
             fingerprint = try FileIdentity.fingerprint(fd: fd, path: path)
             // A checkpoint is always just past a newline: if that byte is not one, the file changed.

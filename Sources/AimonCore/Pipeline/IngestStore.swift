@@ -1,0 +1,67 @@
+/// What ingest asks of Redis, over one connection it owns: its checkpoints and model registry, the
+/// conditional commit of a batch, and the daemon lease. A protocol so the ingest loop's unit tests
+/// step commits, failures and reconnects against a fake (integration tests use `RedisIngestStore`).
+public protocol IngestStore: AnyObject {
+    var isConnected: Bool { get }
+    /// Connects if not connected (one try).
+    func connect() throws(RedisError)
+    /// Drops the connection: it broke, or is out of step.
+    func disconnect()
+    func loadCheckpoints() throws(RedisError) -> (checkpoints: [String: String], markers: [String: String])
+    func loadModels(now: Int64) throws(RedisError) -> [String: Int64]
+    func commit(_ commit: WindowStore.Commit) throws(RedisError) -> WindowStore.Outcome
+    /// Takes or renews this host's daemon lease; the other live holder when there is one.
+    func acquireLease(now: Double) throws(RedisError) -> DaemonLease.Holder?
+    func releaseLease() throws(RedisError)
+}
+
+/// `IngestStore` on a real Redis through hiredis.
+public final class RedisIngestStore: IngestStore {
+    private let url: RedisURL
+    private let timeout: Double
+    private let store: WindowStore
+    private let lease: DaemonLease
+    private var redis: RedisConnection?
+
+    public init(config: Config) {
+        url = config.redis.url
+        timeout = config.redis.timeout
+        store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID,
+                            maxErrorMessages: config.ingest.maxErrorMessages, modelTTL: Int64(config.ingest.modelTTL))
+        lease = DaemonLease(key: config.keys.checkpoints(host: config.hostID))
+    }
+
+    public var isConnected: Bool { redis != nil }
+
+    public func connect() throws(RedisError) {
+        if redis == nil { redis = try RedisConnection(url: url, timeout: timeout) }
+    }
+
+    public func disconnect() { redis = nil }
+
+    private func connection() throws(RedisError) -> RedisConnection {
+        try connect()
+        return redis!
+    }
+
+    public func loadCheckpoints() throws(RedisError) -> (checkpoints: [String: String], markers: [String: String]) {
+        try store.loadCheckpoints(on: connection())
+    }
+
+    public func loadModels(now: Int64) throws(RedisError) -> [String: Int64] {
+        try store.loadModels(now: now, on: connection())
+    }
+
+    public func commit(_ commit: WindowStore.Commit) throws(RedisError) -> WindowStore.Outcome {
+        try store.commit(commit, on: connection())
+    }
+
+    public func acquireLease(now: Double) throws(RedisError) -> DaemonLease.Holder? {
+        try lease.acquire(now: now, on: connection())
+    }
+
+    public func releaseLease() throws(RedisError) {
+        guard let redis else { return }
+        try lease.release(on: redis)
+    }
+}

@@ -1,0 +1,220 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// `aimon run`: the services of the daemon, and their supervisor.
+///
+/// - **notifier** (NotifierService): READY, STATUS and WATCHDOG from the telemetry.
+/// - **sinks**: the journal (no thread: one send per alert), the alert table writer (a service).
+/// - **evaluation** (EvaluationService): the rule engine, its Redis connection and its timer.
+/// - **ingest** (IngestPipeline): tailer -> parse -> fold -> commit, its Redis connection,
+///   checkpoints and model registry; it posts what each batch touched to evaluation's mailbox.
+///
+/// Started in that order and stopped in the reverse one: stop reading and commit what was read,
+/// let evaluation finish its step, flush the alert table (within `tableFlushSeconds`), then exit. A
+/// reload keeps what did not change (see `reload`).
+public final class Daemon: @unchecked Sendable {
+    private enum Event {
+        case stop
+        case reload
+        case exited(name: String, error: (any Error)?)
+    }
+
+    public static let tableFlushSeconds = 5.0
+    /// Ranks in the group: started in this order, stopped in the reverse one.
+    private enum Rank: Int { case notifier, sinks, evaluation, ingest }
+
+    private var config: Config
+    private let loadConfig: () throws -> Config
+    private let logger: Logger
+    private let notifier: ServiceNotifier
+    private let clock: @Sendable () -> Double
+    public let telemetry = Telemetry()
+    private let events = Mutex<[Event]>([])
+    private let eventSignal = DispatchSemaphore(value: 0)
+    private var group: ServiceGroup!
+
+    // Owned by the supervisor's thread (the one in `run`).
+    private var journal: JournalSink
+    private var table: AlertTableWriter?
+    private var evaluation: EvaluationService!
+    private var ingest: IngestPipeline!
+    private var notifierService: NotifierService!
+    private let mailbox = EvaluationMailbox()
+
+    /// `loadConfig` reads and checks the configuration file again (SIGHUP).
+    public init(config: Config, logger: Logger, notifier: ServiceNotifier = ServiceNotifier(),
+                clock: @escaping @Sendable () -> Double = { wallClock() }, loadConfig: @escaping () throws -> Config) {
+        self.config = config
+        self.logger = logger
+        self.notifier = notifier
+        self.clock = clock
+        self.loadConfig = loadConfig
+        self.journal = JournalSink(host: config.hostID, telemetry: telemetry)
+    }
+
+    /// Asks the daemon to stop (SIGTERM, SIGINT): STOPPING=1 at once, then the services in order.
+    public func stop() {
+        notifier.stopping()
+        post(.stop)
+    }
+
+    /// Asks for a reload (SIGHUP).
+    public func reload() { post(.reload) }
+
+    private func post(_ e: Event) {
+        events.withLock { $0.append(e) }
+        eventSignal.signal()
+    }
+
+    private func nextEvent(timeout: Double = .infinity) -> Event? {
+        _ = eventSignal.wait(timeout: timeout.isFinite ? .now() + timeout : .distantFuture)
+        return events.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+    }
+
+    /// Runs until stopped; throws when a service fails in a way a restart cannot fix.
+    public func run() throws {
+        group = ServiceGroup { [weak self] service, error, asked in
+            guard !asked else { return }
+            self?.post(.exited(name: service.name, error: error))
+        }
+        notifierService = NotifierService(notifier: notifier, telemetry: telemetry, watched: ["ingest", "evaluation"],
+                                          longestCall: config.redis.timeout, logger: logger, clock: clock)
+        group.start(notifierService, rank: Rank.notifier.rawValue)
+        table = makeTable(config)
+        if let table { group.start(table, rank: Rank.sinks.rawValue) }
+        evaluation = makeEvaluation(config)
+        group.start(evaluation, rank: Rank.evaluation.rawValue)
+        ingest = makeIngest(config)
+        group.start(ingest, rank: Rank.ingest.rawValue)
+
+        var failure: (any Error)?
+        loop: while true {
+            guard let event = nextEvent() else { continue }
+            switch event {
+            case .stop:
+                break loop
+            case .reload:
+                applyReload()
+            case let .exited(name, error):
+                guard name == ingest.name, let error = error as? IngestError else {
+                    logger.critical("the \(name) service failed: \(error.map { "\($0)" } ?? "it returned")")
+                    failure = error ?? ServiceExit(name: name)
+                    break loop
+                }
+                // Nothing of the refused batch was applied: a new ingest resumes from Redis's checkpoints.
+                logger.error("ingest restarts from the checkpoints in Redis: \(error)")
+                if let e = nextEvent(timeout: 1) {  // a stop meanwhile wins; a reload waits its turn
+                    if case .stop = e { break loop }
+                    post(e)
+                }
+                ingest = makeIngest(config)
+                group.start(ingest, rank: Rank.ingest.rawValue)
+            }
+        }
+        shutdown()
+        if let failure { throw failure }
+        let f = telemetry.figures
+        let conflicts = f.evaluation.conflicts > 0 ? ", \(f.evaluation.conflicts) left to another aimon process" : ""
+        logger.info("stopped: \(f.evaluation.evaluations) evaluations (\(f.evaluation.missed) slots missed), \(f.evaluation.transitions) transitions\(conflicts)")
+    }
+
+    /// Reverse order, each with its deadline: ingest commits, evaluation finishes its step, the
+    /// alert table flushes, and the notifier goes last.
+    private func shutdown() {
+        notifier.stopping()
+        let late = group.stopAll { [table] service in service === table ? Self.tableFlushSeconds : 30 }
+        if let table, late.contains(table.name) {
+            let left = table.stats.pending
+            logger.error("stopping with \(left) alert table writes unwritten: the database did not take them within \(Int(Self.tableFlushSeconds)) s (the journal has these alerts)")
+        }
+    }
+
+    // MARK: - Reload
+
+    /// Reads the file again and applies what changed, keeping the rest running:
+    /// - ingest takes new sources, formats and live settings between two batches (sources kept keep
+    ///   their open files and positions); a change of its store (`IngestPipeline.restartReasons`)
+    ///   restarts it from the checkpoints in Redis, after it committed what it read;
+    /// - evaluation takes new rules, thresholds and sinks between two evaluations (what is due stays
+    ///   due); a change of Redis gives it a new evaluator;
+    /// - an unchanged alert table keeps its writer and queue; a changed one gets a new writer, and
+    ///   the old one hands over its queue.
+    /// An invalid file changes nothing.
+    private func applyReload() {
+        notifier.reloading()
+        let new: Config
+        do { new = try loadConfig() } catch {
+            logger.error("refusing the new configuration, the old one stays in force: \(error)")
+            notifierService.ready()
+            return
+        }
+        let old = config
+        config = new
+        // Sinks first, so evaluation never delivers to a retired one.
+        if old.hostID != new.hostID { journal = JournalSink(host: new.hostID, telemetry: telemetry) }
+        if old.alerts.database != new.alerts.database || old.alerts.queueSize != new.alerts.queueSize || old.hostID != new.hostID {
+            let previous = table
+            table = makeTable(new)
+            if let table { group.start(table, rank: Rank.sinks.rawValue) }
+            if let previous {
+                if let table { previous.retire(into: table) } else if previous.stats.pending > 0 {
+                    logger.warning("alerts.database is now none: the old table's \(previous.stats.pending) queued writes are still written before it closes")
+                }
+                // Its loop ends once its queue is handed over (or written): nothing to wait for here.
+                group.stop(previous, timeout: 0)
+            }
+        }
+        if old.redis != new.redis || old.hostID != new.hostID || old.retention != new.retention {
+            let previous = evaluation!
+            group.stop(previous, timeout: 30)
+            evaluation = makeEvaluation(new)
+            group.start(evaluation, rank: Rank.evaluation.rawValue)
+        } else {
+            evaluation.update(config: new.alerts, sinks: sinks())
+        }
+        let reasons = IngestPipeline.restartReasons(from: old, to: new)
+        if reasons.isEmpty {
+            ingest.apply(new)
+        } else {
+            logger.notice("\(reasons.joined(separator: ", ")) changed: ingest restarts from its checkpoints in Redis")
+            group.stop(ingest, timeout: 30)
+            ingest = makeIngest(new)
+            group.start(ingest, rank: Rank.ingest.rawValue)
+        }
+        logger.notice("reloaded the configuration", metadata: ["sources": "\(new.sources.count)"])
+        notifierService.ready()
+    }
+
+    // MARK: - Parts
+
+    private func sinks() -> [any AlertSink] {
+        var out: [any AlertSink] = [journal]
+        if let table { out.append(table) }
+        return out
+    }
+
+    private func makeTable(_ config: Config) -> AlertTableWriter? {
+        guard config.alerts.database != .none else { return nil }
+        let database = config.alerts.database
+        return AlertTableWriter(host: config.hostID, capacity: config.alerts.queueSize, logger: logger, telemetry: telemetry) { () throws(AlertTableError) in
+            try database.openTable()!
+        }
+    }
+
+    private func makeEvaluation(_ config: Config) -> EvaluationService {
+        let rules = RedisRuleEvaluator(config: config, sinks: sinks(), logger: logger, telemetry: telemetry)
+        return EvaluationService(rules: rules, config: config.alerts, slotKey: config.hostID, mailbox: mailbox,
+                                 telemetry: telemetry, logger: logger, clock: clock)
+    }
+
+    private func makeIngest(_ config: Config) -> IngestPipeline {
+        IngestPipeline(config: config, mode: .follow, logger: logger, telemetry: telemetry, mailbox: mailbox, clock: clock)
+    }
+}
+
+/// A service's `run()` returned while nobody asked it to stop.
+public struct ServiceExit: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String { "the \(name) service stopped unasked" }
+}

@@ -1,0 +1,153 @@
+import Logging
+import Synchronization
+
+/// The rule engine on its own thread, with its own Redis connection and its own timer, in the
+/// manner of a Prometheus rule group: every model is evaluated at slotted times (`offset + k *
+/// evaluate_interval`), and slots that pass without an evaluation (Redis down, an evaluation longer
+/// than the interval) are counted as missed. Between slots, the models that committed batches
+/// touched (the mailbox) are evaluated at once, at most once per `min_gap`.
+///
+/// A long catch-up batch in ingest never delays the timer, and a quiet log never needs ingest to
+/// reconnect for evaluation: each loop owns its connection.
+public final class EvaluationService: Service, @unchecked Sendable {
+    public let name = "evaluation"
+    public let mailbox: EvaluationMailbox
+    private let rules: any RuleEvaluating
+    private var interval: Double
+    private var minGap: Double
+    private let slotOffset: Double
+    private let clock: @Sendable () -> Double
+    private let logger: Logger
+    private let telemetry: Telemetry
+    private let stopSignal: StopSignal
+    private let pending = Mutex<(config: AlertsConfig, sinks: [any AlertSink])?>(nil)
+    private var repeats = RepeatLimiter()
+    private var backoff = Backoff(base: 0.2, cap: 10)
+    private var retryAt = -Double.infinity
+    private let stall: Bool
+
+    /// `slotKey` places this process's slots within the interval (the host id: hosts sharing a Redis
+    /// do not all evaluate at the same instant).
+    public init(rules: any RuleEvaluating, config: AlertsConfig, slotKey: String, mailbox: EvaluationMailbox = EvaluationMailbox(),
+                telemetry: Telemetry, logger: Logger, clock: @escaping @Sendable () -> Double = { wallClock() }) {
+        self.rules = rules
+        self.interval = config.evaluateInterval
+        self.minGap = config.minGap
+        self.slotOffset = Double(Self.hash(slotKey) % 1000) / 1000
+        self.mailbox = mailbox
+        self.telemetry = telemetry
+        self.logger = logger
+        self.clock = clock
+        self.stopSignal = StopSignal(waker: mailbox.waker)
+        self.stall = FaultInjection.stalls("evaluation")
+    }
+
+    public func stop() { stopSignal.stop() }
+
+    /// Reload: new rules, thresholds, timer and sinks, taken between two evaluations; what is due stays due.
+    public func update(config: AlertsConfig, sinks: [any AlertSink]) {
+        pending.withLock { $0 = (config, sinks) }
+        mailbox.waker.wake()
+    }
+
+    /// The first slot at or after `time`.
+    func slot(atOrAfter time: Double) -> Double {
+        let offset = slotOffset * interval
+        return ((time - offset) / interval).rounded(.up) * interval + offset
+    }
+
+    public func run() throws {
+        // The first evaluation at once (alerts resolve or fire promptly after a start), then on slots.
+        var nextSlot = clock()
+        var lastTouched = -Double.infinity
+        while !stopSignal.isStopped {
+            let now = clock()
+            telemetry.beat(name, now: now)
+            applyUpdate()
+            let post = mailbox.take()
+            if !post.isEmpty { rules.note(post) }
+            if now >= retryAt {
+                if now >= nextSlot {
+                    if step({ () throws(RedisError) in try rules.evaluateAll(now: now) }) {
+                        // Whole slots that passed since the one due: missed.
+                        let missed = Int64(((now - nextSlot) / interval).rounded(.down))
+                        if missed > 0 { telemetry.update { $0.evaluation.missed += missed } }
+                        nextSlot = slot(atOrAfter: now + interval * 0.5)
+                        lastTouched = now
+                    }
+                } else if rules.hasTouched, now - lastTouched >= minGap {
+                    if step({ () throws(RedisError) in try rules.evaluateTouched(now: now) }) { lastTouched = now }
+                }
+            }
+            if stall, telemetry.figures.evaluation.evaluations > 0 { _ = stopSignal.sleep(1e6) }
+            var wake = nextSlot
+            if rules.hasTouched { wake = min(wake, lastTouched + minGap) }
+            wake = max(wake, retryAt)
+            // At least once a second: the beat the watchdog looks for.
+            mailbox.waker.wait(timeout: min(1, max(0.001, wake - clock())))
+        }
+        // Its last step: what the last batches touched (ingest stopped first, and committed them).
+        let post = mailbox.take()
+        if !post.isEmpty { rules.note(post) }
+        if rules.hasTouched, rules.isConnected { _ = step({ () throws(RedisError) in try rules.evaluateTouched(now: clock()) }) }
+    }
+
+    /// One evaluation; false when it failed (retried after a backoff, on a new connection if needed).
+    private func step(_ body: () throws(RedisError) -> Void) -> Bool {
+        let started = monotonicSeconds()
+        do {
+            try rules.connect()
+            try body()
+            telemetry.update { f in
+                f.evaluation.redisConnected = true
+                f.stages.evaluate += monotonicSeconds() - started
+            }
+            if backoff.attempt > 0 { logger.notice("alert rules are evaluated again") }
+            repeats.clear("evaluate")
+            backoff.reset()
+            retryAt = -.infinity
+            return true
+        } catch {
+            if error.needsNewConnection { rules.disconnect() }
+            telemetry.update { f in
+                f.evaluation.failures += 1
+                f.evaluation.redisConnected = rules.isConnected
+            }
+            // Redis down for ingest too (the same server): ingest says so, once is enough.
+            let ingestSaysIt = (error.kind == .connection || error.kind == .authentication) && !telemetry.figures.ingest.redisConnected
+            if !ingestSaysIt, let again = repeats.check("evaluate", now: clock()) {
+                logger.error("cannot evaluate alert rules: \(error); retrying\(again)")
+            }
+            retryAt = clock() + backoff.next()
+            return false
+        }
+    }
+
+    private func applyUpdate() {
+        guard let (config, sinks) = pending.withLock({ p in defer { p = nil }; return p }) else { return }
+        rules.update(config: config, sinks: sinks)
+        interval = config.evaluateInterval
+        minGap = config.minGap
+    }
+
+    /// FNV-1a: a stable spread of slot offsets (Swift's `hashValue` changes from run to run).
+    static func hash(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+}
+
+/// Test-only faults, from the environment (`AIMON_TEST_STALL=ingest` or `=evaluation`): that service
+/// stops making progress once running, as a thread stuck in a kernel call or a deadlock would, so
+/// the tests can see the watchdog withheld. Never set in production.
+enum FaultInjection {
+    static func stalls(_ service: String) -> Bool {
+        guard let p = getenv("AIMON_TEST_STALL") else { return false }
+        return String(cString: p) == service
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
