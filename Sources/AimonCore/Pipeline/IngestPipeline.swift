@@ -96,6 +96,8 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         var lastPrune = -Double.infinity
         /// The last poll left files unread (the budget ran out).
         var more = true
+        /// A sweep ran this turn: look again at once.
+        var swept = false
     }
 
     // MARK: - The loop
@@ -105,7 +107,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     public func run() throws {
         defer { if follow { try? store.releaseLease() } }
         guard try prepare() else { return }
-        while !stopSignal.isStopped, try turn() {}
+        while !stopSignal.isStopped, try turn() { waitForLines() }
         try finish()
     }
 
@@ -145,7 +147,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         return true
     }
 
-    /// One turn: take a reload, read a batch, commit it, housekeeping, and wait when all is read.
+    /// One turn: take a reload, read a batch, commit it, housekeeping (then `run` waits when all is read).
     /// False when done: replay read everything, or a stop came before the batch landed.
     func turn() throws -> Bool {
         telemetry.beat(name, now: clock())
@@ -217,16 +219,25 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             session!.lastPrune = clock()
             session!.tailer.pruneCheckpoints(before: Int64(clock()) - config.retention.hourBuckets - 86_400)
         }
-        if clock() - session!.lastSweep >= config.ingest.sweepInterval {
-            try session!.tailer.sweep(now: clock())
-            session!.lastSweep = clock()
+        if clock() - session!.lastSweep >= config.ingest.sweepInterval { try sweepNow(full: nil) }
+    }
+
+    /// The tailer's sweep (`full`: the whole glob too; nil: when it is due).
+    func sweepNow(full: Bool? = true) throws {
+        try session!.tailer.sweep(fullRescan: full, now: clock())
+        session!.lastSweep = clock()
+        session!.swept = true
+    }
+
+    /// Waits for lines when everything was read, until the next sweep (inotify wakes it sooner).
+    private func waitForLines() {
+        guard follow, let s = session, !s.more, !s.swept else {
+            session?.swept = false
             return
         }
-        if !session!.more {
-            // At least once a second: the beat the watchdog looks for.
-            let timeout = config.ingest.sweepInterval - (clock() - session!.lastSweep)
-            waker.wait(timeout: min(1, max(0.005, timeout)))
-        }
+        // At least once a second: the beat the watchdog looks for.
+        let timeout = config.ingest.sweepInterval - (clock() - s.lastSweep)
+        waker.wait(timeout: min(1, max(0.005, timeout)))
     }
 
     private func publishFiles() {

@@ -24,16 +24,17 @@ public final class EvaluationService: Service, @unchecked Sendable {
     private var repeats = RepeatLimiter()
     private var backoff = Backoff(base: 0.2, cap: 10)
     private var retryAt = -Double.infinity
+    private var failureSaid = false
     private let stall: Bool
 
     /// `slotKey` places this process's slots within the interval (the host id: hosts sharing a Redis
-    /// do not all evaluate at the same instant).
-    public init(rules: any RuleEvaluating, config: AlertsConfig, slotKey: String, mailbox: EvaluationMailbox = EvaluationMailbox(),
+    /// do not all evaluate at the same instant); `slotOffset` (a fraction of the interval) instead.
+    public init(rules: any RuleEvaluating, config: AlertsConfig, slotKey: String, slotOffset: Double? = nil, mailbox: EvaluationMailbox = EvaluationMailbox(),
                 telemetry: Telemetry, logger: Logger, clock: @escaping @Sendable () -> Double = { wallClock() }) {
         self.rules = rules
         self.interval = config.evaluateInterval
         self.minGap = config.minGap
-        self.slotOffset = Double(Self.hash(slotKey) % 1000) / 1000
+        self.slotOffset = slotOffset ?? Double(Self.hash(slotKey) % 1000) / 1000
         self.mailbox = mailbox
         self.telemetry = telemetry
         self.logger = logger
@@ -57,32 +58,9 @@ public final class EvaluationService: Service, @unchecked Sendable {
     }
 
     public func run() throws {
-        // The first evaluation at once (alerts resolve or fire promptly after a start), then on slots.
-        var nextSlot = clock()
-        var lastTouched = -Double.infinity
         while !stopSignal.isStopped {
-            let now = clock()
-            telemetry.beat(name, now: now)
-            applyUpdate()
-            let post = mailbox.take()
-            if !post.isEmpty { rules.note(post) }
-            if now >= retryAt {
-                if now >= nextSlot {
-                    if step({ () throws(RedisError) in try rules.evaluateAll(now: now) }) {
-                        // Whole slots that passed since the one due: missed.
-                        let missed = Int64(((now - nextSlot) / interval).rounded(.down))
-                        if missed > 0 { telemetry.update { $0.evaluation.missed += missed } }
-                        nextSlot = slot(atOrAfter: now + interval * 0.5)
-                        lastTouched = now
-                    }
-                } else if rules.hasTouched, now - lastTouched >= minGap {
-                    if step({ () throws(RedisError) in try rules.evaluateTouched(now: now) }) { lastTouched = now }
-                }
-            }
+            let wake = tick()
             if stall, telemetry.figures.evaluation.evaluations > 0 { _ = stopSignal.sleep(1e6) }
-            var wake = nextSlot
-            if rules.hasTouched { wake = min(wake, lastTouched + minGap) }
-            wake = max(wake, retryAt)
             // At least once a second: the beat the watchdog looks for.
             mailbox.waker.wait(timeout: min(1, max(0.001, wake - clock())))
         }
@@ -90,6 +68,38 @@ public final class EvaluationService: Service, @unchecked Sendable {
         let post = mailbox.take()
         if !post.isEmpty { rules.note(post) }
         if rules.hasTouched, rules.isConnected { _ = step({ () throws(RedisError) in try rules.evaluateTouched(now: clock()) }) }
+    }
+
+    /// The first evaluation at once (alerts resolve or fire promptly after a start), then on slots.
+    private var nextSlot = -Double.infinity
+    private var lastTouched = -Double.infinity
+
+    /// One turn of the loop: takes a reload and the mailbox, evaluates what is due; returns when
+    /// the next turn is due (the mailbox wakes it sooner).
+    func tick() -> Double {
+        let now = clock()
+        telemetry.beat(name, now: now)
+        applyUpdate()
+        let post = mailbox.take()
+        if !post.isEmpty { rules.note(post) }
+        if !nextSlot.isFinite { nextSlot = now }
+        if now >= retryAt {
+            if now >= nextSlot {
+                if step({ () throws(RedisError) in try rules.evaluateAll(now: now) }) {
+                    // Whole slots that passed since the one due: missed.
+                    let missed = Int64(((now - nextSlot) / interval).rounded(.down))
+                    if missed > 0 { telemetry.update { $0.evaluation.missed += missed } }
+                    nextSlot = slot(atOrAfter: now)
+                    if nextSlot <= now { nextSlot += interval }
+                    lastTouched = now
+                }
+            } else if rules.hasTouched, now - lastTouched >= minGap {
+                if step({ () throws(RedisError) in try rules.evaluateTouched(now: now) }) { lastTouched = now }
+            }
+        }
+        var wake = nextSlot
+        if rules.hasTouched { wake = min(wake, lastTouched + minGap) }
+        return max(wake, retryAt)
     }
 
     /// One evaluation; false when it failed (retried after a backoff, on a new connection if needed).
@@ -102,7 +112,8 @@ public final class EvaluationService: Service, @unchecked Sendable {
                 f.evaluation.redisConnected = true
                 f.stages.evaluate += monotonicSeconds() - started
             }
-            if backoff.attempt > 0 { logger.notice("alert rules are evaluated again") }
+            if failureSaid { logger.notice("alert rules are evaluated again") }
+            failureSaid = false
             repeats.clear("evaluate")
             backoff.reset()
             retryAt = -.infinity
@@ -117,6 +128,7 @@ public final class EvaluationService: Service, @unchecked Sendable {
             let ingestSaysIt = (error.kind == .connection || error.kind == .authentication) && !telemetry.figures.ingest.redisConnected
             if !ingestSaysIt, let again = repeats.check("evaluate", now: clock()) {
                 logger.error("cannot evaluate alert rules: \(error); retrying\(again)")
+                failureSaid = true
             }
             retryAt = clock() + backoff.next()
             return false

@@ -1,0 +1,154 @@
+import Logging
+import Synchronization
+import Testing
+@testable import AimonCore
+
+/// The rule engine as the evaluation loop sees it: what it was asked, and injected failures.
+final class FakeRules: RuleEvaluating {
+    var connected = false
+    var touched: Set<String> = []
+    var calls: [String] = []
+    var failures: [RedisError] = []
+    var connects = 0
+    let telemetry: Telemetry
+    init(telemetry: Telemetry) { self.telemetry = telemetry }
+
+    var isConnected: Bool { connected }
+    func connect() throws(RedisError) {
+        guard !connected else { return }
+        connects += 1
+        connected = true
+    }
+    func disconnect() { connected = false }
+    func note(_ post: EvaluationMailbox.Post) { touched.formUnion(post.touched) }
+    var hasTouched: Bool { !touched.isEmpty }
+    private func attempt(_ what: String) throws(RedisError) {
+        if !failures.isEmpty { throw failures.removeFirst() }
+        calls.append(what)
+        telemetry.update { $0.evaluation.evaluations += 1 }
+    }
+    func evaluateAll(now: Double) throws(RedisError) {
+        try attempt("all@\(Int(now))")
+        touched = []
+    }
+    func evaluateTouched(now: Double) throws(RedisError) {
+        try attempt("touched:\(touched.sorted().joined(separator: ","))@\(now)")
+        touched = []
+    }
+    func update(config: AlertsConfig, sinks: [any AlertSink]) { calls.append("update") }
+}
+
+/// The evaluation loop stepped by hand: the clock is the test's, no Redis, no waiting.
+@Suite struct EvaluationLoopTests {
+    final class Clock: Sendable {
+        let now = Mutex(1000.0)
+        func set(_ t: Double) { now.withLock { $0 = t } }
+    }
+
+    func loop(_ clock: Clock, interval: Double = 10, minGap: Double = 0.05) -> (EvaluationService, FakeRules, Telemetry) {
+        let telemetry = Telemetry()
+        let rules = FakeRules(telemetry: telemetry)
+        var config = AlertsConfig.defaults
+        config.evaluateInterval = interval
+        config.minGap = minGap
+        let service = EvaluationService(rules: rules, config: config, slotKey: "", slotOffset: 0, telemetry: telemetry,
+                                        logger: quietLogger, clock: { clock.now.withLock { $0 } })
+        return (service, rules, telemetry)
+    }
+
+    @Test func everyModelOnSlotsAndTouchedModelsBetween() {
+        let clock = Clock()
+        let (s, rules, telemetry) = loop(clock)
+        #expect(s.tick() == 1010)  // evaluated at start; the next slot at 1010
+        #expect(rules.calls == ["all@1000"])
+        s.mailbox.post(runs: [:], touched: ["m1"])
+        clock.set(1000.01)
+        #expect(s.tick() == 1000.05)  // within min_gap of the last evaluation: waits for it
+        clock.set(1000.06)
+        _ = s.tick()
+        #expect(rules.calls == ["all@1000", "touched:m1@1000.06"])
+        clock.set(1010)
+        _ = s.tick()
+        #expect(rules.calls.last == "all@1010")
+        #expect(telemetry.figures.evaluation.missed == 0)
+        #expect(telemetry.figures.beats["evaluation"] == 1010)
+    }
+
+    /// A long stall (Redis down, a slow evaluation) counts the slots that passed without one.
+    @Test func slotsThatPassWithoutAnEvaluationAreCountedAsMissed() {
+        let clock = Clock()
+        let (s, rules, telemetry) = loop(clock)
+        _ = s.tick()
+        rules.failures = [RedisError(.connection, "Connection refused")]
+        clock.set(1010)
+        let retry = s.tick()  // fails: retried after a backoff, on a new connection
+        #expect(!rules.isConnected && retry > 1010)
+        #expect(telemetry.figures.evaluation.failures == 1)
+        clock.set(1041)  // the slots at 1020, 1030 and 1040 passed
+        #expect(s.tick() == 1050)
+        #expect(rules.calls.last == "all@1041")
+        #expect(telemetry.figures.evaluation.missed == 3)
+        #expect(rules.connects == 2)
+    }
+
+    /// A batch touched while the timer is far: evaluated at once, however long ingest takes.
+    @Test func aPostWakesTheLoopWithoutWaitingForTheTimer() {
+        let clock = Clock()
+        let (s, rules, _) = loop(clock, interval: 60)
+        _ = s.tick()
+        clock.set(1001)
+        s.mailbox.post(runs: [:], touched: ["outage"])
+        #expect(s.mailbox.waker.wait(timeout: 0))  // the post woke it
+        _ = s.tick()
+        #expect(rules.calls.last == "touched:outage@1001.0")
+    }
+
+    @Test func aReloadIsTakenBetweenTwoEvaluations() {
+        let clock = Clock()
+        let (s, rules, _) = loop(clock)
+        _ = s.tick()
+        var config = AlertsConfig.defaults
+        config.evaluateInterval = 30
+        s.update(config: config, sinks: [])
+        clock.set(1010)
+        _ = s.tick()
+        #expect(rules.calls == ["all@1000", "update", "all@1010"])
+        #expect(s.tick() == 1020)  // the next slot of the new interval, from the offset
+    }
+}
+
+/// The notifier's watchdog: fed only while every watched service beats.
+@Suite struct NotifierLivenessTests {
+    @Test func aServiceThatStopsBeatingWithholdsThePing() {
+        let telemetry = Telemetry()
+        let log = CapturedLog()
+        let n = NotifierService(notifier: ServiceNotifier(), telemetry: telemetry, watched: ["ingest", "evaluation"],
+                                longestCall: 0.5, logger: log.logger)
+        #expect(n.staleAfter == 2.5)
+        telemetry.beat("ingest", now: 100)
+        telemetry.beat("evaluation", now: 100)
+        #expect(n.alive(telemetry.figures, now: 102))
+        telemetry.beat("ingest", now: 102)
+        #expect(!n.alive(telemetry.figures, now: 103))  // evaluation silent for 3 s
+        #expect(log.lines.contains { $0.contains("the evaluation service has shown no progress") })
+        telemetry.beat("evaluation", now: 103)
+        #expect(n.alive(telemetry.figures, now: 103.5))
+        #expect(log.lines.contains { $0.contains("the evaluation service makes progress again") })
+    }
+
+    @Test func statusSaysWhatOperatorsAskFirst() {
+        let telemetry = Telemetry()
+        let n = NotifierService(notifier: ServiceNotifier(), telemetry: telemetry, watched: [], longestCall: 0.5, logger: quietLogger)
+        telemetry.update { f in
+            f.files.open = 3
+            f.ingest.lines = 500
+            f.ingest.redisConnected = true
+            f.ingest.badLines[.invalidJSON] = 2
+            f.sinks["alert_table"] = Telemetry.Sink(trouble: "alert table failing (1 writes queued, 2 failed attempts): down")
+            f.evaluation.lastAlert = "firing consecutive_failures m"
+        }
+        let line = n.statusLine(telemetry.figures, now: 10)
+        #expect(line == "tailing 3 files, 0 lines/s, 0 bytes unread, Redis ok, 500 lines so far, 2 bad (invalid_json 2), "
+                + "alert table failing (1 writes queued, 2 failed attempts): down, last alert: firing consecutive_failures m")
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import AimonCore
+
+/// Redis as the ingest loop sees it, in memory: the commit is conditional on the checkpoints as the
+/// real script is (applied, landed before, or conflict), and faults are injected by the test.
+final class FakeIngestStore: IngestStore {
+    var checkpoints: [String: String] = [:]
+    var markers: [String: String] = [:]
+    /// Records applied, over all commits (what the windows would hold).
+    var records = 0
+    var commitsApplied = 0
+    var connects = 0
+    var connected = false
+    /// Errors the next connects throw, in order.
+    var connectFailures: [RedisError] = []
+    /// Errors the next commits throw before anything is applied, in order.
+    var commitFailures: [RedisError] = []
+    /// The next commit is applied, then its reply is lost (the connection breaks).
+    var loseNextReply = false
+    /// Runs between two commit attempts (a test stops the loop there).
+    var onCommitAttempt: (() -> Void)?
+    var leaseHolder: DaemonLease.Holder?
+
+    var isConnected: Bool { connected }
+
+    func connect() throws(RedisError) {
+        guard !connected else { return }
+        connects += 1
+        if !connectFailures.isEmpty { throw connectFailures.removeFirst() }
+        connected = true
+    }
+
+    func disconnect() { connected = false }
+
+    func loadCheckpoints() throws(RedisError) -> (checkpoints: [String: String], markers: [String: String]) {
+        try connect()
+        return (checkpoints, markers)
+    }
+
+    func loadModels(now: Int64) throws(RedisError) -> [String: Int64] { [:] }
+
+    func commit(_ commit: WindowStore.Commit) throws(RedisError) -> WindowStore.Outcome {
+        onCommitAttempt?()
+        try connect()
+        if !commitFailures.isEmpty {
+            let e = commitFailures.removeFirst()
+            if e.needsNewConnection { connected = false }
+            throw e
+        }
+        // The script's condition: every checkpoint as expected (apply), or every one as written (landed).
+        let asExpected = commit.changes.allSatisfy { (checkpoints[$0.id] ?? "") == $0.expected }
+        let asWritten = commit.changes.allSatisfy { (checkpoints[$0.id] ?? "") == $0.new }
+        if !asExpected {
+            if asWritten, !commit.changes.isEmpty { return .landed }
+            let c = commit.changes.first { (checkpoints[$0.id] ?? "") != $0.expected }!
+            return .conflict(id: c.id, found: checkpoints[c.id] ?? "")
+        }
+        for c in commit.changes { checkpoints[c.id] = c.new.isEmpty ? nil : c.new }
+        for (k, v) in commit.markers { markers[k] = v.isEmpty ? nil : v }
+        records += commit.batch.records
+        commitsApplied += 1
+        if loseNextReply {
+            loseNextReply = false
+            connected = false
+            throw RedisError(.io, "connection reset by peer")
+        }
+        return .applied(runs: [:], saturated: 0, repaired: 0)
+    }
+
+    func acquireLease(now: Double) throws(RedisError) -> DaemonLease.Holder? {
+        try connect()
+        return leaseHolder
+    }
+
+    func releaseLease() throws(RedisError) {}
+}
+
+/// The ingest loop stepped by hand against a fake store: no Redis, no timers.
+@Suite struct IngestLoopTests {
+    static func line(_ model: String = "m1", ok: Bool = true, at time: Double = Date().timeIntervalSince1970) -> String {
+        #"{"timestamp":"\#(AlertRow.timestamp(time))","model_name":"\#(model)","success":\#(ok),"response_time":0.4,"status_code":\#(ok ? 200 : 503)}"# + "\n"
+    }
+
+    static func lines(_ n: Int, model: String = "m1") -> String { (0..<n).map { _ in line(model) }.joined() }
+
+    struct Loop {
+        let folder = LogFolder()
+        let store = FakeIngestStore()
+        let mailbox = EvaluationMailbox()
+        let telemetry = Telemetry()
+
+        func config(pattern: String = "*.log", format: SourceFormat = .preset(.native)) -> Config {
+            var c = Config.defaults(sources: [.init(path: folder.path + "/" + pattern, format: format, startAt: .beginning)], hostID: "test")
+            c.ingest.sweepInterval = 3600  // sweeps only when a test asks
+            return c
+        }
+
+        func pipeline(_ config: Config? = nil) -> IngestPipeline {
+            IngestPipeline(config: config ?? self.config(), mode: .follow, logger: quietLogger, store: store, telemetry: telemetry,
+                           mailbox: mailbox)
+        }
+    }
+
+    @Test func aBatchIsReadCommittedAndAnnounced() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(3) + Self.lines(2, model: "m2"))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        #expect(t.store.records == 5)
+        #expect(t.telemetry.figures.ingest.lines == 5 && t.telemetry.figures.ingest.batchesCommitted >= 1)
+        #expect(t.mailbox.take().touched == ["m1", "m2"])
+        #expect(t.telemetry.figures.files.open == 1)
+        #expect(t.telemetry.figures.ingestReady)
+    }
+
+    /// Verify after a cut: the batch landed, its reply was lost; sent again, it is not applied twice.
+    @Test func aCommitWhoseReplyIsLostIsNotAppliedTwice() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(4))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        t.store.loseNextReply = true
+        #expect(try p.turn())
+        #expect(t.store.records == 4 && t.store.commitsApplied == 1)
+        #expect(t.telemetry.figures.ingest.commitRetries == 1)
+        #expect(t.store.connects == 2)  // a new connection for the second try
+        // The lines after it are read once too.
+        t.folder.append("a.log", Self.lines(2))
+        try p.sweepNow()  // what inotify would say (its events come on another thread)
+        #expect(try p.turn())
+        #expect(t.store.records == 6)
+    }
+
+    @Test func aRefusedCommitIsRetriedUntilAcceptedAndReadingWaits() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(3))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        t.store.commitFailures = [RedisError(.reply, "OOM command not allowed when used memory > 'maxmemory'"),
+                                  RedisError(.reply, "OOM command not allowed when used memory > 'maxmemory'")]
+        #expect(try p.turn())
+        #expect(t.store.records == 3 && t.store.commitsApplied == 1)
+        #expect(t.telemetry.figures.ingest.commitRetries == 2)
+        #expect(t.store.connects == 1)  // a refusal keeps the connection
+    }
+
+    @Test func aLostConnectionIsMadeAgain() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(3))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        t.store.commitFailures = [RedisError(.io, "connection reset by peer")]
+        t.store.connectFailures = [RedisError(.connection, "Connection refused"), RedisError(.connection, "Connection refused")]
+        #expect(try p.turn())
+        #expect(t.store.records == 3)
+        #expect(t.store.connects == 4)  // the first, two refused, the one that worked
+        #expect(t.telemetry.figures.ingest.redisConnected)
+    }
+
+    /// A stop between two tries: nothing was applied, and the next start reads those lines once.
+    @Test func aStopDuringRetriesLosesNothingAndDoublesNothing() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(3))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        t.store.commitFailures = Array(repeating: RedisError(.io, "connection reset by peer"), count: 1000)
+        var attempts = 0
+        t.store.onCommitAttempt = { attempts += 1; if attempts == 2 { p.stop() } }
+        #expect(try !p.turn())  // stopped before the batch landed
+        #expect(t.store.records == 0)
+        t.store.commitFailures = []
+        t.store.onCommitAttempt = nil
+        let again = t.pipeline()
+        #expect(try again.prepare())
+        #expect(try again.turn())
+        #expect(t.store.records == 3)
+    }
+
+    @Test func aStopBetweenTurnsLeavesEveryReadLineCommitted() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(5))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        p.stop()
+        t.folder.append("a.log", Self.lines(2))
+        let again = t.pipeline()
+        #expect(try again.prepare())
+        #expect(try again.turn())
+        #expect(t.store.records == 7)
+    }
+
+    /// Reload during a rotation: the file renamed outside the globs just before keeps being read to
+    /// its end, and `start_at` is not applied again to the kept source.
+    @Test func aReloadKeepsAFileRotatedOutsideTheGlobs() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(2))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        t.folder.append("a.log", Self.lines(3))  // written, not read yet
+        t.folder.rename("a.log", "a.log.1")      // rotated out of *.log
+        t.folder.append("a.log", Self.lines(4))  // the new file
+        var new = t.config()
+        new.sources[0].startAt = .end  // would skip a.log's lines if applied again
+        new.ingest.batchBytes = 1 << 16
+        p.apply(new)
+        #expect(try p.turn())
+        #expect(try p.turn())
+        #expect(t.store.records == 9)
+        #expect(t.telemetry.figures.files.open == 2)
+    }
+
+    /// A source removed on reload lets its files go; one added is read (from `start_at`).
+    @Test func aReloadAddsAndRemovesSources() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(2))
+        t.folder.append("b.txt", Self.lines(5))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        #expect(t.store.records == 2)
+        var new = t.config(pattern: "*.txt")
+        p.apply(new)
+        #expect(try p.turn())
+        #expect(t.store.records == 7)
+        #expect(t.telemetry.figures.files.open == 1)
+        // The removed source's marker is cleared, the new one's set.
+        #expect(t.store.markers.keys.contains { $0.hasSuffix("*.txt") } && !t.store.markers.keys.contains { $0.hasSuffix("*.log") })
+        // Back again: a.log resumes from its checkpoint (nothing read twice).
+        t.folder.append("a.log", Self.lines(1))
+        new.sources.append(t.config().sources[0])
+        p.apply(new)
+        #expect(try p.turn())
+        #expect(t.store.records == 8)
+    }
+
+    @Test func settingsThatNameAnotherStoreRestartIngest() {
+        let t = Loop()
+        let old = t.config()
+        var new = old
+        new.ingest.batchBytes = 1 << 16
+        new.ingest.rotateWait = 5
+        new.sources.append(.init(path: "/var/log/x/*.jsonl"))
+        #expect(IngestPipeline.restartReasons(from: old, to: new).isEmpty)
+        new.hostID = "other"
+        new.redis.keyPrefix = "x"
+        new.ingest.maxLineBytes = 4096
+        #expect(IngestPipeline.restartReasons(from: old, to: new) == ["host_id", "redis", "ingest.max_line_bytes"])
+    }
+
+    /// Each poll gives every file with new lines a share: a long backlog does not hold back the others.
+    @Test func aBacklogDoesNotHoldBackAnotherFile() throws {
+        let t = Loop()
+        t.folder.append("backlog.log", Self.lines(20_000))
+        var c = t.config()
+        c.ingest.batchBytes = 1 << 18
+        let p = t.pipeline(c)
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        _ = t.mailbox.take()
+        t.folder.append("outage.log", Self.lines(3, model: "down"))
+        try p.sweepNow()
+        #expect(try p.turn())
+        #expect(t.mailbox.take().touched.contains("down"))
+        #expect(t.telemetry.figures.files.unreadBytes > 0)  // the backlog is still being read
+    }
+}
