@@ -12,7 +12,11 @@ struct Run: ParsableCommand {
         discussion: """
         Under systemd (Type=notify; systemd/aimon.service) aimon sends READY=1 once Redis answers and \
         the sources are open, keeps STATUS= current (files, lines/s, backlog, Redis, last alert), feeds \
-        the watchdog from its ingest loop, and sends STOPPING=1 on SIGTERM.
+        the watchdog only while its ingest and evaluation loops both make progress, and sends \
+        STOPPING=1 on SIGTERM.
+
+        SIGHUP reloads the configuration and keeps what did not change: sources kept keep their open \
+        files and positions, an unchanged alert table keeps its queue. An invalid file changes nothing.
 
         Alerts go to the systemd journal (journalctl SYSLOG_IDENTIFIER=aimon -p warning), or to \
         stderr when there is no journal, and to the alert table (alerts.database; see aimon alerts). \

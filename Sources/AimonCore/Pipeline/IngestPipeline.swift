@@ -324,7 +324,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     }
 
     /// Seconds of reading that close a batch early (a long backlog still commits, and so alerts, often).
-    static let batchSeconds = 0.25
+    var batchSeconds = 0.25
 
     /// Reads up to `batch_bytes` (or `batchSeconds`) into a batch.
     private func readBatch(now: Double) throws -> Read {
@@ -338,7 +338,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         var parseTime = 0.0, foldTime = 0.0
         var countdown = 1
         let started = monotonicSeconds()
-        session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: Self.batchSeconds) { file, event, end in
+        session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: batchSeconds) { file, event, end in
             switch event {
             case let .line(bytes):
                 read.lines += 1

@@ -67,6 +67,8 @@ public final class Tailer {
     private let list: (String) -> (paths: [String], failure: String?)
     private let buffer: UnsafeMutableRawBufferPointer
     private static let chunkSize = 256 * 1024
+    /// The least share of a batch a file is given (many files with new lines: no tiny reads).
+    private static let minShare = 16 * 1024
 
     /// - Parameters:
     ///   - checkpoints: this host's checkpoint texts as stored in Redis, by identity key.
@@ -142,7 +144,7 @@ public final class Tailer {
         if !queue.isEmpty { queue.rotate(by: pollCount % queue.count) }
         pollCount &+= 1
         while budget > 0, !queue.isEmpty {
-            let share = max(Self.chunkSize, budget / queue.count)
+            let share = max(Self.minShare, budget / queue.count)
             var next: [TailedFile?] = []
             var i = 0
             while i < queue.count, let file = queue[i] {
