@@ -60,6 +60,7 @@ struct Replay: ParsableCommand {
         if pipeline.stopSignal.isStopped { throw ExitCode(130) }
         let peak = ProcessMemory.peakResidentBytes().map { ", peak memory \($0 / 1_048_576) MiB" } ?? ""
         print("replayed \(files.count) file(s): \(pipeline.stats.summary)\(peak)")
+        print("time: \(pipeline.telemetry.figures.stages.summary)")
     }
 }
 

@@ -323,8 +323,9 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         var bad: [ParseFailure: Int64] = [:]
     }
 
-    /// Seconds of reading that close a batch early (a long backlog still commits, and so alerts, often).
-    var batchSeconds = 0.25
+    /// Seconds of reading that close a batch early: while a long backlog is read, the daemon still
+    /// commits, and so alerts, several times a second (replay, with no alert to wait for, less often).
+    lazy var batchSeconds = follow ? 0.1 : 0.5
 
     /// Reads up to `batch_bytes` (or `batchSeconds`) into a batch.
     private func readBatch(now: Double) throws -> Read {

@@ -158,11 +158,15 @@ public final class Daemon: @unchecked Sendable {
             table = makeTable(new)
             if let table { group.start(table, rank: Rank.sinks.rawValue) }
             if let previous {
-                if let table { previous.retire(into: table) } else if previous.stats.pending > 0 {
-                    logger.warning("alerts.database is now none: the old table's \(previous.stats.pending) queued writes are still written before it closes")
-                }
                 // Its loop ends once its queue is handed over (or written): nothing to wait for here.
-                group.stop(previous, timeout: 0)
+                if let table {
+                    group.stop(previous, timeout: 0) { previous.retire(into: table) }
+                } else {
+                    if previous.stats.pending > 0 {
+                        logger.warning("alerts.database is now none: the old table's \(previous.stats.pending) queued writes are still written before it closes")
+                    }
+                    group.stop(previous, timeout: 0)
+                }
             }
         }
         if old.redis != new.redis || old.hostID != new.hostID || old.retention != new.retention {

@@ -33,9 +33,12 @@ public final class NotifierService: Service, @unchecked Sendable {
 
     public func stop() { stopSignal.stop() }
 
-    /// READY=1 (again, after a reload) with the current status.
+    private let readyAgain = Atomic<Bool>(false)
+
+    /// READY=1 again (after a reload), with the current status, from the notifier's thread.
     public func ready() {
-        notifier.ready(status: statusLine(telemetry.figures, now: clock()))
+        readyAgain.store(true, ordering: .releasing)
+        waker.wake()
     }
 
     public func run() throws {
@@ -47,7 +50,10 @@ public final class NotifierService: Service, @unchecked Sendable {
         while !stopSignal.isStopped {
             let now = clock()
             let figures = telemetry.figures
-            if !sentReady, figures.ingestReady {
+            if readyAgain.exchange(false, ordering: .acquiringAndReleasing) {
+                notifier.ready(status: statusLine(figures, now: now))
+                sentReady = true
+            } else if !sentReady, figures.ingestReady {
                 notifier.ready(status: statusLine(figures, now: now))
                 sentReady = true
             } else if sentReady {

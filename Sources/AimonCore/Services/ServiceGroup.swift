@@ -59,11 +59,12 @@ public final class ServiceGroup: Sendable {
 
     /// Asks `service` to stop and waits up to `timeout` seconds for its `run()` to return; false
     /// when it did not return in time (it keeps running; the caller decides).
+    /// `by`: how to ask, when not by `service.stop()` (a writer retired into its successor).
     @discardableResult
-    public func stop(_ service: any Service, timeout: Double) -> Bool {
+    public func stop(_ service: any Service, timeout: Double, by ask: (() -> Void)? = nil) -> Bool {
         guard let r = running.withLock({ $0.first { $0.service === service } }) else { return true }
         r.asked.store(true, ordering: .releasing)
-        service.stop()
+        if let ask { ask() } else { service.stop() }
         return r.done.wait(timeout: .now() + timeout) == .success
     }
 

@@ -73,7 +73,7 @@ public final class AlertTableWriter: AlertSink, Service, @unchecked Sendable {
             return nil
         }
         if let successor { successor.deliver(t); return }
-        noteQueue(droppedNow: droppedNow)
+        noteQueue(droppedNow: droppedNow ? 1 : 0)
     }
 
     /// Adds a row, folding it into its episode's; true when the oldest had to go to make room.
@@ -88,7 +88,7 @@ public final class AlertTableWriter: AlertSink, Service, @unchecked Sendable {
         return true
     }
 
-    private func noteQueue(droppedNow: Int = 0) {
+    private func noteQueue(droppedNow: Int) {
         let pending = state.withLock { $0.rows.count }
         telemetry.sink(Self.sinkName) { s in
             s.queued = pending
@@ -99,8 +99,6 @@ public final class AlertTableWriter: AlertSink, Service, @unchecked Sendable {
         }
         waker.wake()
     }
-
-    private func noteQueue(droppedNow: Bool) { noteQueue(droppedNow: droppedNow ? 1 : 0) }
 
     /// Reload: the table changed. Hands the queued writes to `successor` (which writes them, and
     /// every later delivery) and ends this writer's loop; nothing queued is dropped. A write in
