@@ -1,7 +1,7 @@
 import Dispatch
 import Synchronization
 
-/// Asks the ingest loop to stop, and lets it sleep (backoff) without missing the request.
+/// Asks a service's loop to stop, and lets it sleep (backoff) without missing the request.
 public final class StopSignal: Sendable {
     private let flag = Atomic<Bool>(false)
     private let semaphore = DispatchSemaphore(value: 0)

@@ -5,7 +5,7 @@ import Glibc
 
 /// One blocking connection to Redis through hiredis. Owns the `redisContext` and frees it in `deinit`.
 ///
-/// Not thread-safe: each user (the ingest loop, a CLI command) owns its own connection and calls it
+/// Not thread-safe: each user (ingest, evaluation, a CLI command) owns its own connection and calls it
 /// from one thread. After an `.io` error the connection is unusable; make a new one.
 public final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
