@@ -179,6 +179,17 @@ final class FakeIngestStore: IngestStore {
         #expect(t.store.records == 3)
     }
 
+    /// Shutdown: a stop asked while a batch is read still commits it (once), when Redis answers.
+    @Test func aStopDuringAReadCommitsWhatWasRead() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(4))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        p.stop()
+        _ = try p.turn()
+        #expect(t.store.records == 4 && t.store.commitsApplied == 1)
+    }
+
     @Test func aStopBetweenTurnsLeavesEveryReadLineCommitted() throws {
         let t = Loop()
         t.folder.append("a.log", Self.lines(5))

@@ -171,8 +171,9 @@ import Testing
         defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
         let start = socket.collect(timeout: 30) { $0.contains("READY=1") }
         #expect(start.last?.contains("READY=1") == true)
-        // Stuck right after READY: pings for at most 2.5 s (the staleness allowed), then none.
-        let early = socket.collect(timeout: 4) { _ in false }
+        // Stuck right after READY: pings for at most 4 s (the staleness allowed with a 0.5 s
+        // redis.timeout), then none.
+        let early = socket.collect(timeout: 6) { _ in false }
         let late = socket.collect(timeout: 3) { _ in false }
         #expect(!late.contains("WATCHDOG=1"), "\(late)")
         _ = early

@@ -113,6 +113,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
 
     /// Takes the lease (follow), loads the checkpoints and opens the files; false when stopped first.
     func prepare() throws -> Bool {
+        telemetry.beat(name)
         // The lease first: checkpoints read while another daemon of this host still ran would be stale.
         if follow, !(try holdLease()) { return false }
         guard let loaded = try loadState() else { return false }
@@ -132,6 +133,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         let tailer = try Tailer(sources: sources, maxLineBytes: config.ingest.maxLineBytes, checkpoints: loaded.checkpoints,
                                 follow: follow, startedBefore: started, rotateWait: config.ingest.rotateWait, waker: waker, logger: logger)
         try tailer.rescan()
+        telemetry.beat(name)
         if follow, let limit = FileSystem.openFileLimit(),
            let problem = FileSystem.openFileLimitProblem(files: tailer.openFiles, soft: limit.soft) {
             logger.warning("\(problem)")
@@ -150,7 +152,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// One turn: take a reload, read a batch, commit it, housekeeping (then `run` waits when all is read).
     /// False when done: replay read everything, or a stop came before the batch landed.
     func turn() throws -> Bool {
-        telemetry.beat(name, now: clock())
+        telemetry.beat(name)
         try applyPendingConfig()
         let read = try readBatch(now: clock())
         guard try commitBatch(read) else { return false }
@@ -210,8 +212,10 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         if clock() - session!.lastLease >= DaemonLease.renewEvery {
             session!.lastLease = clock()
             // One try, never a wait: with Redis down the next commit reconnects.
-            if store.isConnected || (try? store.connect()) != nil, let other = try? store.acquireLease(now: clock()) {
-                throw IngestError.leaseLost(holder: other.description)
+            do {
+                if let other = try store.acquireLease(now: clock()) { throw IngestError.leaseLost(holder: other.description) }
+            } catch let error as RedisError {
+                if error.needsNewConnection { store.disconnect() }  // broken: the next commit makes a new one
             }
         }
         if clock() - session!.lastPrune >= 3600 {
@@ -449,7 +453,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     private func rest(_ seconds: Double) -> Bool {
         var left = seconds
         while left > 0 {
-            telemetry.beat(name, now: clock())
+            telemetry.beat(name)
             if stopSignal.sleep(min(1, left)) { return true }
             left -= 1
         }
@@ -459,6 +463,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// Connected to Redis, connecting again (with backoff) when the connection was lost; false when
     /// stopped first.
     private func connected() -> Bool {
+        if store.isConnected { return true }
         var backoff = Backoff()
         var warned = false
         while !stopSignal.isStopped {
@@ -487,11 +492,14 @@ public final class IngestPipeline: Service, @unchecked Sendable {
 
     /// Commits, surviving lost connections and refusals: the same commit is sent until Redis answers
     /// it, and being conditional it applies once whatever happened to the earlier tries (a reply lost,
-    /// a late write from a connection that timed out). nil when stopped first.
+    /// a late write from a connection that timed out). Tried once even when a stop was asked (what
+    /// was read is committed); nil when stopped before it landed.
     private func commitWithRetry(_ commit: WindowStore.Commit) throws -> WindowStore.Outcome? {
         var backoff = Backoff()
         var lastRefusal = ""
-        while !stopSignal.isStopped {
+        var tries = 0
+        while tries == 0 || !stopSignal.isStopped {
+            tries += 1
             guard connected() else { return nil }
             do {
                 let outcome = try store.commit(commit)

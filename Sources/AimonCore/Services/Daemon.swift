@@ -17,7 +17,7 @@ public final class Daemon: @unchecked Sendable {
     private enum Event {
         case stop
         case reload
-        case exited(name: String, error: (any Error)?)
+        case exited(service: any Service, error: (any Error)?)
     }
 
     public static let tableFlushSeconds = 5.0
@@ -76,7 +76,7 @@ public final class Daemon: @unchecked Sendable {
     public func run() throws {
         group = ServiceGroup { [weak self] service, error, asked in
             guard !asked else { return }
-            self?.post(.exited(name: service.name, error: error))
+            self?.post(.exited(service: service, error: error))
         }
         notifierService = NotifierService(notifier: notifier, telemetry: telemetry, watched: ["ingest", "evaluation"],
                                           longestCall: config.redis.timeout, logger: logger, clock: clock)
@@ -95,11 +95,17 @@ public final class Daemon: @unchecked Sendable {
             case .stop:
                 break loop
             case .reload:
-                applyReload()
-            case let .exited(name, error):
-                guard name == ingest.name, let error = error as? IngestError else {
-                    logger.critical("the \(name) service failed: \(error.map { "\($0)" } ?? "it returned")")
-                    failure = error ?? ServiceExit(name: name)
+                do { try applyReload() } catch {
+                    logger.critical("\(error)")
+                    failure = error
+                    break loop
+                }
+            case let .exited(service, error):
+                // Only the current ingest is restarted: an exit of one a reload already replaced says nothing.
+                if service !== ingest, service.name == "ingest" { continue }
+                guard service === ingest, let error = error as? IngestError else {
+                    logger.critical("the \(service.name) service failed: \(error.map { "\($0)" } ?? "it returned")")
+                    failure = error ?? ServiceExit(name: service.name)
                     break loop
                 }
                 // Nothing of the refused batch was applied: a new ingest resumes from Redis's checkpoints.
@@ -123,7 +129,7 @@ public final class Daemon: @unchecked Sendable {
     /// alert table flushes, and the notifier goes last.
     private func shutdown() {
         notifier.stopping()
-        let late = group.stopAll { [table] service in service === table ? Self.tableFlushSeconds : 30 }
+        let late = group.stopAll { service in service is AlertTableWriter ? Self.tableFlushSeconds : 30 }
         if let table, late.contains(table.name) {
             let left = table.stats.pending
             logger.error("stopping with \(left) alert table writes unwritten: the database did not take them within \(Int(Self.tableFlushSeconds)) s (the journal has these alerts)")
@@ -141,7 +147,7 @@ public final class Daemon: @unchecked Sendable {
     /// - an unchanged alert table keeps its writer and queue; a changed one gets a new writer, and
     ///   the old one hands over its queue.
     /// An invalid file changes nothing.
-    private func applyReload() {
+    private func applyReload() throws {
         notifier.reloading()
         let new: Config
         do { new = try loadConfig() } catch {
@@ -151,38 +157,44 @@ public final class Daemon: @unchecked Sendable {
         }
         let old = config
         config = new
-        // Sinks first, so evaluation never delivers to a retired one.
+        notifierService.update(longestCall: new.redis.timeout)
+        // An ingest that restarts stops first: it commits what it read, and its last batches reach
+        // the evaluation that goes with its Redis.
+        let reasons = IngestPipeline.restartReasons(from: old, to: new)
+        if !reasons.isEmpty {
+            logger.notice("\(reasons.joined(separator: ", ")) changed: ingest restarts from its checkpoints in Redis")
+            guard group.stop(ingest, timeout: 30) else { throw ServiceExit(name: "ingest", why: "did not stop within 30 s for a reload") }
+        }
+        // New sinks before evaluation uses them; the old writer retires once evaluation no longer can.
         if old.hostID != new.hostID { journal = JournalSink(host: new.hostID, telemetry: telemetry) }
+        var retired: AlertTableWriter?
         if old.alerts.database != new.alerts.database || old.alerts.queueSize != new.alerts.queueSize || old.hostID != new.hostID {
-            let previous = table
+            retired = table
             table = makeTable(new)
             if let table { group.start(table, rank: Rank.sinks.rawValue) }
-            if let previous {
-                // Its loop ends once its queue is handed over (or written): nothing to wait for here.
-                if let table {
-                    group.stop(previous, timeout: 0) { previous.retire(into: table) }
-                } else {
-                    if previous.stats.pending > 0 {
-                        logger.warning("alerts.database is now none: the old table's \(previous.stats.pending) queued writes are still written before it closes")
-                    }
-                    group.stop(previous, timeout: 0)
-                }
-            }
         }
         if old.redis != new.redis || old.hostID != new.hostID || old.retention != new.retention {
-            let previous = evaluation!
-            group.stop(previous, timeout: 30)
+            // Its last step evaluates what the old ingest's last batches touched, on the old Redis.
+            guard group.stop(evaluation, timeout: 30) else { throw ServiceExit(name: "evaluation", why: "did not stop within 30 s for a reload") }
             evaluation = makeEvaluation(new)
             group.start(evaluation, rank: Rank.evaluation.rawValue)
-        } else {
-            evaluation.update(config: new.alerts, sinks: sinks())
+        } else if !evaluation.update(config: new.alerts, sinks: sinks(), wait: 2 * new.redis.timeout + 2) {
+            logger.warning("evaluation did not take the new sinks at once; alerts meanwhile go through the old alert table writer to the new one")
         }
-        let reasons = IngestPipeline.restartReasons(from: old, to: new)
+        if let retired {
+            if let table {
+                // Hands its queue, and any late delivery, to the new writer; its loop ends.
+                group.stop(retired, timeout: 0) { retired.retire(into: table) }
+            } else {
+                if retired.stats.pending > 0 {
+                    logger.warning("alerts.database is now none: the old table's \(retired.stats.pending) queued writes are still written before it closes")
+                }
+                group.stop(retired, timeout: 0)
+            }
+        }
         if reasons.isEmpty {
             ingest.apply(new)
         } else {
-            logger.notice("\(reasons.joined(separator: ", ")) changed: ingest restarts from its checkpoints in Redis")
-            group.stop(ingest, timeout: 30)
             ingest = makeIngest(new)
             group.start(ingest, rank: Rank.ingest.rawValue)
         }
@@ -220,5 +232,6 @@ public final class Daemon: @unchecked Sendable {
 /// A service's `run()` returned while nobody asked it to stop.
 public struct ServiceExit: Error, CustomStringConvertible {
     public var name: String
-    public var description: String { "the \(name) service stopped unasked" }
+    public var why = "stopped unasked"
+    public var description: String { "the \(name) service \(why)" }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 
@@ -20,7 +21,7 @@ public final class EvaluationService: Service, @unchecked Sendable {
     private let logger: Logger
     private let telemetry: Telemetry
     private let stopSignal: StopSignal
-    private let pending = Mutex<(config: AlertsConfig, sinks: [any AlertSink])?>(nil)
+    private let pending = Mutex<(config: AlertsConfig, sinks: [any AlertSink], applied: DispatchSemaphore)?>(nil)
     private var repeats = RepeatLimiter()
     private var backoff = Backoff(base: 0.2, cap: 10)
     private var retryAt = -Double.infinity
@@ -45,10 +46,14 @@ public final class EvaluationService: Service, @unchecked Sendable {
 
     public func stop() { stopSignal.stop() }
 
-    /// Reload: new rules, thresholds, timer and sinks, taken between two evaluations; what is due stays due.
-    public func update(config: AlertsConfig, sinks: [any AlertSink]) {
-        pending.withLock { $0 = (config, sinks) }
+    /// Reload: new rules, thresholds, timer and sinks, taken between two evaluations; what is due
+    /// stays due. Waits up to `wait` seconds for the loop to take them; false if it did not yet.
+    @discardableResult
+    public func update(config: AlertsConfig, sinks: [any AlertSink], wait: Double = 0) -> Bool {
+        let applied = DispatchSemaphore(value: 0)
+        pending.withLock { $0 = (config, sinks, applied) }
         mailbox.waker.wake()
+        return applied.wait(timeout: .now() + wait) == .success
     }
 
     /// The first slot at or after `time`.
@@ -67,7 +72,7 @@ public final class EvaluationService: Service, @unchecked Sendable {
         // Its last step: what the last batches touched (ingest stopped first, and committed them).
         let post = mailbox.take()
         if !post.isEmpty { rules.note(post) }
-        if rules.hasTouched, rules.isConnected { _ = step({ () throws(RedisError) in try rules.evaluateTouched(now: clock()) }) }
+        if rules.hasTouched { _ = step({ () throws(RedisError) in try rules.evaluateTouched(now: clock()) }) }
     }
 
     /// The first evaluation at once (alerts resolve or fire promptly after a start), then on slots.
@@ -78,7 +83,7 @@ public final class EvaluationService: Service, @unchecked Sendable {
     /// the next turn is due (the mailbox wakes it sooner).
     func tick() -> Double {
         let now = clock()
-        telemetry.beat(name, now: now)
+        telemetry.beat(name)
         applyUpdate()
         let post = mailbox.take()
         if !post.isEmpty { rules.note(post) }
@@ -136,10 +141,15 @@ public final class EvaluationService: Service, @unchecked Sendable {
     }
 
     private func applyUpdate() {
-        guard let (config, sinks) = pending.withLock({ p in defer { p = nil }; return p }) else { return }
+        guard let (config, sinks, applied) = pending.withLock({ p in defer { p = nil }; return p }) else { return }
         rules.update(config: config, sinks: sinks)
-        interval = config.evaluateInterval
+        if config.evaluateInterval != interval {
+            interval = config.evaluateInterval
+            // A shorter interval does not wait for the old one's slot.
+            if nextSlot.isFinite { nextSlot = min(nextSlot, slot(atOrAfter: clock())) }
+        }
         minGap = config.minGap
+        applied.signal()
     }
 
     /// FNV-1a: a stable spread of slot offsets (Swift's `hashValue` changes from run to run).

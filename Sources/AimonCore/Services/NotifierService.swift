@@ -10,7 +10,9 @@ public final class NotifierService: Service, @unchecked Sendable {
     private let notifier: ServiceNotifier
     private let telemetry: Telemetry
     private let watched: [String]
-    public let staleAfter: Double
+    private let staleBox: Mutex<Double>
+    /// Seconds without a beat after which a service is taken for stuck.
+    public var staleAfter: Double { staleBox.withLock { $0 } }
     private let clock: @Sendable () -> Double
     private let logger: Logger
     private let waker = Waker()
@@ -25,13 +27,24 @@ public final class NotifierService: Service, @unchecked Sendable {
         self.notifier = notifier
         self.telemetry = telemetry
         self.watched = watched
-        self.staleAfter = max(notifier.watchdogInterval ?? 0, 2 * longestCall + 1, 2.5)
+        self.staleBox = Mutex(Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall))
         self.clock = clock
         self.logger = logger
         self.stopSignal = StopSignal(waker: waker)
     }
 
     public func stop() { stopSignal.stop() }
+
+    /// A turn of ingest can hold a commit, a lease renewal (a connect and a script) and a sweep: four
+    /// blocking calls of up to `longestCall`, and a wait of a second.
+    static func staleness(watchdogInterval: Double?, longestCall: Double) -> Double {
+        max(watchdogInterval ?? 0, 4 * longestCall + 2, 2.5)
+    }
+
+    /// Reload: a new `redis.timeout`.
+    public func update(longestCall: Double) {
+        staleBox.withLock { $0 = Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall) }
+    }
 
     private let readyAgain = Atomic<Bool>(false)
 
@@ -61,12 +74,13 @@ public final class NotifierService: Service, @unchecked Sendable {
             } else if let problem = figures.problems.values.sorted().first {
                 notifier.status(problem, now: now, interval: 0)  // why it is not ready yet
             }
-            if alive(figures, now: now) { notifier.watchdog(now: now) }
+            let tick = monotonicSeconds()
+            if alive(figures, now: tick) { notifier.watchdog(now: tick) }
             waker.wait(timeout: min(1, notifier.watchdogInterval ?? 1))
         }
     }
 
-    /// Whether every watched service beat recently; says once which did not.
+    /// Whether every watched service beat within `staleAfter` of `now` (monotonic); says once which did not.
     func alive(_ figures: Telemetry.Figures, now: Double) -> Bool {
         let stale = watched.filter { now - (figures.beats[$0] ?? now) > staleAfter }
         for s in stale where !withheld.contains(s) {

@@ -15,7 +15,7 @@ public final class Telemetry: Sendable {
         public var sinks: [String: Sink] = [:]
         /// Seconds spent in each stage since start: where the time goes, without a profiler.
         public var stages = Stages()
-        /// Each service's last proof of life (seconds on the service's clock), for the watchdog.
+        /// Each service's last proof of life (`monotonicSeconds()`), for the watchdog.
         public var beats: [String: Double] = [:]
         /// Sink totals already published to Redis by committed batches (`publishedSinkCounters`): each
         /// commit carries the difference, whichever ingest of the process (a reload may start another).
@@ -110,8 +110,11 @@ public final class Telemetry: Sendable {
         box.withLock { f in body(&f.sinks[name, default: Sink()]) }
     }
 
-    /// A service proves it is alive (it completed a step, or it is waiting on purpose).
-    public func beat(_ service: String, now: Double) { box.withLock { $0.beats[service] = now } }
+    /// A service proves it is alive (it completed a step, or it is waiting on purpose). On the
+    /// monotonic clock: a step of the wall clock neither kills a healthy daemon nor hides a stuck one.
+    public func beat(_ service: String) { beat(service, now: monotonicSeconds()) }
+
+    func beat(_ service: String, now: Double) { box.withLock { $0.beats[service] = now } }
 
     /// Sets (or clears, with nil) a service's lasting problem.
     public func problem(_ service: String, _ text: String?) { box.withLock { $0.problems[service] = text } }

@@ -114,10 +114,22 @@ public final class AlertTableWriter: AlertSink, Service, @unchecked Sendable {
         waker.wake()
     }
 
-    /// Takes writes queued by a writer retired by a reload.
+    /// Takes writes queued by a writer retired by a reload: older than any this one holds, so a
+    /// row of the same episode here is the newer one, and the oldest go first if there is no room.
     func adopt(_ rows: [AlertRow]) {
         var dropped = 0
-        state.withLock { q in for r in rows where Self.enqueue(r, into: &q.rows, capacity: capacity) { dropped += 1 } }
+        state.withLock { q in
+            var older: [AlertRow] = []
+            for r in rows {
+                if let i = q.rows.firstIndex(where: { $0.fingerprint == r.fingerprint }) { q.rows[i] = r.merging(q.rows[i]) }
+                else { older.append(r) }
+            }
+            q.rows = older + q.rows
+            while q.rows.count > capacity {
+                q.rows.removeFirst()
+                dropped += 1
+            }
+        }
         noteQueue(droppedNow: dropped)
     }
 
@@ -166,22 +178,25 @@ public final class AlertTableWriter: AlertSink, Service, @unchecked Sendable {
                     failingSince = nil
                     attempts = 0
                 }
-                let pending = state.withLock { q in
+                let (pending, retired) = state.withLock { q in
                     // Rows delivered meanwhile were folded into the ones just written: keep those that changed.
                     q.rows = q.rows.filter { r in !rows.contains(r) }
-                    return q.rows.count
+                    return (q.rows.count, q.successor != nil)
                 }
                 telemetry.sink(Self.sinkName) { s in
                     s.delivered += Int64(rows.count)
-                    s.queued = pending
-                    s.trouble = nil
+                    if !retired {  // the queue and its trouble are the successor's now
+                        s.queued = pending
+                        s.trouble = nil
+                    }
                 }
             } catch {
                 if error.kind == .unavailable { table = nil }
                 attempts += 1
+                let retired = state.withLock { $0.successor != nil }
                 telemetry.sink(Self.sinkName) { s in
                     s.failures += 1
-                    s.trouble = "alert table failing (\(rows.count) writes queued, \(attempts) failed attempts): \(error.message)"
+                    if !retired { s.trouble = "alert table failing (\(rows.count) writes queued, \(attempts) failed attempts): \(error.message)" }
                 }
                 let now = wallClock()
                 if failingSince == nil {
