@@ -16,17 +16,19 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // C libraries, wrapped thinly: hiredis by Store/, libsystemd by Sinks/, SQLite and libpq by AlertTable/.
+        // C libraries, wrapped thinly: hiredis by Store/, libsystemd by Sinks/, SQLite and libpq by AlertTable/, libcurl by System/HTTPClient.swift.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The JSON scanner's innermost loop with SSE2 (Parser/JSONScanner.swift, Docs/benchmarks.md).
         .target(name: "CByteScan"),
+        // libcurl (Alertmanager pushes), with typed wrappers for its variadic calls.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         .target(
             name: "AimonCore",
             dependencies: [
-                "CHiredis", "CSystemd", "CSQLite", "CPostgres", "CByteScan",
+                "CHiredis", "CSystemd", "CSQLite", "CPostgres", "CByteScan", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

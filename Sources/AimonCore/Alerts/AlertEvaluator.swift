@@ -18,6 +18,8 @@ public final class AlertEvaluator {
     /// Models touched by batches not evaluated yet, with the runs of failures those batches ended.
     private var dirty: [String: [RunsEnded]] = [:]
     private var cache = AlertStore.MinuteCache()
+    /// Alerts seen firing by the evaluation in progress (for `ActiveAlertsSink`s).
+    private var firing: [AlertTransition] = []
     /// Tests: runs between the read of a subject and its swap (another process moving first).
     var beforeSwap: ((String?) -> Void)?
 
@@ -54,11 +56,13 @@ public final class AlertEvaluator {
         models.formUnion(try store.alertingModels(on: redis))
         models.formUnion(dirty.keys)
         let subjects = [nil] + models.sorted()
+        firing = []
         let alerting = try evaluate(subjects, now: now, refresh: true, on: redis)
         // A state that fires for longer than its TTL must not expire under it (a new episode, and
         // a table row left active for ever): the timer renews the states it saw.
         try store.keepAlive(alerting, on: redis)
         store.prune(&cache, keeping: subjects)
+        for case let sink as any ActiveAlertsSink in sinks { sink.active(firing, now: now) }
     }
 
     /// The models of the batches noted since the last evaluation (and all models together).
@@ -107,10 +111,14 @@ public final class AlertEvaluator {
                                              "steps": "\(steps.map { "\($0.type.rawValue):\($0.new.phase)" })"])
         let active = steps.contains { $0.new.phase != .inactive }
         let changed = steps.filter(\.changed)
-        guard !changed.isEmpty else { return active }
+        guard !changed.isEmpty else {
+            firing += steps.compactMap(\.active)
+            return active
+        }
         let swaps = changed.map { (type: $0.type, old: subject.stored[$0.type] ?? "", new: $0.new.encoded) }
         let announced = changed.compactMap(\.announcedRun).max()
         guard try store.swap(subject.model, swaps, announcedRun: announced, on: redis) else { return nil }
+        firing += steps.compactMap(\.active)
         for step in changed {
             for t in step.transitions {
                 telemetry.update { $0.evaluation.transitions += 1 }

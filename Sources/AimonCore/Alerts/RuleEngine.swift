@@ -21,6 +21,9 @@ public struct RuleEngine: Equatable, Sendable {
         public var announcedRun: Int64?
         /// Whether there is anything to store or announce (a peak can fire and resolve in one step).
         public var changed: Bool { old != new || !transitions.isEmpty || announcedRun != nil }
+        /// While the new state fires: the alert as it stands (kind `.firing`, its episode's start and
+        /// fingerprint), for sinks that re-send active alerts (Alertmanager).
+        public var active: AlertTransition?
     }
 
     /// The rules that apply to a subject: per-model rules for a model, all-models rules for nil.
@@ -38,7 +41,14 @@ public struct RuleEngine: Equatable, Sendable {
             let old = states[rule.type] ?? .inactive
             var step = Step(type: rule.type, old: old, new: old, transitions: [], announcedRun: nil)
             let hold = outage && rule.type.heldDuringOutage
-            Self.advance(&step, rule: rule, model: model, observation: snapshot.observe(rule, now: now), hold: hold, now: now)
+            let observation = snapshot.observe(rule, now: now)
+            Self.advance(&step, rule: rule, model: model, observation: observation, hold: hold, now: now)
+            if step.new.phase == .firing {
+                let s = step.new
+                step.active = AlertTransition(kind: .firing, type: rule.type, model: model, severity: rule.severity, value: s.value,
+                                              threshold: rule.threshold, window: rule.window, sample: observation.sample,
+                                              fingerprint: s.fingerprint, episodeStart: s.since, at: now, notifyCount: s.notifyCount)
+            }
             if rule.type == .consecutiveFailures { outage = step.new.phase == .firing }
             steps.append(step)
         }

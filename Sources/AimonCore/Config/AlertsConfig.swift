@@ -42,8 +42,28 @@ public struct AlertsConfig: Equatable, Sendable {
         }
     }
 
+    /// `alerts.alertmanager`: where firing and resolved alerts are pushed (Alertmanager's v2 API).
+    public struct Alertmanager: Equatable, Sendable {
+        /// Every instance of an HA cluster, each given every alert (as Prometheus does).
+        public var urls: [String]
+        /// Seconds between two pushes of a still-active alert (Alertmanager resolves alerts that stop coming).
+        public var resendInterval: Double = 60
+        /// Seconds allowed for one push.
+        public var timeout: Double = 10
+        /// Labels added to every alert (e.g. `team: llm`).
+        public var extraLabels: [String: String] = [:]
+        /// Pushes kept while every instance is unreachable (one per episode); the oldest go first.
+        public var queueSize: Int = 1000
+
+        public init(urls: [String]) { self.urls = urls }
+
+        /// Label names aimon sets itself.
+        public static let ownLabels: Set<String> = ["alertname", "model", "severity"]
+    }
+
     public var engine: RuleEngine
     public var database: Database
+    public var alertmanager: Alertmanager?
     /// Seconds between two evaluations of every model (so alerts resolve when traffic stops).
     public var evaluateInterval: Double
     /// Least seconds between two evaluations after batches (the rate limit on a busy log).
@@ -52,7 +72,7 @@ public struct AlertsConfig: Equatable, Sendable {
     public var queueSize: Int
 
     public static let defaults = AlertsConfig(
-        engine: .defaults, database: Database.defaultValue, evaluateInterval: 10, minGap: 0.05, queueSize: 10000)
+        engine: .defaults, database: Database.defaultValue, alertmanager: nil, evaluateInterval: 10, minGap: 0.05, queueSize: 10000)
 
     /// The longest window any rule reads.
     public var longestWindow: Double { engine.rules.filter(\.enabled).map(\.window).max() ?? 60 }

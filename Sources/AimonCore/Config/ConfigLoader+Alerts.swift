@@ -23,7 +23,8 @@ extension Checker {
         }
 
         if let n = top["alerts"], let m = mapping(n, key: "alerts") {
-            allowOnly(m, ["database", "evaluate_interval", "min_gap", "queue_size"], in: "alerts")
+            allowOnly(m, ["database", "evaluate_interval", "min_gap", "queue_size", "alertmanager"], in: "alerts")
+            if let n = m["alertmanager"], let am = mapping(n, key: "alerts.alertmanager") { out.alertmanager = alertmanager(am, node: n) }
             if let d = m["database"], let s = string(d, key: "alerts.database") {
                 do { out.database = try AlertsConfig.Database(parsing: s) } catch { fail("alerts.database", d, error.message) }
             }
@@ -38,6 +39,54 @@ extension Checker {
             }
         }
         out.engine = RuleEngine(rules: AlertType.allCases.map { rules[$0]! })
+        return out
+    }
+
+    /// `alerts.alertmanager`: urls, resend_interval, timeout, extra_labels, queue_size.
+    private mutating func alertmanager(_ m: Node.Mapping, node: Node) -> AlertsConfig.Alertmanager? {
+        let key = "alerts.alertmanager"
+        allowOnly(m, ["urls", "resend_interval", "timeout", "extra_labels", "queue_size"], in: key)
+        var urls: [String] = []
+        if let n = m["urls"] {
+            var items: [Node] = []
+            if case let .sequence(seq) = n { items = Array(seq) } else { items = [n] }
+            for (i, item) in items.enumerated() {
+                guard let s = string(item, key: "\(key).urls[\(i)]") else { continue }
+                if (s.hasPrefix("http://") || s.hasPrefix("https://")), s.count > 8, !s.contains(" ") {
+                    urls.append(s.hasSuffix("/") ? String(s.dropLast()) : s)
+                } else {
+                    fail("\(key).urls[\(i)]", item, "'\(s)' is not an Alertmanager URL: use http://host:9093 (the API path is added)")
+                }
+            }
+        }
+        if urls.isEmpty {
+            fail("\(key).urls", m["urls"] ?? node, "must list at least one Alertmanager, e.g. urls: [http://127.0.0.1:9093]")
+            return nil
+        }
+        var out = AlertsConfig.Alertmanager(urls: urls)
+        if let v = duration(m["resend_interval"], key: "\(key).resend_interval") {
+            if v < 1 || v > 3600 { fail("\(key).resend_interval", m["resend_interval"]!, "must be between 1s and 1h") } else { out.resendInterval = v }
+        }
+        if let v = duration(m["timeout"], key: "\(key).timeout") {
+            if v < 0.1 || v > 60 { fail("\(key).timeout", m["timeout"]!, "must be between 100ms and 60s") } else { out.timeout = v }
+        }
+        if let n = m["queue_size"], let s = string(n, key: "\(key).queue_size") {
+            if let v = Int(s), v >= 1, v <= 1_000_000 { out.queueSize = v } else { fail("\(key).queue_size", n, "must be a whole number from 1 to 1000000") }
+        }
+        if let n = m["extra_labels"], let lm = mapping(n, key: "\(key).extra_labels") {
+            for (k, v) in lm {
+                guard let name = k.string, let value = string(v, key: "\(key).extra_labels.\(k.string ?? "")") else { continue }
+                let valid = name.first.map { $0 == "_" || ($0.isASCII && $0.isLetter) } == true
+                    && name.allSatisfy { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) } && !name.hasPrefix("__")
+                if !valid {
+                    fail("\(key).extra_labels.\(name)", k, "'\(name)' is not a label name: letters, digits and _, not starting with a digit or __")
+                } else if AlertsConfig.Alertmanager.ownLabels.contains(name) {
+                    fail("\(key).extra_labels.\(name)", k, "'\(name)' is set by aimon on every alert")
+                } else {
+                    out.extraLabels[name] = value
+                }
+            }
+        }
         return out
     }
 

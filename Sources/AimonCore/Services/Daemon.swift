@@ -37,6 +37,7 @@ public final class Daemon: @unchecked Sendable {
     // Owned by the supervisor's thread (the one in `run`).
     private var journal: JournalSink
     private var table: AlertTableWriter?
+    private var alertmanager: AlertmanagerSink?
     private var evaluation: EvaluationService!
     private var ingest: IngestPipeline!
     private var notifierService: NotifierService!
@@ -83,6 +84,8 @@ public final class Daemon: @unchecked Sendable {
         group.start(notifierService, rank: Rank.notifier.rawValue)
         table = makeTable(config)
         if let table { group.start(table, rank: Rank.sinks.rawValue) }
+        alertmanager = makeAlertmanager(config)
+        if let alertmanager { group.start(alertmanager, rank: Rank.sinks.rawValue) }
         evaluation = makeEvaluation(config)
         group.start(evaluation, rank: Rank.evaluation.rawValue)
         ingest = makeIngest(config)
@@ -129,7 +132,7 @@ public final class Daemon: @unchecked Sendable {
     /// alert table flushes, and the notifier goes last.
     private func shutdown() {
         notifier.stopping()
-        let late = group.stopAll { service in service is AlertTableWriter ? Self.tableFlushSeconds : 30 }
+        let late = group.stopAll { service in service is AlertTableWriter || service is AlertmanagerSink ? Self.tableFlushSeconds : 30 }
         if let table, late.contains(table.name) {
             let left = table.stats.pending
             logger.error("stopping with \(left) alert table writes unwritten: the database did not take them within \(Int(Self.tableFlushSeconds)) s (the journal has these alerts)")
@@ -173,6 +176,12 @@ public final class Daemon: @unchecked Sendable {
             table = makeTable(new)
             if let table { group.start(table, rank: Rank.sinks.rawValue) }
         }
+        var retiredPusher: AlertmanagerSink?
+        if old.alerts.alertmanager != new.alerts.alertmanager {
+            retiredPusher = alertmanager
+            alertmanager = makeAlertmanager(new)
+            if let alertmanager { group.start(alertmanager, rank: Rank.sinks.rawValue) }
+        }
         if old.redis != new.redis || old.hostID != new.hostID || old.retention != new.retention {
             // Its last step evaluates what the old ingest's last batches touched, on the old Redis.
             guard group.stop(evaluation, timeout: 30) else { throw ServiceExit(name: "evaluation", why: "did not stop within 30 s for a reload") }
@@ -192,6 +201,10 @@ public final class Daemon: @unchecked Sendable {
                 group.stop(retired, timeout: 0)
             }
         }
+        if let retiredPusher {
+            if let alertmanager { group.stop(retiredPusher, timeout: 0) { retiredPusher.retire(into: alertmanager) } }
+            else { group.stop(retiredPusher, timeout: 0) }
+        }
         if reasons.isEmpty {
             ingest.apply(new)
         } else {
@@ -207,7 +220,12 @@ public final class Daemon: @unchecked Sendable {
     private func sinks() -> [any AlertSink] {
         var out: [any AlertSink] = [journal]
         if let table { out.append(table) }
+        if let alertmanager { out.append(alertmanager) }
         return out
+    }
+
+    private func makeAlertmanager(_ config: Config) -> AlertmanagerSink? {
+        config.alerts.alertmanager.map { AlertmanagerSink(config: $0, logger: logger, telemetry: telemetry, clock: clock) }
     }
 
     private func makeTable(_ config: Config) -> AlertTableWriter? {
