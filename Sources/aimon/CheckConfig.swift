@@ -27,7 +27,7 @@ struct CheckConfig: ParsableCommand {
     @Flag(help: "Also fail (exit 78) when a source's folder does not exist or its path matches no file.")
     var strict = false
 
-    @Flag(help: "Also reach Redis, the alert table and the journal, and check each can serve aimon (exit 69 if not).")
+    @Flag(help: "Also reach Redis, the alert table, Alertmanager and the journal, and check each can serve aimon (exit 69 if not).")
     var connect = false
 
     func validate() throws {
@@ -74,6 +74,9 @@ struct CheckConfig: ParsableCommand {
             print("  rule \(r.type.rawValue): \(parts.joined(separator: ", "))")
         }
         print("  alert table: \(config.alerts.database)")
+        if let am = config.alerts.alertmanager {
+            print("  alertmanager: \(am.urls.joined(separator: ", ")) (resend every \(AlertRule.durationText(am.resendInterval)))")
+        }
         let failed = connect ? checkConnections(config) : 0
         if strict, empty > 0 {
             printError("\(empty) source\(empty == 1 ? "" : "s") read\(empty == 1 ? "s" : "") nothing (see the warnings above), and --strict was given")
@@ -119,6 +122,14 @@ struct CheckConfig: ParsableCommand {
                 line("alert table", true, "\(config.alerts.database): opened and written (its schema version, in a transaction)")
             } catch {
                 line("alert table", false, "\(error)")
+            }
+        }
+        for url in config.alerts.alertmanager?.urls ?? [] {
+            do {
+                try HTTPClient(timeout: config.alerts.alertmanager!.timeout).get(url + "/-/ready")
+                line("alertmanager", true, "\(url) is ready")
+            } catch {
+                line("alertmanager", false, "\(error) (is Alertmanager running there? see alerts.alertmanager.urls)")
             }
         }
         let journal = access(JournalSink.socketPath, W_OK) == 0

@@ -74,6 +74,17 @@ import Testing
         #expect(daemon.terminationStatus == 0)
     }
 
+    @Test func checkConfigConnectReachesAlertmanager() throws {
+        let am = try AlertmanagerServer()
+        let ws = Workspace()
+        let config = Self.write(ws, Self.config(ws, am: am))
+        let up = try runAimon(["check-config", "--config", config, "--connect"])
+        #expect(up.stdout.contains("ok     alertmanager: \(am.url) is ready"), "\(up.stdout)")
+        am.stop()
+        let down = try runAimon(["check-config", "--config", config, "--connect"])
+        #expect(down.status == 69 && down.stdout.contains("FAILED alertmanager: \(am.url)/-/ready"), "\(down.stdout)")
+    }
+
     /// Two hosts on one Redis both resend the active alert: Alertmanager sees one alert.
     @Test func twoProcessesOnOneRedisGiveOneNotificationEach() throws {
         let am = try AlertmanagerServer()

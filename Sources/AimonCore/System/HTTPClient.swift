@@ -27,7 +27,13 @@ public final class HTTPClient {
 
     /// POSTs `body` (JSON) to `url`; the response body (at most 64 KiB kept) when the status is 2xx.
     @discardableResult
-    public func postJSON(_ url: String, body: [UInt8]) throws(HTTPError) -> String {
+    public func postJSON(_ url: String, body: [UInt8]) throws(HTTPError) -> String { try perform(url, body: body) }
+
+    /// GETs `url`; the response body (at most 64 KiB kept) when the status is 2xx.
+    @discardableResult
+    public func get(_ url: String) throws(HTTPError) -> String { try perform(url, body: nil) }
+
+    private func perform(_ url: String, body: [UInt8]?) throws(HTTPError) -> String {
         final class Sink { var bytes: [UInt8] = [] }
         let sink = Sink()
         curl_easy_reset(handle)
@@ -35,15 +41,18 @@ public final class HTTPClient {
         headers = curl_slist_append(headers, "User-Agent: aimon")
         defer { curl_slist_free_all(headers) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
-        let code: CURLcode = body.withUnsafeBufferPointer { b in
+        let payload = body ?? []
+        let code: CURLcode = payload.withUnsafeBufferPointer { b in
             errorBuffer.withUnsafeMutableBufferPointer { e in
                 ccurl_setopt_string(handle, CURLOPT_URL, url)
                 ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)  // threads: no SIGALRM for timeouts
                 ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(timeout * 1000))
                 ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeout, 5) * 1000))
-                ccurl_setopt_long(handle, CURLOPT_POST, 1)
-                ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: b.baseAddress))
-                ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, b.count)
+                if body != nil {
+                    ccurl_setopt_long(handle, CURLOPT_POST, 1)
+                    ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: b.baseAddress))
+                    ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, b.count)
+                }
                 ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers))
                 ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(e.baseAddress))
                 ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(sink).toOpaque())
