@@ -16,7 +16,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // C libraries, wrapped thinly: hiredis by Store/, libsystemd by Sinks/, SQLite and libpq by AlertTable/, libcurl by System/HTTPClient.swift.
+        // C libraries, wrapped thinly: hiredis by Store/, libsystemd by Sinks/, SQLite and libpq by AlertTable/, libcurl by System/HTTPClient.swift, libmicrohttpd by HTTP/.
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -25,10 +25,12 @@ let package = Package(
         .target(name: "CByteScan"),
         // libcurl (Alertmanager pushes), with typed wrappers for its variadic calls.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // libmicrohttpd (the HTTP endpoint: /metrics, /healthz), behind a plain handler.
+        .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(
             name: "AimonCore",
             dependencies: [
-                "CHiredis", "CSystemd", "CSQLite", "CPostgres", "CByteScan", "CCurl",
+                "CHiredis", "CSystemd", "CSQLite", "CPostgres", "CByteScan", "CCurl", "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

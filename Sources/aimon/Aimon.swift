@@ -1,3 +1,4 @@
+import AimonCore
 import ArgumentParser
 
 @main
@@ -20,7 +21,7 @@ struct Aimon: ParsableCommand {
         Exit codes: 0 success, 1 failure, 64 bad usage, 66 files not read (replay: missing or unreadable), \
         69 Redis unavailable, 75 files busy (replay of files a running daemon of this host reads), 78 invalid configuration.
         """,
-        version: "0.1.0",
+        version: AimonVersion.current,
         subcommands: [Run.self, Replay.self, Stats.self, SystemReport.self, Trend.self, Alerts.self, Status.self, Cleanup.self, CheckConfig.self]
     )
 }

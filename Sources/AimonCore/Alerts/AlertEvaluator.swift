@@ -63,6 +63,8 @@ public final class AlertEvaluator {
         try store.keepAlive(alerting, on: redis)
         store.prune(&cache, keeping: subjects)
         for case let sink as any ActiveAlertsSink in sinks { sink.active(firing, now: now) }
+        let seen = firing
+        telemetry.update { $0.firing = seen }
     }
 
     /// The models of the batches noted since the last evaluation (and all models together).

@@ -44,8 +44,16 @@ public struct Config: Equatable, Sendable {
         public var limits: RecordLimits { RecordLimits(maxLatency: maxLatency, maxClockSkew: maxClockSkew) }
     }
 
+    /// `http:`: the endpoint for Prometheus and health checks (nil: no server).
+    public struct HTTP: Equatable, Sendable {
+        /// An IPv4 address; loopback only (other addresses would need authentication).
+        public var address: String
+        public var port: UInt16
+    }
+
     public var hostID: String
     public var sources: [Source]
+    public var http: HTTP?
     public var redis: Redis
     public var retention: Retention
     public var ingest: Ingest
@@ -59,6 +67,7 @@ public struct Config: Equatable, Sendable {
         Config(
             hostID: hostID,
             sources: sources,
+            http: nil,
             redis: Redis(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)), keyPrefix: "aimon", timeout: 5),
             retention: Retention(),
             ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000,

@@ -39,7 +39,8 @@ public enum ConfigLoader {
             throw ConfigError(file: file, problems: [.init(key: "sources", line: nil, message: "the file is empty; at least one source is needed")])
         }
         guard let top = checker.mapping(root, key: "") else { throw ConfigError(file: file, problems: checker.problems) }
-        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level", "thresholds", "rules", "alerts"], in: "")
+        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level", "thresholds", "rules", "alerts", "http"], in: "")
+        if let n = top["http"], let m = checker.mapping(n, key: "http") { config.http = checker.http(m, node: n) }
 
         if let n = top["host_id"], let s = checker.string(n, key: "host_id") {
             if s.isEmpty { checker.fail("host_id", n, "must not be empty") } else { config.hostID = s }
@@ -215,5 +216,32 @@ struct Checker {
             prev = cur
         }
         return prev[y.count] <= 2
+    }
+}
+
+extension Checker {
+    /// `http.listen: 127.0.0.1:9464`.
+    mutating func http(_ m: Node.Mapping, node: Node) -> Config.HTTP? {
+        allowOnly(m, ["listen"], in: "http")
+        guard let n = m["listen"], let s = string(n, key: "http.listen") else {
+            fail("http.listen", node, "is needed: the address and port to serve /metrics and /healthz on, e.g. 127.0.0.1:9464")
+            return nil
+        }
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else {
+            fail("http.listen", n, "'\(s)' is not address:port, e.g. 127.0.0.1:9464")
+            return nil
+        }
+        let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        guard octets.count == 4, octets.allSatisfy({ $0 != nil && (0...255).contains($0!) }) else {
+            fail("http.listen", n, "'\(host)' is not an IPv4 address (e.g. 127.0.0.1)")
+            return nil
+        }
+        guard octets[0] == 127 else {
+            fail("http.listen", n, "'\(host)' is not a loopback address: aimon's endpoint has no authentication yet, so it listens on 127.0.0.0/8 only (put a reverse proxy with authentication in front for other hosts)")
+            return nil
+        }
+        return Config.HTTP(address: host, port: port)
     }
 }

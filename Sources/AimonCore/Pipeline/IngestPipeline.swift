@@ -430,9 +430,15 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         }
         session!.tailer.committed(changes)
         session!.markers = [:]
+        var calls: [String: BucketCounts] = [:]
+        for (key, counts) in read.batch.hour {
+            guard let model = key.model else { continue }
+            calls[ModelRegistry.label(model), default: BucketCounts()].merge(counts)
+        }
         mailbox?.post(runs: runs, touched: read.batch.models)
         telemetry.update { f in
             for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
+            for (model, c) in calls { f.calls[model, default: Telemetry.Calls()].add(c) }
             f.stages.commit += monotonicSeconds() - started
             f.ingest.lines += read.lines
             f.ingest.records += Int64(read.batch.records)

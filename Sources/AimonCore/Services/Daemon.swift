@@ -38,6 +38,7 @@ public final class Daemon: @unchecked Sendable {
     private var journal: JournalSink
     private var table: AlertTableWriter?
     private var alertmanager: AlertmanagerSink?
+    private var http: HTTPService?
     private var evaluation: EvaluationService!
     private var ingest: IngestPipeline!
     private var notifierService: NotifierService!
@@ -82,6 +83,8 @@ public final class Daemon: @unchecked Sendable {
         notifierService = NotifierService(notifier: notifier, telemetry: telemetry, watched: ["ingest", "evaluation"],
                                           longestCall: config.redis.timeout, logger: logger, clock: clock)
         group.start(notifierService, rank: Rank.notifier.rawValue)
+        http = makeHTTP(config)
+        if let http { group.start(http, rank: Rank.notifier.rawValue) }
         table = makeTable(config)
         if let table { group.start(table, rank: Rank.sinks.rawValue) }
         alertmanager = makeAlertmanager(config)
@@ -161,6 +164,11 @@ public final class Daemon: @unchecked Sendable {
         let old = config
         config = new
         notifierService.update(longestCall: new.redis.timeout)
+        if old.http != new.http {
+            if let http { group.stop(http, timeout: 5) }
+            http = makeHTTP(new)
+            if let http { group.start(http, rank: Rank.notifier.rawValue) }
+        }
         // An ingest that restarts stops first: it commits what it read, and its last batches reach
         // the evaluation that goes with its Redis.
         let reasons = IngestPipeline.restartReasons(from: old, to: new)
@@ -222,6 +230,12 @@ public final class Daemon: @unchecked Sendable {
         if let table { out.append(table) }
         if let alertmanager { out.append(alertmanager) }
         return out
+    }
+
+    private func makeHTTP(_ config: Config) -> HTTPService? {
+        config.http.map { [notifierService] in
+            HTTPService(config: $0, telemetry: telemetry, logger: logger, staleAfter: { notifierService!.staleAfter })
+        }
     }
 
     private func makeAlertmanager(_ config: Config) -> AlertmanagerSink? {
