@@ -53,6 +53,21 @@ import Testing
         #expect(check.status == 0, "\(check.output)")
         #expect(text.contains("aimon_call_duration_seconds_bucket{le=\"+Inf\","))
         #expect(prometheus.vector("aimon_redis_up", label: "job") == ["aimon": 1])
+
+        // An outage, so that an alert fires; then every query of the Grafana dashboard returns data.
+        AlertIntegrationTests.publish(ws, "outage", (0..<6).map { ServicesTests.line("outage", ok: false, at: Date().timeIntervalSince1970 + Double($0) * 0.001) })
+        #expect(eventually(timeout: 30) { prometheus.vector("aimon_alert_firing", label: "model")["outage"] == 1 })
+        let dashboard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("contrib/grafana/aimon.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dashboard)) as? [String: Any]
+        let panels = (json?["panels"] as? [[String: Any]]) ?? []
+        #expect(panels.count >= 8)
+        for panel in panels {
+            for target in (panel["targets"] as? [[String: Any]]) ?? [] {
+                let expr = ((target["expr"] as? String) ?? "").replacingOccurrences(of: "$__rate_interval", with: "1m")
+                #expect(eventually(timeout: 30) { prometheus.count(expr) > 0 }, "\(panel["title"] ?? ""): \(expr)")
+            }
+        }
     }
 
     /// Bad requests get the right status and never stall the daemon.
@@ -170,6 +185,15 @@ final class PrometheusServer: @unchecked Sendable {
             out[metric[label] ?? ""] = Int(v)
         }
         return out
+    }
+
+    /// How many series an instant query returns (-1 when it fails, e.g. invalid PromQL).
+    func count(_ query: String) -> Int {
+        let q = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        guard let text = try? HTTPClient(timeout: 5).get("http://127.0.0.1:\(port)/api/v1/query?query=\(q)"),
+              let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let data = obj["data"] as? [String: Any], let result = data["result"] as? [Any] else { return -1 }
+        return result.count
     }
 
     /// Runs promtool with `input` on stdin.
