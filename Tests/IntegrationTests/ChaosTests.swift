@@ -45,12 +45,19 @@ import Testing
         }
         let start = Date()
         var killed = false
-        /// At least 8 s, and until every kind of fault happened a few times (at most 90 s: on a loaded
-        /// machine, with the other suites running, commits, and so faults on them, come slower).
+        /// At least 8 s, and until every kind of fault happened a few times and a commit was found to
+        /// have landed already (at most 90 s: on a loaded machine, with the other suites running,
+        /// commits, and so faults on them, come slower).
+        var sawLanded = false
+        var lastLook = Date.distantPast
         func chaosGoesOn() -> Bool {
             let elapsed = Date().timeIntervalSince(start)
             let fewest = ChaosProxy.Fault.allCases.map { proxy.injected[$0, default: 0] }.min() ?? 0
-            return elapsed < 8 || (fewest < 3 && elapsed < 90)
+            if !sawLanded, Date().timeIntervalSince(lastLook) >= 1 {
+                lastLook = Date()
+                sawLanded = ((try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? "").contains("the batch had landed")
+            }
+            return elapsed < 8 || ((fewest < 3 || !sawLanded) && elapsed < 90)
         }
         while chaosGoesOn() {
             let i = Int(rng.next() % 3)
