@@ -13,9 +13,7 @@ import Testing
         c.latencySumMicros = 1_500_000
         c.histogram[0] = 1  // <= 10 ms
         c.histogram[5] = 2  // <= 320 ms
-        var calls = Telemetry.Calls()
-        calls.add(c)
-        f.calls["we\"ird\\name\n"] = calls
+        f.calls["we\"ird\\name\n"] = c
         f.ingest.lines = 10
         let text = MetricsText.render(f, version: "9.9")
         #expect(text.contains(#"aimon_calls_total{class="success",model="we\"ird\\name\n"} 2"#))

@@ -26,7 +26,7 @@ public enum MetricsText {
 
         var calls: [([String: String], Double)] = []
         for (model, c) in f.calls.sorted(by: { $0.key < $1.key }) {
-            let other = c.total - c.successes - c.clientErrors - c.rateLimited - c.providerErrors
+            let other = c.calls - c.successes - c.clientErrors - c.rateLimited - c.providerErrors
             for (cls, n) in [("success", c.successes), ("client_error", c.clientErrors), ("rate_limited", c.rateLimited),
                              ("provider_error", c.providerErrors), ("other", other)] where n > 0 || cls == "success" {
                 calls.append((["model": model, "class": cls], Double(n)))

@@ -438,7 +438,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         mailbox?.post(runs: runs, touched: read.batch.models)
         telemetry.update { f in
             for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
-            for (model, c) in calls { f.calls[model, default: Telemetry.Calls()].add(c) }
+            for (model, c) in calls { f.calls[model, default: BucketCounts()].merge(c) }
             f.stages.commit += monotonicSeconds() - started
             f.ingest.lines += read.lines
             f.ingest.records += Int64(read.batch.records)

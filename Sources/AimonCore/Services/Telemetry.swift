@@ -21,7 +21,7 @@ public final class Telemetry: Sendable {
         /// commit carries the difference, whichever ingest of the process (a reload may start another).
         public var sinkCountersCommitted: [String: Int64] = [:]
         /// Calls committed since start, by model (as reports name it): the `/metrics` counters.
-        public var calls: [String: Calls] = [:]
+        public var calls: [String: BucketCounts] = [:]
         /// Alerts firing as of the last evaluation of every model (from Redis: every host's).
         public var firing: [AlertTransition] = []
         /// Ingest has its files open (READY=1).
@@ -68,31 +68,6 @@ public final class Telemetry: Sendable {
         public var redisConnected = false
         /// "firing consecutive_failures gpt-4o"
         public var lastAlert: String?
-    }
-
-    /// One model's calls: by class, and the latency histogram (`LatencyBuckets`).
-    public struct Calls: Sendable, Equatable {
-        public var total: Int64 = 0
-        public var successes: Int64 = 0
-        public var clientErrors: Int64 = 0
-        public var rateLimited: Int64 = 0
-        public var providerErrors: Int64 = 0
-        public var latencyCount: Int64 = 0
-        public var latencySumMicros: Int64 = 0
-        public var histogram = [Int64](repeating: 0, count: LatencyBuckets.bounds.count + 1)
-
-        public init() {}
-
-        mutating func add(_ b: BucketCounts) {
-            total = total.addingSaturated(b.calls)
-            successes = successes.addingSaturated(b.successes)
-            clientErrors = clientErrors.addingSaturated(b.clientErrors)
-            rateLimited = rateLimited.addingSaturated(b.rateLimited)
-            providerErrors = providerErrors.addingSaturated(b.providerErrors)
-            latencyCount = latencyCount.addingSaturated(b.latencyCount)
-            latencySumMicros = latencySumMicros.addingSaturated(b.latencySumMicros)
-            for i in histogram.indices where i < b.histogram.count { histogram[i] = histogram[i].addingSaturated(b.histogram[i]) }
-        }
     }
 
     public struct Sink: Sendable, Equatable {
