@@ -341,7 +341,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         defer { session!.registry = registry; session!.sampler = sampler }
         // Parse and fold are timed on one line in `sampleEvery`: timing each would cost more than it tells.
         var parseTime = 0.0, foldTime = 0.0
-        var countdown = 1
+        var countdown = Telemetry.Stages.sampleEvery / 2  // not the first line: a batch starts with cold caches
         let started = monotonicSeconds()
         session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: batchSeconds) { file, event, end in
             switch event {
