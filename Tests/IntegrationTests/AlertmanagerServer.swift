@@ -39,7 +39,7 @@ final class AlertmanagerServer: @unchecked Sendable {
         """
         try receiver.write(toFile: dir + "/receiver.py", atomically: true, encoding: .utf8)
         FileManager.default.createFile(atPath: dir + "/notifications.jsonl", contents: nil)
-        hook = try Self.spawn(["/usr/bin/python3", dir + "/receiver.py", String(hookPort), dir + "/notifications.jsonl"], log: "/dev/null")
+        hook = try Subprocess.spawn(["/usr/bin/python3", dir + "/receiver.py", String(hookPort), dir + "/notifications.jsonl"], output: "/dev/null")
         let config = """
         route:
           receiver: hook
@@ -60,50 +60,15 @@ final class AlertmanagerServer: @unchecked Sendable {
 
     func start() throws {
         let log = dir + "/alertmanager.log"
-        server = try Self.spawn(["/usr/bin/prometheus-alertmanager", "--config.file=\(dir)/alertmanager.yml", "--storage.path=\(dir)/data",
-                                 "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=warn"], log: log)
+        server = try Subprocess.spawn(["/usr/bin/prometheus-alertmanager", "--config.file=\(dir)/alertmanager.yml", "--storage.path=\(dir)/data",
+                                 "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=warn"], output: log)
         guard Self.waitForPort(port) else { throw Failure(description: "Alertmanager did not start; see \(log)") }
     }
 
     func stop() {
         guard let server else { return }
-        Self.terminate(server)
+        Subprocess.terminate(server)
         self.server = nil
-    }
-
-    /// posix_spawn rather than Foundation's Process, whose waitUntilExit can hang here (see PostgresServer).
-    static func spawn(_ argv: [String], log: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for p in cargs { free(p) } }
-        // The test's threads block signals (Dispatch workers): the child must not inherit that mask,
-        // or SIGTERM would never stop it.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, sig) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cargs, environ)
-        guard rc == 0 else { throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        return pid
-    }
-
-    static func terminate(_ pid: pid_t) {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// The notifications received so far, parsed.
@@ -125,7 +90,7 @@ final class AlertmanagerServer: @unchecked Sendable {
 
     deinit {
         stop()
-        Self.terminate(hook)
+        Subprocess.terminate(hook)
         try? FileManager.default.removeItem(atPath: dir)
     }
 

@@ -162,13 +162,13 @@ final class PrometheusServer: @unchecked Sendable {
               - targets: ['\(target)']
         """
         try config.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
-        pid = try AlertmanagerServer.spawn(["/usr/bin/prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
-                                            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"], log: dir + "/prometheus.log")
+        pid = try Subprocess.spawn(["/usr/bin/prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+                                            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"], output: dir + "/prometheus.log")
         guard AlertmanagerServer.waitForPort(port) else { throw AlertmanagerServer.Failure(description: "Prometheus did not start; see \(dir)/prometheus.log") }
     }
 
     deinit {
-        AlertmanagerServer.terminate(pid)
+        Subprocess.terminate(pid)
         try? FileManager.default.removeItem(atPath: dir)
     }
 

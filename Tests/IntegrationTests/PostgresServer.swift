@@ -52,26 +52,13 @@ final class PostgresServer: @unchecked Sendable {
 
     /// Runs a PostgreSQL program to completion (as `postgres` when root) and returns its output.
     ///
-    /// posix_spawn + waitpid rather than Foundation's Process: `pg_ctl start` leaves a server behind
-    /// that inherits descriptors, and Process would wait for them to close, i.e. for the server to stop.
+    /// Runs a PostgreSQL program to completion (see `Subprocess` for why not Foundation's Process).
     @discardableResult
     private func run(_ program: String, _ args: [String]) throws -> String {
         let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", bin + "/" + program] + args : [bin + "/" + program] + args
         let outFile = dir + "/.out-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: outFile) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outFile, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for p in cargs { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
-        guard rc == 0 else { throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let status = Subprocess.wait(try Subprocess.spawn(argv, output: outFile))
         let out = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
         let exited = (status & 0x7f) == 0, code = (status >> 8) & 0xff
         guard exited && code == 0 else {
