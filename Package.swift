@@ -25,8 +25,8 @@ let package = Package(
         .target(name: "CByteScan"),
         // libcurl (Alertmanager pushes), with typed wrappers for its variadic calls.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
-        // libmicrohttpd (the HTTP endpoint: /metrics, /healthz), behind a plain handler.
-        .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
+        // libmicrohttpd (the HTTP endpoint), behind a plain handler; libcrypt checks its passwords.
+        .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd"), .linkedLibrary("crypt")]),
         .target(
             name: "AimonCore",
             dependencies: [

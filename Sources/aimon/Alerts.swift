@@ -1,8 +1,5 @@
 import AimonCore
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Alerts: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,34 +37,19 @@ struct Alerts: ParsableCommand {
         if let since, Quantities.duration(since) == nil {
             throw ValidationError("--since '\(since)' is not a duration (e.g. 30m, 24h, 7d)")
         }
-        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        if let p = ReportQuery.problem(limit: limit) { throw ValidationError("--limit \(p)") }
     }
 
     func run() throws {
-        let config = try options.load()
-        let window = since.flatMap(Quantities.duration) ?? (active ? nil : 86400)
-        let filter = AlertFilter(activeOnly: active, since: window.map { AlertRow.timestamp(wallClock() - $0) },
-                                 model: model, limit: limit)
-        let rows: [AlertRow]
-        if case let .sqlite(path) = config.alerts.database, access(path, F_OK) != 0 {
-            // Not created yet (aimon run creates it): nothing to list, and a report creates no files.
-            if json { print("[]") } else { print("No alert table yet at \(path): aimon run creates it with its first alert.") }
-            return
-        }
-        do {
-            guard let table = try config.alerts.database.openTable() else {
-                printError("alerts.database is none: alerts go to the journal only (journalctl SYSLOG_IDENTIFIER=aimon)")
-                throw ExitCode(ExitCodes.unavailable)
-            }
-            rows = try table.list(filter)
-        } catch let error as AlertTableError {
-            printError(error.description)
-            throw ExitCode(error.kind == .unavailable ? ExitCodes.unavailable : 1)
-        }
+        let query = ReportQuery.Alerts(active: active, since: ReportQuery.since(since, active: active), model: model, limit: limit)
+        let answer = try runReport(.alerts(query), options)
+        guard case let .alerts(rows, notCreated) = answer else { return }
         if json {
-            print(JSONValue.array(rows.map(\.json)).pretty)
+            print(answer.json.pretty)
+        } else if let notCreated {
+            print("No alert table yet at \(notCreated): aimon run creates it with its first alert.")
         } else {
-            print(AlertsTable.render(rows, window: window, activeOnly: active))
+            print(AlertsTable.render(rows, window: query.since, activeOnly: active))
         }
     }
 }

@@ -25,11 +25,11 @@ struct WindowOptions: ParsableArguments {
     @Option(help: "Window length in hours, ending now.")
     var hours: Double = 24
 
-    @Flag(help: "Machine-readable output with the seed's key names.")
+    @Flag(help: "Machine-readable output with the seed's key names (the same as the HTTP API's /api/v1/...).")
     var json = false
 
     func validate() throws {
-        guard hours > 0, hours <= 24 * 366 else { throw ValidationError("--hours must be more than 0 and at most a year") }
+        if let p = ReportQuery.problem(hours: hours) { throw ValidationError("--hours \(p)") }
     }
 }
 
@@ -65,5 +65,23 @@ func connectOnce(_ config: Config) throws -> RedisConnection {
     do { return try RedisConnection(url: config.redis.url, timeout: config.redis.timeout) } catch {
         printError(error.description)
         throw ExitCode(ExitCodes.unavailable)
+    }
+}
+
+/// Runs a report for a one-shot command: Redis being down ends it with exit code 69, a failed read
+/// with 1; no alert table (alerts.database: none) with 69.
+func runReport(_ query: ReportQuery, _ options: ConfigOptions) throws -> ReportAnswer {
+    let config = try options.load()
+    var connection: RedisConnection?
+    if case .alerts = query {} else { connection = try connectOnce(config) }
+    do {
+        return try query.answer(redis: { () throws(ReportError) in connection! }, keys: config.keys,
+                                database: config.alerts.database, now: wallClock())
+    } catch {
+        printError(error.message)
+        switch error.kind {
+        case .unavailable, .noTable: throw ExitCode(ExitCodes.unavailable)
+        case .badRequest, .failed: throw ExitCode.failure
+        }
     }
 }

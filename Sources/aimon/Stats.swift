@@ -24,28 +24,8 @@ struct Stats: ParsableCommand {
     var json: Bool { window.json }
 
     func run() throws {
-        let config = try options.load()
-        let redis = try connectOnce(config)
-        let reader = WindowReader(keys: config.keys, redis: redis)
-        let now = wallClock()
-        let reports: [ModelPerformance]
-        do {
-            if let model {
-                // "(other models)" is how the models past ingest.max_models are shown, and asked for.
-                let stored = model == ModelRegistry.overflowLabel ? ModelRegistry.overflowName : model
-                reports = [try reader.performance(model: stored, hours: hours, now: now)]
-            } else {
-                let w = WindowReader.window(hours: hours, now: now)
-                reports = try reader.performances(models: try reader.models(from: w.from, to: w.to), hours: hours, now: now)
-            }
-        } catch {
-            printError("reading the windows failed: \(error)")
-            throw ExitCode.failure
-        }
-        if json {
-            print(model != nil ? reports[0].json.pretty : JSONValue.array(reports.map(\.json)).pretty)
-        } else {
-            print(StatsTable.render(reports, hours: hours))
-        }
+        let answer = try runReport(.stats(model: model, hours: hours), options)
+        guard case let .stats(reports, _) = answer else { return }
+        print(json ? answer.json.pretty : StatsTable.render(reports, hours: hours))
     }
 }

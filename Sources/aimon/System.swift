@@ -19,14 +19,9 @@ struct SystemReport: ParsableCommand {
     var json: Bool { window.json }
 
     func run() throws {
-        let config = try options.load()
-        let redis = try connectOnce(config)
-        let report: SystemPerformance
-        do { report = try WindowReader(keys: config.keys, redis: redis).system(hours: hours, now: wallClock()) } catch {
-            printError("reading the windows failed: \(error)")
-            throw ExitCode.failure
-        }
-        print(json ? report.json.pretty : render(report))
+        let answer = try runReport(.system(hours: hours), options)
+        guard case let .system(report) = answer else { return }
+        print(json ? answer.json.pretty : render(report))
     }
 
     func render(_ r: SystemPerformance) -> String {

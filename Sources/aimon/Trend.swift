@@ -22,18 +22,13 @@ struct Trend: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard days >= 1, days <= 366 else { throw ValidationError("--days must be from 1 to 366") }
+        if let p = ReportQuery.problem(days: days) { throw ValidationError("--days \(p)") }
     }
 
     func run() throws {
-        let config = try options.load()
-        let redis = try connectOnce(config)
-        let rows: [DayPerformance]
-        do { rows = try WindowReader(keys: config.keys, redis: redis).trend(days: days, model: model, now: wallClock()) } catch {
-            printError("reading the windows failed: \(error)")
-            throw ExitCode.failure
-        }
-        if json { print(JSONValue.array(rows.map(\.json)).pretty); return }
+        let answer = try runReport(.trend(days: days, model: model), options)
+        if json { print(answer.json.pretty); return }
+        guard case let .trend(rows) = answer else { return }
         let top = rows.map(\.counts.calls).max() ?? 0
         var table = TextTable(["DATE", "CALLS", "SUCCESS", "AVG", "P95", ""])
         for r in rows {

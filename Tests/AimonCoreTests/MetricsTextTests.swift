@@ -30,7 +30,7 @@ import Testing
 
     @Test func healthSaysWhyNot() {
         let t = Telemetry()
-        let s = HTTPService(config: .init(address: "127.0.0.1", port: 1), telemetry: t, logger: quietLogger, staleAfter: { 4 })
+        let s = HTTPService(config: .defaults(), telemetry: t, logger: quietLogger, staleAfter: { 4 })
         #expect(s.health(t.figures, now: 100) == (false, "Redis unreachable; starting"))
         t.update { $0.ingest.redisConnected = true; $0.ingestReady = true }
         t.beat("ingest", now: 99)
@@ -38,7 +38,7 @@ import Testing
         #expect(s.health(t.figures, now: 100) == (false, "the evaluation service has shown no progress for 10 s"))
         t.beat("evaluation", now: 99)
         #expect(s.health(t.figures, now: 100) == (true, "ok"))
-        #expect(s.route(path: "/metrics", method: "POST").0 == 405)
-        #expect(s.route(path: "/x", method: "GET").0 == 404)
+        #expect(s.route(path: "/metrics", method: "POST").status == 405)
+        #expect(s.route(path: "/x", method: "GET").status == 404)
     }
 }

@@ -46,9 +46,26 @@ public struct Config: Equatable, Sendable {
 
     /// `http:`: the endpoint for Prometheus and health checks (nil: no server).
     public struct HTTP: Equatable, Sendable {
-        /// An IPv4 address; loopback only (other addresses would need authentication).
+        /// An IPv4 address; other than loopback only with authentication.
         public var address: String
         public var port: UInt16
+        /// How people reach the status page (`http.external_url`), for Alertmanager's
+        /// `generatorURL`; default `http://address:port/`.
+        public var externalURL: String
+        /// `Authorization: Bearer <token>` (read from `http.bearer_token_file`).
+        public var bearerToken: String?
+        /// Basic auth users and their crypt(3) hashes (`http.basic_auth_users`).
+        public var basicUsers: [String: String] = [:]
+
+        public init(address: String, port: UInt16, externalURL: String? = nil, bearerToken: String? = nil, basicUsers: [String: String] = [:]) {
+            self.address = address
+            self.port = port
+            self.externalURL = externalURL ?? "http://\(address):\(port)/"
+            self.bearerToken = bearerToken
+            self.basicUsers = basicUsers
+        }
+
+        public var authenticates: Bool { bearerToken != nil || !basicUsers.isEmpty }
     }
 
     public var hostID: String

@@ -220,11 +220,11 @@ struct Checker {
 }
 
 extension Checker {
-    /// `http.listen: 127.0.0.1:9464`.
+    /// `http: {listen: 127.0.0.1:9464, external_url, bearer_token_file, basic_auth_users}`.
     mutating func http(_ m: Node.Mapping, node: Node) -> Config.HTTP? {
-        allowOnly(m, ["listen"], in: "http")
+        allowOnly(m, ["listen", "external_url", "bearer_token_file", "basic_auth_users"], in: "http")
         guard let n = m["listen"], let s = string(n, key: "http.listen") else {
-            fail("http.listen", node, "is needed: the address and port to serve /metrics and /healthz on, e.g. 127.0.0.1:9464")
+            fail("http.listen", node, "is needed: the address and port to serve /metrics, the API and the status page on, e.g. 127.0.0.1:9464")
             return nil
         }
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
@@ -235,13 +235,69 @@ extension Checker {
         let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
         let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
         guard octets.count == 4, octets.allSatisfy({ $0 != nil && (0...255).contains($0!) }) else {
-            fail("http.listen", n, "'\(host)' is not an IPv4 address (e.g. 127.0.0.1)")
+            fail("http.listen", n, "'\(host)' is not an IPv4 address (e.g. 127.0.0.1, or 0.0.0.0 for every interface)")
             return nil
         }
-        guard octets[0] == 127 else {
-            fail("http.listen", n, "'\(host)' is not a loopback address: aimon's endpoint has no authentication yet, so it listens on 127.0.0.0/8 only (put a reverse proxy with authentication in front for other hosts)")
+        var http = Config.HTTP(address: host, port: port)
+        if let u = m["external_url"], let url = string(u, key: "http.external_url") {
+            if (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count > 8 && !url.contains(" ") {
+                http.externalURL = url.hasSuffix("/") ? url : url + "/"
+            } else {
+                fail("http.external_url", u, "'\(url)' is not an http(s) URL: how people reach the status page, e.g. https://aimon.example.com/")
+            }
+        }
+        if let t = m["bearer_token_file"], let path = string(t, key: "http.bearer_token_file") {
+            switch SecretFile.read(path) {
+            case let .success(token) where token.count >= 16 && !token.contains(where: { $0 == " " || $0 == "\n" }):
+                http.bearerToken = token
+            case .success:
+                fail("http.bearer_token_file", t, "\(path) must hold one token of at least 16 characters without spaces (e.g. from: openssl rand -hex 32)")
+            case let .failure(why):
+                fail("http.bearer_token_file", t, "cannot read \(path): \(why)")
+            }
+        }
+        if let u = m["basic_auth_users"], let users = mapping(u, key: "http.basic_auth_users") {
+            for (k, v) in users {
+                guard let user = k.string, let hash = string(v, key: "http.basic_auth_users.\(k.string ?? "")") else { continue }
+                let key = "http.basic_auth_users.\(user)"
+                if user.isEmpty || user.contains(":") {
+                    fail(key, k, "a user name must not be empty nor hold ':'")
+                } else if !PasswordHash.isSupported(hash) {
+                    fail(key, v, "must be a crypt(3) hash, e.g. from: mkpasswd -m bcrypt (bcrypt $2b$, yescrypt $y$ or sha512-crypt $6$), never the password itself")
+                } else {
+                    http.basicUsers[user] = hash
+                }
+            }
+        }
+        guard octets[0] == 127 || http.authenticates else {
+            fail("http.listen", n, "'\(host)' is not a loopback address: other hosts may reach it, so set http.bearer_token_file or http.basic_auth_users (or listen on 127.0.0.1 behind a reverse proxy)")
             return nil
         }
-        return Config.HTTP(address: host, port: port)
+        return http
     }
+}
+
+/// A secret kept in a file of its own (mode 0600, or a systemd credential): its content, without
+/// the trailing newline.
+public enum SecretFile {
+    public static func read(_ path: String) -> Result<String, SecretFileError> {
+        guard let fp = fopen(path, "r") else { return .failure(SecretFileError(String(cString: strerror(errno)))) }
+        defer { fclose(fp) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count <= 65536 {
+            let n = fread(&chunk, 1, chunk.count, fp)
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        guard bytes.count <= 65536 else { return .failure(SecretFileError("over 64 KiB: not a secret file")) }
+        var text = String(decoding: bytes, as: UTF8.self)
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        return .success(text)
+    }
+}
+
+public struct SecretFileError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
 }

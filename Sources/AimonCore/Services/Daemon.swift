@@ -168,6 +168,8 @@ public final class Daemon: @unchecked Sendable {
             if let http { group.stop(http, timeout: 5) }
             http = makeHTTP(new)
             if let http { group.start(http, rank: Rank.notifier.rawValue) }
+        } else {
+            http?.update(new)
         }
         // An ingest that restarts stops first: it commits what it read, and its last batches reach
         // the evaluation that goes with its Redis.
@@ -185,7 +187,7 @@ public final class Daemon: @unchecked Sendable {
             if let table { group.start(table, rank: Rank.sinks.rawValue) }
         }
         var retiredPusher: AlertmanagerSink?
-        if old.alerts.alertmanager != new.alerts.alertmanager {
+        if old.alerts.alertmanager != new.alerts.alertmanager || old.http?.externalURL != new.http?.externalURL {
             retiredPusher = alertmanager
             alertmanager = makeAlertmanager(new)
             if let alertmanager { group.start(alertmanager, rank: Rank.sinks.rawValue) }
@@ -233,13 +235,13 @@ public final class Daemon: @unchecked Sendable {
     }
 
     private func makeHTTP(_ config: Config) -> HTTPService? {
-        config.http.map { [notifierService] in
-            HTTPService(config: $0, telemetry: telemetry, logger: logger, staleAfter: { notifierService!.staleAfter })
+        config.http.map { [notifierService] _ in
+            HTTPService(config: config, telemetry: telemetry, logger: logger, clock: clock, staleAfter: { notifierService!.staleAfter })
         }
     }
 
     private func makeAlertmanager(_ config: Config) -> AlertmanagerSink? {
-        config.alerts.alertmanager.map { AlertmanagerSink(config: $0, logger: logger, telemetry: telemetry, clock: clock) }
+        config.alerts.alertmanager.map { AlertmanagerSink(config: $0, statusPage: config.http?.externalURL, logger: logger, telemetry: telemetry, clock: clock) }
     }
 
     private func makeTable(_ config: Config) -> AlertTableWriter? {

@@ -28,6 +28,8 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
     }
 
     public let config: AlertsConfig.Alertmanager
+    /// The status page (`http.external_url`), for each alert's `generatorURL`; nil without `http`.
+    public let statusPage: String?
     private let logger: Logger
     private let telemetry: Telemetry
     private let clock: @Sendable () -> Double
@@ -35,9 +37,10 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
     private let waker = Waker()
     private let retryBase: Double
 
-    public init(config: AlertsConfig.Alertmanager, logger: Logger, telemetry: Telemetry, retryBase: Double = 0.5,
+    public init(config: AlertsConfig.Alertmanager, statusPage: String? = nil, logger: Logger, telemetry: Telemetry, retryBase: Double = 0.5,
                 clock: @escaping @Sendable () -> Double = { wallClock() }) {
         self.config = config
+        self.statusPage = statusPage
         self.logger = logger
         self.telemetry = telemetry
         self.retryBase = retryBase
@@ -49,9 +52,9 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
     public func deliver(_ t: AlertTransition) {
         switch t.kind {
         case .firing, .reminder:
-            enqueue(t.fingerprint, Self.alert(t, config: config, now: t.at, resolved: false), sentAt: t.at)
+            enqueue(t.fingerprint, Self.alert(t, config: config, statusPage: statusPage, now: t.at, resolved: false), sentAt: t.at)
         case .resolved:
-            enqueue(t.fingerprint, Self.alert(t, config: config, now: t.at, resolved: true), sentAt: nil)
+            enqueue(t.fingerprint, Self.alert(t, config: config, statusPage: statusPage, now: t.at, resolved: true), sentAt: nil)
         case .pending, .held:
             return
         }
@@ -63,12 +66,13 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
             q.lastSent = q.lastSent.filter { live.contains($0.key) }  // resolved, here or by another process
             return alerts.filter { a in q.lastSent[a.fingerprint].map { now - $0 >= config.resendInterval } ?? true }
         }
-        for a in due { enqueue(a.fingerprint, Self.alert(a, config: config, now: now, resolved: false), sentAt: now) }
+        for a in due { enqueue(a.fingerprint, Self.alert(a, config: config, statusPage: statusPage, now: now, resolved: false), sentAt: now) }
     }
 
     /// One alert of the v2 API: labels alertname, model (absent for all models), severity and the
-    /// extra labels; annotations summary, value, threshold, window, fingerprint.
-    public static func alert(_ t: AlertTransition, config: AlertsConfig.Alertmanager, now: Double, resolved: Bool) -> JSONValue {
+    /// extra labels; annotations summary, value, threshold, window, fingerprint; `generatorURL` the
+    /// alert's row on the status page.
+    public static func alert(_ t: AlertTransition, config: AlertsConfig.Alertmanager, statusPage: String? = nil, now: Double, resolved: Bool) -> JSONValue {
         var labels: [(String, JSONValue)] = [("alertname", .string(t.type.rawValue))]
         if let model = t.model { labels.append(("model", .string(ModelRegistry.label(model)))) }
         labels.append(("severity", .string(t.severity.rawValue)))
@@ -78,8 +82,10 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
         annotations += [("threshold", .string(AlertTransition.format(t.threshold, t.type))), ("window", .string(t.windowText)),
                         ("fingerprint", .string(t.fingerprint))]
         let ends = resolved ? t.at : now + 4 * config.resendInterval
-        return .object([("labels", .object(labels)), ("annotations", .object(annotations)),
-                        ("startsAt", .string(AlertRow.timestamp(t.episodeStart))), ("endsAt", .string(AlertRow.timestamp(ends)))])
+        var fields: [(String, JSONValue)] = [("labels", .object(labels)), ("annotations", .object(annotations)),
+                                             ("startsAt", .string(AlertRow.timestamp(t.episodeStart))), ("endsAt", .string(AlertRow.timestamp(ends)))]
+        if let statusPage { fields.append(("generatorURL", .string(statusPage + "#" + t.fingerprint))) }
+        return .object(fields)
     }
 
     private func enqueue(_ fingerprint: String, _ alert: JSONValue, sentAt: Double?) {

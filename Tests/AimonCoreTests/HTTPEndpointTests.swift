@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import AimonCore
+
+/// The endpoint's pure parts: authentication, the API's parameters, configuration checks.
+@Suite struct HTTPEndpointTests {
+    /// bcrypt (cost 4, to keep the test fast) and sha512-crypt hashes of "correct horse".
+    static let bcrypt = "$2b$04$4UuiplSAwmc5lVIqH/3gqej.jLRFG2Jz5udXP86wMgKwk4aTtgK2K"
+    static let sha512 = "$6$FvHYw.etoQjU7PdP$vNlzlbK2X.vryBooEO8p2QCM026pEd9GtZE4.kRY9SAnI1sGFubFo.magSOXpc2PIr49r1o5l0m2I/zcKga16."
+
+    static func basic(_ user: String, _ password: String) -> String {
+        "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+    }
+
+    @Test func passwordHashes() {
+        #expect(PasswordHash.matches("correct horse", Self.bcrypt))
+        #expect(!PasswordHash.matches("correct horsf", Self.bcrypt))
+        #expect(PasswordHash.matches("correct horse", Self.sha512))
+        #expect(PasswordHash.isSupported(Self.bcrypt) && PasswordHash.isSupported(Self.sha512))
+        #expect(!PasswordHash.isSupported("correct horse"))
+        #expect(!PasswordHash.isSupported("$2b$04$short"))
+        #expect(!PasswordHash.isSupported("$9$unknownmethod0123456789"))
+    }
+
+    @Test func basicAndBearer() {
+        let none = HTTPAuth(Config.HTTP(address: "127.0.0.1", port: 1))
+        #expect(none.allows(nil) && !none.required)
+
+        let auth = HTTPAuth(Config.HTTP(address: "0.0.0.0", port: 1, bearerToken: "0123456789abcdef0123",
+                                        basicUsers: ["prom": Self.bcrypt, "ops": Self.sha512]))
+        #expect(!auth.allows(nil))
+        #expect(auth.allows("Bearer 0123456789abcdef0123"))
+        #expect(!auth.allows("Bearer 0123456789abcdef0124"))
+        #expect(!auth.allows("Bearer 0123456789abcdef012"))
+        #expect(auth.allows(Self.basic("prom", "correct horse")))
+        #expect(auth.allows(Self.basic("prom", "correct horse")))  // remembered
+        #expect(auth.allows(Self.basic("ops", "correct horse")))
+        #expect(!auth.allows(Self.basic("prom", "wrong")))
+        #expect(!auth.allows(Self.basic("nobody", "correct horse")))
+        #expect(!auth.allows("Basic !!!"))
+        #expect(!auth.allows("Basic " + Data("no colon".utf8).base64EncodedString()))
+        #expect(auth.challenge.hasPrefix("Basic "))
+    }
+
+    @Test func routesWantCredentialsButHealthz() {
+        var config = Config.defaults()
+        config.http = Config.HTTP(address: "0.0.0.0", port: 1, bearerToken: "0123456789abcdef0123")
+        let s = HTTPService(config: config, telemetry: Telemetry(), logger: quietLogger, staleAfter: { 4 })
+        let refused = s.route(path: "/metrics", method: "GET")
+        #expect(refused.status == 401)
+        #expect(refused.header?.0 == "WWW-Authenticate" && refused.header?.1 == "Bearer realm=\"aimon\"")
+        #expect(s.route(path: "/api/v1/stats", method: "GET", authorization: "Bearer nope").status == 401)
+        #expect(s.route(path: "/metrics", method: "GET", authorization: "Bearer 0123456789abcdef0123").status == 200)
+        #expect(s.route(path: "/healthz", method: "GET").status == 503)  // open, and says why
+        #expect(s.route(path: "/metrics", method: "DELETE").header?.1 == "GET, HEAD")
+    }
+
+    @Test func apiParametersAreTheCLIs() throws {
+        func q(_ path: String, _ args: [String: String] = [:]) -> Result<ReportQuery, ReportError>? {
+            ReportQuery.api(path: path, argument: { args[$0] })
+        }
+        #expect(try q("/api/v1/stats")?.get() == .stats(model: nil, hours: 24))
+        #expect(try q("/api/v1/stats", ["model": "gpt-4o", "hours": "0.5"])?.get() == .stats(model: "gpt-4o", hours: 0.5))
+        #expect(try q("/api/v1/system", ["hours": "48"])?.get() == .system(hours: 48))
+        #expect(try q("/api/v1/trend", ["days": "3", "model": "m"])?.get() == .trend(days: 3, model: "m"))
+        #expect(try q("/api/v1/alerts")?.get() == .alerts(.init(active: false, since: 86400, model: nil, limit: 1000)))
+        #expect(try q("/api/v1/alerts", ["active": ""])?.get() == .alerts(.init(active: true, since: nil, model: nil, limit: 1000)))
+        #expect(try q("/api/v1/alerts", ["active": "true", "since": "7d", "limit": "5"])?.get()
+                == .alerts(.init(active: true, since: 7 * 86400, model: nil, limit: 5)))
+        #expect(q("/api/v1/nope") == nil)
+
+        func problem(_ path: String, _ args: [String: String]) -> String? {
+            if case let .failure(e)? = q(path, args) { return e.message }
+            return nil
+        }
+        #expect(problem("/api/v1/stats", ["hours": "0"]) == "hours must be more than 0 and at most a year (8784)")
+        #expect(problem("/api/v1/stats", ["hours": "nan"]) == "hours 'nan' is not a number")
+        #expect(problem("/api/v1/system", ["hours": "1e300"]) == "hours must be more than 0 and at most a year (8784)")
+        #expect(problem("/api/v1/trend", ["days": "400"]) == "days must be from 1 to 366")
+        #expect(problem("/api/v1/trend", ["days": "two"]) == "days 'two' is not a whole number")
+        #expect(problem("/api/v1/alerts", ["since": "yesterday"]) == "since 'yesterday' is not a duration (e.g. 30m, 24h, 7d)")
+        #expect(problem("/api/v1/alerts", ["limit": "0"]) == "limit must be at least 1")
+        #expect(problem("/api/v1/alerts", ["active": "maybe"]) == "active 'maybe' is not true or false")
+
+        // A bad parameter is a 400 with the reason, in JSON.
+        let s = HTTPService(config: .defaults(), telemetry: Telemetry(), logger: quietLogger, staleAfter: { 4 })
+        let r = s.route(path: "/api/v1/trend", method: "GET", argument: { $0 == "days" ? "0" : nil })
+        #expect(r.status == 400 && r.type.hasPrefix("application/json"))
+        #expect(r.body.contains("\"error\": \"days must be from 1 to 366\""))
+    }
+
+    @Test func configChecksListenAndAuth() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aimon-http-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "0123456789abcdef0123\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        try "short\n".write(toFile: dir + "/short", atomically: true, encoding: .utf8)
+        func load(_ http: String) -> Result<Config, ConfigError> {
+            Result { () throws(ConfigError) in try ConfigLoader.parse("sources: [{path: /var/log/gw.jsonl}]\nhttp:\n" + http) }
+        }
+        func problems(_ http: String) -> String {
+            if case let .failure(e) = load(http) { return e.description }
+            return ""
+        }
+        #expect(problems("  listen: 0.0.0.0:9464").contains("not a loopback address: other hosts may reach it, so set http.bearer_token_file or http.basic_auth_users"))
+        let withToken = try load("  listen: 0.0.0.0:9464\n  bearer_token_file: \(dir)/token\n  external_url: https://aimon.example.com").get()
+        #expect(withToken.http?.bearerToken == "0123456789abcdef0123")
+        #expect(withToken.http?.externalURL == "https://aimon.example.com/")
+        #expect(try load("  listen: 127.0.0.1:9464").get().http?.externalURL == "http://127.0.0.1:9464/")
+        #expect(problems("  listen: 0.0.0.0:9464\n  bearer_token_file: \(dir)/short").contains("must hold one token of at least 16 characters"))
+        #expect(problems("  listen: 0.0.0.0:9464\n  bearer_token_file: \(dir)/missing").contains("cannot read \(dir)/missing: No such file or directory"))
+        #expect(problems("  listen: 0.0.0.0:9464\n  basic_auth_users: {prom: \"correct horse\"}").contains("must be a crypt(3) hash"))
+        let basic = try load("  listen: 0.0.0.0:9464\n  basic_auth_users: {prom: \"\(Self.bcrypt)\"}").get()
+        #expect(basic.http?.basicUsers == ["prom": Self.bcrypt])
+        #expect(problems("  listen: 127.0.0.1:9464\n  external_url: aimon.example.com").contains("is not an http(s) URL"))
+    }
+
+    @Test func statusPageEscapesAndShowsWhatMatters() {
+        var perf = ModelPerformance(model: "<script>alert(1)</script>", counts: BucketCounts(), topErrors: [], from: 0, to: 3600, resolution: .minute)
+        perf.counts.calls = 10
+        perf.counts.successes = 7
+        perf.counts.failures = 3
+        perf.counts.providerErrors = 3
+        var hour = BucketCounts()
+        hour.calls = 10
+        hour.successes = 7
+        hour.providerErrors = 3
+        let firing = AlertTransition(kind: .firing, type: .lowSuccessRate, model: perf.model, severity: .critical, value: 0.7, threshold: 0.95,
+                                     window: 300, sample: 10, fingerprint: "fp123", episodeStart: 1000, at: 1300, notifyCount: 1)
+        var f = Telemetry.Figures()
+        f.files.open = 2
+        f.ingest.badLines[.invalidJSON] = 4
+        let page = StatusPage(host: "gw-1", version: "1.0", now: 1300, hours: 1,
+                              rows: [.init(performance: perf, hourly: [BucketCounts(), hour])], firing: [firing], figures: f).render()
+        #expect(!page.contains("<script>"))
+        #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(page.contains("<tr id=\"fp123\" class=\"alert critical\">"))
+        #expect(page.contains("<td class=\"n\" title=\"since 1970-01-01T00:16:40.000Z\">5 min</td>"))
+        #expect(page.contains("<td class=\"n bad\">70.0%</td>"))
+        #expect(page.contains("<meta http-equiv=\"refresh\" content=\"10\">"))
+        #expect(page.contains("<dt>bad lines</dt><dd>4 (invalid_json 4)</dd>"))
+        #expect(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"))  // no external asset, no script
+        // The second hour: 10 calls, 3 failed, full height: 20 px of success over 8 px of failure.
+        #expect(page.contains("<rect class=\"ok\" x=\"6\" y=\"0\" width=\"5\" height=\"20\"/><rect class=\"failed\" x=\"6\" y=\"20\" width=\"5\" height=\"8\"/>"))
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.hasSuffix("</html>\n"))
+    }
+}
