@@ -4,8 +4,10 @@ import Foundation
 
 /// How fast the reports answer, as whole processes, with a large history in Redis: a log of
 /// `--lines` calls over 7 days is generated, ingested with `aimon replay`, and each of `stats`,
-/// `system` and `trend` is run `--runs` times; the median wall time is printed. Run it with 1M and
-/// 10M lines: the times should not grow with the history, since reports read buckets, not calls.
+/// `system` and `trend` is run `--runs` times; the median wall time is printed. Then the same reports
+/// are asked of a running daemon's HTTP API (`/api/v1/...`, and the status page `/`), timed from
+/// request to last byte. Run it with 1M and 10M lines: the times should not grow with the history,
+/// since reports read buckets, not calls.
 struct ReportLatency: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reports",
@@ -32,6 +34,7 @@ struct ReportLatency: ParsableCommand {
         let server = redisURL == nil ? try PrivateRedis() : nil
         defer { server?.stop() }
         let prefix = "rep\(UInt32.random(in: 0...UInt32.max))"
+        let httpPort = 30000 + Int(getpid() % 20000)
         let config = "\(workDir)/reports.yaml"
         let yaml = """
         host_id: bench
@@ -40,6 +43,10 @@ struct ReportLatency: ParsableCommand {
         redis:
           url: \(redisURL ?? server!.url)
           key_prefix: \(prefix)
+        alerts:
+          database: none
+        http:
+          listen: 127.0.0.1:\(httpPort)
         log_level: warning
         """
         FileManager.default.createFile(atPath: config, contents: Data(yaml.utf8))
@@ -70,6 +77,39 @@ struct ReportLatency: ParsableCommand {
             }
             times.sort()
             print(String(format: "aimon %-28@ median %6.1f ms   (min %.1f, max %.1f, %d runs)", name as NSString, times[times.count / 2], times[0], times[times.count - 1], runs))
+        }
+        try measureAPI(aimon: aimon, config: config, port: httpPort)
+    }
+
+    /// The same reports from the daemon's HTTP API: one client, requests one after another.
+    func measureAPI(aimon: String, config: String, port: Int) throws {
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: aimon)
+        daemon.arguments = ["run", "--config", config]
+        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try daemon.run()
+        defer { daemon.terminate(); daemon.waitUntilExit() }
+        let client = HTTPClient(timeout: 10)
+        let base = "http://127.0.0.1:\(port)"
+        var up = false
+        for _ in 0..<500 where !up {
+            up = (try? client.get(base + "/healthz")) != nil
+            if !up { usleep(10_000) }
+        }
+        guard up else { throw ValidationErrorText("aimon run did not answer on \(base)/healthz") }
+        let paths = ["/api/v1/stats?hours=24", "/api/v1/stats?hours=168", "/api/v1/system?hours=24", "/api/v1/trend?days=7",
+                     "/api/v1/stats?model=gpt-4o", "/ (status page)"]
+        for path in paths {
+            let url = base + (path.hasPrefix("/ ") ? "/" : path)
+            _ = try client.get(url)  // a warm connection in the daemon's pool
+            var times: [Double] = []
+            for _ in 0..<max(runs, 21) {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = try client.get(url)
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+            times.sort()
+            print(String(format: "GET %-30@ median %6.2f ms   (min %.2f, max %.2f, %d requests)", path as NSString, times[times.count / 2], times[0], times[times.count - 1], times.count))
         }
     }
 }

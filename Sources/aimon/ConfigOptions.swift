@@ -75,8 +75,7 @@ func runReport(_ query: ReportQuery, _ options: ConfigOptions) throws -> ReportA
     var connection: RedisConnection?
     if case .alerts = query {} else { connection = try connectOnce(config) }
     do {
-        return try query.answer(redis: { () throws(ReportError) in connection! }, keys: config.keys,
-                                database: config.alerts.database, now: wallClock())
+        return try query.answer(redis: { () throws(ReportError) in connection! }, config: config, now: wallClock())
     } catch {
         printError(error.message)
         switch error.kind {

@@ -145,3 +145,17 @@ import Testing
         #expect(page.hasPrefix("<!DOCTYPE html>") && page.hasSuffix("</html>\n"))
     }
 }
+
+@Suite struct BucketFieldTests {
+    /// Every stored field name is found by its bytes; other names are not.
+    @Test func fieldNamesMatchAsBytes() {
+        for (i, name) in BucketCounts.fieldNames.enumerated() { #expect(BucketCounts.fieldIndex(Array(name.utf8)) == i, "\(name)") }
+        for other in ["", "h", "h15", "h01x", "s6", "sy", "s", "calls2", "cal", "x", "H0"] {
+            #expect(BucketCounts.fieldIndex(Array(other.utf8)) == nil, "\(other)")
+        }
+        var c = BucketCounts()
+        c.calls = 5; c.successes = 4; c.providerErrors = 1; c.histogram[14] = 2; c.statusClasses[6] = 1
+        let hash = zip(BucketCounts.fieldNames, c.fieldValues).flatMap { [RedisReply.string(Array($0.utf8)), .string(Array(String($1).utf8))] }
+        #expect(BucketCounts(hash: hash + [.string(Array("unknown".utf8)), .string([0x31])]) == c)
+    }
+}

@@ -47,4 +47,27 @@ enum Subprocess {
         kill(pid, SIGTERM)
         wait(pid)
     }
+
+    /// Runs `argv` to its end (killed after `timeout` seconds): its exit status (-1 if killed or
+    /// signalled) and its stdout and stderr together.
+    static func run(_ argv: [String], timeout: Double) throws -> (status: Int32, output: String) {
+        let output = "/tmp/aimon-run-" + UUID().uuidString.prefix(8).lowercased() + ".out"
+        defer { unlink(output) }
+        let pid = try spawn(argv, output: output)
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { break }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                wait(pid)
+                return (-1, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+            }
+            usleep(50_000)
+        }
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : -1, text)
+    }
 }

@@ -54,20 +54,19 @@ final class ReportBackend: @unchecked Sendable {
     func answer(_ query: ReportQuery, now: Double) throws(ReportError) -> ReportAnswer {
         let config = self.config
         if case .alerts = query {
-            return try query.answer(redis: { () throws(ReportError) in throw ReportError(.failed, "no Redis for alerts") },
-                                    keys: config.keys, database: config.alerts.database, now: now)
+            return try query.answer(redis: { () throws(ReportError) in throw ReportError(.failed, "no Redis for alerts") }, config: config, now: now)
         }
         return try withRedis { redis throws(ReportError) in
-            try query.answer(redis: { () throws(ReportError) in redis }, keys: config.keys, database: config.alerts.database, now: now)
+            try query.answer(redis: { () throws(ReportError) in redis }, config: config, now: now)
         }
     }
 
     /// The status page's window reads: each model's figures over `hours`, and its calls per hour
     /// over the last `sparkHours`, for the models seen in that time (most calls first, at most `limit`).
     func statusModels(hours: Double, sparkHours: Int, limit: Int, now: Double) throws(ReportError) -> (rows: [StatusPage.ModelRow], more: Int) {
-        let keys = config.keys
+        let config = self.config
         return try withRedis { redis throws(ReportError) in
-            let reader = WindowReader(keys: keys, redis: redis)
+            let reader = WindowReader(keys: config.keys, redis: redis, minuteRetention: config.retention.minuteBuckets)
             do throws(RedisError) {
                 let current = Int64(now) - WindowBatch.mod(Int64(now), 3600)
                 let first = current - Int64(sparkHours - 1) * 3600
@@ -89,7 +88,7 @@ extension WindowReader {
     func hourly(models: [String], from: Int64, count: Int) throws(RedisError) -> [[BucketCounts]] {
         var c = RedisCommands()
         for m in models {
-            for i in 0..<count { c.append(["HMGET", keys.bucket(m, .hour, start: from + Int64(i) * 3600)], BucketCounts.fieldNames) }
+            for i in 0..<count { c.append("HGETALL", keys.bucket(m, .hour, start: from + Int64(i) * 3600)) }
         }
         let replies = try redis.pipeline(c)
         var out: [[BucketCounts]] = []
@@ -97,7 +96,7 @@ extension WindowReader {
         for _ in models {
             var row: [BucketCounts] = []
             for _ in 0..<count {
-                row.append(try Self.sum(replies[i...], count: 1))
+                row.append(try Self.sum(replies[i...], terms: [false]))
                 i += 1
             }
             out.append(row)

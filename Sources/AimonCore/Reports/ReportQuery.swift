@@ -143,11 +143,12 @@ public enum ReportAnswer: Sendable {
 }
 
 extension ReportQuery {
-    /// Reads the answer. `redis` is called only by the reports that read windows; `now` is wall time.
-    public func answer(redis: () throws(ReportError) -> RedisConnection, keys: KeySchema, database: AlertsConfig.Database,
-                       now: Double) throws(ReportError) -> ReportAnswer {
+    /// Reads the answer from the windows under `config`'s keys and its alert table. `redis` is called
+    /// only by the reports that read windows; `now` is wall time.
+    public func answer(redis: () throws(ReportError) -> RedisConnection, config: Config, now: Double) throws(ReportError) -> ReportAnswer {
+        let database = config.alerts.database
         func read<T>(_ body: (WindowReader) throws(RedisError) -> T) throws(ReportError) -> T {
-            let reader = WindowReader(keys: keys, redis: try redis())
+            let reader = WindowReader(keys: config.keys, redis: try redis(), minuteRetention: config.retention.minuteBuckets)
             do { return try body(reader) } catch {
                 throw ReportError(error.kind == .reply ? .failed : .unavailable, "reading the windows failed: \(error)")
             }

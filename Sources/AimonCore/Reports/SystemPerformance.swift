@@ -56,9 +56,9 @@ extension WindowReader {
         if case let .error(e) = users { throw RedisError(.reply, "cannot count users: \(e)") }
         // Calls per model and per hour: the `calls` field of the buckets that make up the window.
         let models = try self.models(from: w.from, to: w.to)
-        var groups: [[String]] = models.map { bucketKeys($0, w.resolution, starts: w.starts) }
+        var groups: [[BucketTerm]] = models.map { bucketTerms($0, w.resolution, starts: w.starts) }
         for hour in hours {
-            groups.append(bucketKeys(nil, w.resolution, starts: w.starts.filter { $0 >= hour && $0 < hour + 3600 }))
+            groups.append(bucketTerms(nil, w.resolution, starts: w.starts.filter { $0 >= hour && $0 < hour + 3600 }))
         }
         let sums = try sumCalls(groups)
         var distribution: [(model: String, calls: Int64)] = []
@@ -69,21 +69,22 @@ extension WindowReader {
         return SystemPerformance(overall: overall, uniqueUsers: users.integer ?? 0, modelDistribution: distribution, hourlyDistribution: hourly)
     }
 
-    /// The `calls` of each group of bucket hashes, summed, in one pipeline.
-    func sumCalls(_ groups: [[String]]) throws(RedisError) -> [Int64] {
+    /// The `calls` of each group of bucket reads, summed, in one pipeline.
+    func sumCalls(_ groups: [[BucketTerm]]) throws(RedisError) -> [Int64] {
         var c = RedisCommands()
-        for g in groups { for key in g { c.append("HGET", key, "calls") } }
+        for g in groups { for t in g { c.append("HGET", t.key, "calls") } }
         let replies = try redis.pipeline(c)
         var out: [Int64] = []
         var i = 0
         for g in groups {
             var n: Int64 = 0
-            for _ in g {
+            for t in g {
                 if case let .error(e) = replies[i] { throw RedisError(.reply, "cannot read calls: \(e)") }
-                n += replies[i].integer ?? 0
+                let v = replies[i].integer ?? 0
+                n = t.subtract ? n.subtractingSaturated(v) : n.addingSaturated(v)
                 i += 1
             }
-            out.append(n)
+            out.append(max(0, n))
         }
         return out
     }

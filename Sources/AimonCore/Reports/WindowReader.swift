@@ -2,10 +2,15 @@
 public struct WindowReader {
     public let keys: KeySchema
     public let redis: RedisConnection
+    /// `retention.minute_buckets` of the writers: how far back minute buckets exist, so that a
+    /// window's first hour may be read as its hour less the minutes before the window. nil: unknown,
+    /// that hour is read from its minutes.
+    public var minuteRetention: Int64?
 
-    public init(keys: KeySchema, redis: RedisConnection) {
+    public init(keys: KeySchema, redis: RedisConnection, minuteRetention: Int64? = nil) {
         self.keys = keys
         self.redis = redis
+        self.minuteRetention = minuteRetention
     }
 
     /// The trailing window of `hours` ending now: minute buckets up to 48 h, hour buckets beyond.
@@ -35,21 +40,62 @@ public struct WindowReader {
         return names.sorted()
     }
 
-    /// The bucket keys that make up a window: whole hours inside a minute-resolution window are read
-    /// from their hour bucket (the same sums, 60 times fewer keys), the partial hours at its edges from
-    /// minute buckets.
-    public func bucketKeys(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> [String] {
-        guard resolution == .minute else { return starts.map { keys.bucket(model, resolution, start: $0) } }
-        var out: [String] = []
-        var i = 0
-        while i < starts.count {
-            let s = starts[i]
-            if WindowBatch.mod(s, 3600) == 0, i + 59 < starts.count, starts[i + 59] == s + 3540 {
-                out.append(keys.bucket(model, .hour, start: s))
-                i += 60
+    /// One bucket read of a window's sum: added, or taken away (`subtract`).
+    public struct BucketTerm: Equatable, Sendable {
+        public var key: String
+        public var subtract: Bool
+    }
+
+    /// The bucket reads that make up a window, as few as the sums allow. Whole hours inside a
+    /// minute-resolution window are read from their hour bucket (the same sums, 60 times fewer
+    /// keys). A partial hour at an edge is read from its minute buckets, or, when that takes fewer
+    /// reads, as its hour bucket minus the minutes outside the window: every commit adds a call to
+    /// its minute and its hour bucket together, so the difference is exact. For the first hour that
+    /// needs the minutes before the window to still exist (`minuteRetention`, with 5 minutes to
+    /// spare for clocks of other hosts); the minutes after the last one are in the future, and hold
+    /// only the calls of clocks running ahead (within `ingest.max_clock_skew`), which the window
+    /// leaves out.
+    public func bucketTerms(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> [BucketTerm] {
+        guard resolution == .minute, let first = starts.first, let last = starts.last, last - first == Int64(starts.count - 1) * 60 else {
+            return starts.map { BucketTerm(key: keys.bucket(model, resolution, start: $0), subtract: false) }
+        }
+        let to = last + 60
+        var out: [BucketTerm] = []
+        func add(_ r: KeySchema.Resolution, _ start: Int64, subtract: Bool = false) {
+            out.append(BucketTerm(key: keys.bucket(model, r, start: start), subtract: subtract))
+        }
+        func minutes(_ from: Int64, _ to: Int64, subtract: Bool = false) {
+            for m in stride(from: from, to: to, by: 60) { add(.minute, m, subtract: subtract) }
+        }
+        var m = first
+        let firstHour = first - WindowBatch.mod(first, 3600)
+        if firstHour != first {
+            // The first hour, in part.
+            let end = min(firstHour + 3600, to)
+            let direct = (end - first) / 60
+            let before = (first - firstHour) / 60
+            let alive = minuteRetention.map { firstHour >= to - $0 + 300 } ?? false
+            if end == firstHour + 3600 && alive && 1 + before < direct {
+                add(.hour, firstHour)
+                minutes(firstHour, first, subtract: true)
             } else {
-                out.append(keys.bucket(model, .minute, start: s))
-                i += 1
+                minutes(first, end)
+            }
+            m = end
+        }
+        while m + 3600 <= to {
+            add(.hour, m)
+            m += 3600
+        }
+        if m < to {
+            // The last hour, in part: its first minutes, or the hour less the minutes after `to`.
+            let direct = (to - m) / 60
+            let after = (m + 3600 - to) / 60
+            if 1 + after < direct {
+                add(.hour, m)
+                minutes(to, m + 3600, subtract: true)
+            } else {
+                minutes(m, to)
             }
         }
         return out
@@ -58,26 +104,29 @@ public struct WindowReader {
     /// Sum of the buckets of one model (nil: all models) at the given starts.
     public func sum(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) throws(RedisError) -> BucketCounts {
         var c = RedisCommands()
-        let n = appendSum(&c, model, resolution, starts: starts)
-        return try Self.sum(try redis.pipeline(c)[...], count: n)
+        let terms = appendSum(&c, model, resolution, starts: starts)
+        return try Self.sum(try redis.pipeline(c)[...], terms: terms)
     }
 
-    /// Queues the reads of a sum (HMGET of every bucket field, in `BucketCounts.fieldNames` order);
-    /// returns how many replies they give.
-    func appendSum(_ c: inout RedisCommands, _ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> Int {
-        let keys = bucketKeys(model, resolution, starts: starts)
-        for key in keys { c.append(["HMGET", key], BucketCounts.fieldNames) }
-        return keys.count
+    /// Queues the reads of a sum (HGETALL of each bucket: a bucket holds only the fields it has, and
+    /// Redis answers HGETALL about twice as fast as an HMGET of every field); returns, per reply
+    /// they give, whether it is taken away.
+    func appendSum(_ c: inout RedisCommands, _ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> [Bool] {
+        let terms = bucketTerms(model, resolution, starts: starts)
+        for t in terms { c.append("HGETALL", t.key) }
+        return terms.map(\.subtract)
     }
 
-    /// Adds up the first `count` replies of an `appendSum`.
-    static func sum(_ replies: ArraySlice<RedisReply>, count: Int) throws(RedisError) -> BucketCounts {
+    /// Adds up the first replies of an `appendSum`, one per term.
+    static func sum(_ replies: ArraySlice<RedisReply>, terms: [Bool]) throws(RedisError) -> BucketCounts {
         var total = BucketCounts()
-        for reply in replies.prefix(count) {
+        var less = BucketCounts()
+        for (reply, subtract) in zip(replies.prefix(terms.count), terms) {
             if case let .error(e) = reply { throw RedisError(.reply, e) }
-            guard let values = reply.array, values.contains(where: { $0 != .null }) else { continue }
-            total.merge(BucketCounts(values: values.map(\.integer)))
+            guard let items = reply.array, !items.isEmpty else { continue }
+            if subtract { less.merge(BucketCounts(hash: items)) } else { total.merge(BucketCounts(hash: items)) }
         }
+        total.subtract(less)
         return total
     }
 
@@ -113,7 +162,7 @@ public struct WindowReader {
     public func performances(models: [String], hours: Double, now: Double) throws(RedisError) -> [ModelPerformance] {
         let w = Self.window(hours: hours, now: now)
         var c = RedisCommands()
-        var plan: [(sums: Int, errors: Int)] = []
+        var plan: [(sums: [Bool], errors: Int)] = []
         for m in models {
             plan.append((appendSum(&c, m, w.resolution, starts: w.starts), appendErrors(&c, m, from: w.from, to: w.to)))
         }
@@ -121,8 +170,8 @@ public struct WindowReader {
         var i = 0
         var out: [ModelPerformance] = []
         for (m, p) in zip(models, plan) {
-            let counts = try Self.sum(replies[i...], count: p.sums)
-            i += p.sums
+            let counts = try Self.sum(replies[i...], terms: p.sums)
+            i += p.sums.count
             let errors = Self.topErrors(replies[i...], count: p.errors, limit: 5)
             i += p.errors
             out.append(ModelPerformance(model: m, counts: counts, topErrors: errors, from: w.from, to: w.to, resolution: w.resolution))

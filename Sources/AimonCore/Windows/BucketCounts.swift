@@ -84,6 +84,23 @@ public struct BucketCounts: Equatable, Sendable {
         for i in histogram.indices { histogram[i] = histogram[i].addingSaturated(other.histogram[i]) }
     }
 
+    /// Takes away counts that are part of these (an hour's minutes outside a window): never below 0.
+    public mutating func subtract(_ other: BucketCounts) {
+        func less(_ a: Int64, _ b: Int64) -> Int64 { max(0, a.subtractingSaturated(b)) }
+        calls = less(calls, other.calls)
+        successes = less(successes, other.successes)
+        failures = less(failures, other.failures)
+        clientErrors = less(clientErrors, other.clientErrors)
+        rateLimited = less(rateLimited, other.rateLimited)
+        providerErrors = less(providerErrors, other.providerErrors)
+        latencyCount = less(latencyCount, other.latencyCount)
+        latencySumMicros = less(latencySumMicros, other.latencySumMicros)
+        inputSum = less(inputSum, other.inputSum)
+        outputSum = less(outputSum, other.outputSum)
+        for i in statusClasses.indices { statusClasses[i] = less(statusClasses[i], other.statusClasses[i]) }
+        for i in histogram.indices { histogram[i] = less(histogram[i], other.histogram[i]) }
+    }
+
     static func statusClass(_ code: Int?) -> Int {
         guard let code else { return 0 }
         let c = code / 100
@@ -118,6 +135,49 @@ public struct BucketCounts: Equatable, Sendable {
         let c = 7 + statusClasses.count + histogram.count
         clientErrors = v(c); rateLimited = v(c + 1); providerErrors = v(c + 2)
     }
+
+    /// Rebuilds counts from an HGETALL reply (name, value, name, value...); unknown fields are
+    /// ignored. Names are matched as bytes: reports read thousands of buckets.
+    public init(hash items: [RedisReply]) {
+        var values = [Int64?](repeating: nil, count: Self.fieldNames.count)
+        var i = 0
+        while i + 1 < items.count {
+            if case let .string(name) = items[i], let index = Self.fieldIndex(name) { values[index] = items[i + 1].integer }
+            i += 2
+        }
+        self.init(values: values)
+    }
+
+    /// The index in `fieldNames` of a field name, from its bytes.
+    static func fieldIndex(_ b: [UInt8]) -> Int? {
+        guard let first = b.first else { return nil }
+        func digits(_ from: Int) -> Int? {
+            guard b.count > from, b.count <= from + 2 else { return nil }
+            var v = 0
+            for c in b[from...] {
+                guard c >= 0x30, c <= 0x39 else { return nil }
+                v = v * 10 + Int(c - 0x30)
+            }
+            return v
+        }
+        switch first {
+        case UInt8(ascii: "h"):
+            guard let n = digits(1), n < LatencyBuckets.bounds.count + 1 else { return nil }
+            return 14 + n
+        case UInt8(ascii: "s"):
+            if b == [0x73, 0x78] { return 13 }  // sx
+            guard let n = digits(1), n <= 5 else { return nil }
+            return 7 + n
+        default:
+            return Self.otherFields[b]
+        }
+    }
+
+    private static let otherFields: [[UInt8]: Int] = {
+        var out: [[UInt8]: Int] = [:]
+        for (i, name) in fieldNames.enumerated() where !name.hasPrefix("h") && !name.hasPrefix("s") { out[Array(name.utf8)] = i }
+        return out
+    }()
 
     /// Rebuilds counts from a hash read back from Redis; unknown fields are ignored.
     public init(fields: [String: Int64]) {
