@@ -3,12 +3,13 @@
 #   ./scripts/install-deps.sh           what building, the tests and the demo need
 #   ./scripts/install-deps.sh --build   only what building needs (the C libraries), e.g. on a gateway host
 set -euo pipefail
-build=(libhiredis-dev libsystemd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libmicrohttpd-dev pkg-config)
+build=(libhiredis-dev libsystemd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libmicrohttpd-dev libcrypt-dev pkg-config)
 # redis-server and postgresql: the private instances of the tests and the demo; systemd: its journald
 # is where alerts go (started by scripts/start-journal.sh where systemd does not run); logrotate: the
 # rotation tests run the real one; prometheus-alertmanager: the Alertmanager tests run the real one (with
-# a webhook receiver in python3); prometheus: a real one scrapes /metrics in the tests.
-services=(redis-server postgresql systemd logrotate prometheus-alertmanager prometheus python3)
+# a webhook receiver in python3); prometheus: a real one scrapes /metrics in the tests; chromium: the
+# status page is opened in a real headless browser.
+services=(redis-server postgresql systemd logrotate prometheus-alertmanager prometheus python3 chromium)
 packages=("${build[@]}")
 [ "${1:-}" = "--build" ] || packages+=("${services[@]}")
 missing=()

@@ -61,5 +61,10 @@ import Testing
         let r = try JSONSerialization.jsonObject(with: Data(AlertmanagerSink.alert(resolved, config: config, now: 1_795_759_300, resolved: true).rendered.utf8)) as! [String: Any]
         #expect((r["labels"] as? [String: String])?["model"] == nil)  // all models: no model label
         #expect(r["endsAt"] as? String == AlertRow.timestamp(1_795_759_300))
+        #expect(r["generatorURL"] == nil)  // no status page without http
+        // With the status page: its row of the alert.
+        let linked = try JSONSerialization.jsonObject(with: Data(AlertmanagerSink.alert(t, config: config, statusPage: "https://aimon.example/",
+                                                                                        now: 1_795_759_010, resolved: false).rendered.utf8)) as! [String: Any]
+        #expect(linked["generatorURL"] as? String == "https://aimon.example/#00000000000000ab")
     }
 }
