@@ -50,7 +50,10 @@ int cmhd_respond(struct MHD_Connection *connection, unsigned status, const char 
 }
 
 const char *cmhd_argument(struct MHD_Connection *connection, const char *key) {
-    return MHD_lookup_connection_value(connection, MHD_GET_ARGUMENT_KIND, key);
+    const char *value = NULL;
+    size_t length = 0;
+    if (MHD_lookup_connection_value_n(connection, MHD_GET_ARGUMENT_KIND, key, strlen(key), &value, &length) != MHD_YES) return NULL;
+    return value != NULL ? value : "";  // `?active`: a key without a value
 }
 
 void cmhd_stop(struct MHD_Daemon *daemon) { MHD_stop_daemon(daemon); }

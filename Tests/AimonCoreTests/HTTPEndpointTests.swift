@@ -40,6 +40,10 @@ import Testing
         #expect(!auth.allows("Basic !!!"))
         #expect(!auth.allows("Basic " + Data("no colon".utf8).base64EncodedString()))
         #expect(auth.challenge.hasPrefix("Basic "))
+        // The scheme in any case (RFC 9110); a wrong password stays wrong when asked again.
+        #expect(auth.allows("bearer 0123456789abcdef0123") && auth.allows("BASIC " + Self.basic("ops", "correct horse").dropFirst(6)))
+        #expect(!auth.allows(Self.basic("prom", "wrong")))
+        #expect(!HTTPAuth.same(Array("abc".utf8), Array("abcd".utf8)) && HTTPAuth.same(Array("abc".utf8), Array("abc".utf8)))
     }
 
     @Test func routesWantCredentialsButHealthz() {

@@ -16,6 +16,8 @@ import Testing
           key_prefix: \(ws.prefix)
         ingest:
           sweep_interval: 200ms
+        rules:
+          consecutive_failures: {keep_firing_for: 0s}   # resolves at the next success
         alerts:
           database: sqlite://\(ws.path("alerts.db"))
           evaluate_interval: 1s
@@ -78,6 +80,17 @@ import Testing
             }
             #expect(compared, "\(c.api): the API never answered twice alike")
         }
+        // A resolved episode beside a firing one: `?active` (a key without a value) lists only
+        // what still fires, as `--active` does.
+        AlertIntegrationTests.publish(ws, "recovery", (0..<30).map { AlertIntegrationTests.line("outage-model", ok: true, at: Date().timeIntervalSince1970 - 1 + Double($0) * 0.01) })
+        #expect(eventually(timeout: 30) {
+            (try? runAimon(["alerts", "--config", config, "--json"]).stdout.contains("\"is_active\": false")) == true
+        })
+        for query in ["alerts?active", "alerts?active=true", "alerts?active&since=1h"] {
+            let cli = try runAimon(["alerts", "--config", config, "--active", "--json"] + (query.contains("since") ? ["--since", "1h"] : []))
+            #expect(try client.get("http://127.0.0.1:\(port)/api/v1/\(query)") == cli.stdout, "\(query)")
+            #expect(!cli.stdout.contains("\"is_active\": false"))
+        }
         // Every model of the log is in the stats, with its calls.
         let stats = try JSONSerialization.jsonObject(with: Data(try client.get("http://127.0.0.1:\(port)/api/v1/stats?hours=48").utf8)) as? [[String: Any]] ?? []
         #expect(Set(stats.compactMap { $0["model_name"] as? String }) == Set(models))
@@ -85,6 +98,9 @@ import Testing
         // Parameters are checked as the CLI checks them; a failed read is not a 200.
         #expect(RawClient(port: port).request("GET /api/v1/stats?hours=0 HTTP/1.1\r\nHost: x\r\n\r\n").hasPrefix("HTTP/1.1 400"))
         #expect(RawClient(port: port).request("GET /api/v1/trend?days=x HTTP/1.1\r\nHost: x\r\n\r\n").contains("days 'x' is not a whole number"))
+        // Windows longer than the buckets are kept hold a thread for nothing: refused.
+        let long = RawClient(port: port).request("GET /api/v1/stats?hours=8000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(long.hasPrefix("HTTP/1.1 400") && long.contains("hours must be at most 841 (retention.hour_buckets"), "\(long)")
         daemon.terminate()
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)

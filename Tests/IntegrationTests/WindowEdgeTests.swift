@@ -49,6 +49,14 @@ import Testing
             }
         }
         #expect(fewer > 20)  // the subtraction was used, not only the plain minutes
+        // The system report's calls per hour add up to its total: each hour of the window is read
+        // like the window itself (an hour whose earlier minutes are gone is read from its minutes).
+        for offset in [0, 10, 30, 59] {
+            for hours in [1.5, 24, 47.5, 48] {
+                let report = try reader.system(hours: hours, now: t0 + Double(offset * 60) + 5)
+                #expect(report.hourlyDistribution.reduce(0) { $0 + $1.calls } == report.overall.counts.calls, "\(hours) h at +\(offset) min")
+            }
+        }
         #expect(withData > 60)
         // 24 hours never take more than 23 hours and 62 reads at the edges (it was up to 118 minutes).
         let w = WindowReader.window(hours: 24, now: t0 + 30 * 60 + 5)

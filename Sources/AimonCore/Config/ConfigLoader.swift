@@ -238,7 +238,8 @@ extension Checker {
             fail("http.listen", n, "'\(host)' is not an IPv4 address (e.g. 127.0.0.1, or 0.0.0.0 for every interface)")
             return nil
         }
-        var http = Config.HTTP(address: host, port: port)
+        // Every interface: a link to 0.0.0.0 would lead nowhere; the host's name is a better guess.
+        var http = Config.HTTP(address: host, port: port, externalURL: host == "0.0.0.0" ? "http://\(Config.hostname()):\(port)/" : nil)
         if let u = m["external_url"], let url = string(u, key: "http.external_url") {
             if (url.hasPrefix("http://") || url.hasPrefix("https://")) && url.count > 8 && !url.contains(" ") {
                 http.externalURL = url.hasSuffix("/") ? url : url + "/"

@@ -121,9 +121,10 @@ public final class HTTPService: Service, @unchecked Sendable {
         }
     }
 
-    /// The status page as of now: figures over `?hours=` (default 1), sparklines over 24 hours.
+    /// The status page as of now: figures over `?hours=` (default 1, at most 48: the page reloads
+    /// itself), sparklines over 24 hours.
     func statusPage(argument: (String) -> String?) -> StatusPage {
-        let hours = argument("hours").flatMap(Double.init).flatMap { ReportQuery.problem(hours: $0) == nil ? $0 : nil } ?? 1
+        let hours = argument("hours").flatMap(Double.init).flatMap { $0 > 0 && $0 <= 48 ? $0 : nil } ?? 1
         let f = telemetry.figures
         let now = clock()
         var page = StatusPage(host: backend.config.hostID, version: AimonVersion.current, now: now, hours: hours, rows: [],
@@ -152,7 +153,8 @@ public final class HTTPService: Service, @unchecked Sendable {
                       authorization: cmhd_header(connection, "Authorization").map { String(cString: $0) })
         let bytes = Array(r.body.utf8)
         return bytes.withUnsafeBufferPointer { b in
-            cmhd_respond(connection, UInt32(r.status), r.type, b.baseAddress, method == "HEAD" ? 0 : b.count, r.header?.0, r.header?.1)
+            // HEAD gets the length GET would (libmicrohttpd sends no body for HEAD).
+            cmhd_respond(connection, UInt32(r.status), r.type, b.baseAddress, b.count, r.header?.0, r.header?.1)
         }
     }
 }

@@ -34,14 +34,11 @@ final class ReportBackend: @unchecked Sendable {
                 throw ReportError(.unavailable, error.description)
             }
         }
-        do {
-            let out = try body(connection)
-            giveBack(connection, config)
-            return out
-        } catch {
-            if error.kind != .unavailable { giveBack(connection, config) }
-            throw error
-        }
+        // A connection that saw an error is dropped (after NOAUTH from a restarted Redis, or a broken
+        // link, a new one is the safe choice); one that answered goes back to the pool.
+        let out = try body(connection)
+        giveBack(connection, config)
+        return out
     }
 
     private func giveBack(_ connection: RedisConnection, _ config: Config) {
@@ -50,9 +47,18 @@ final class ReportBackend: @unchecked Sendable {
         }
     }
 
-    /// The answer of an API query, as `aimon <report> --json` gives it.
+    /// The answer of an API query, as `aimon <report> --json` gives it. A window longer than the
+    /// hour buckets are kept is refused: its keys are gone, and reading them would hold a thread.
     func answer(_ query: ReportQuery, now: Double) throws(ReportError) -> ReportAnswer {
         let config = self.config
+        let longest = Double(config.retention.hourBuckets) / 3600 + 1
+        switch query {
+        case let .stats(_, hours), let .system(hours):
+            if hours > longest { throw ReportError(.badRequest, "hours must be at most \(Int(longest)) (retention.hour_buckets: older buckets are gone)") }
+        case let .trend(days, _):
+            if Double(days) * 24 > longest + 24 { throw ReportError(.badRequest, "days must be at most \(Int(longest / 24) + 1) (retention.hour_buckets: older buckets are gone)") }
+        case .alerts: break
+        }
         if case .alerts = query {
             return try query.answer(redis: { () throws(ReportError) in throw ReportError(.failed, "no Redis for alerts") }, config: config, now: now)
         }
@@ -77,7 +83,7 @@ final class ReportBackend: @unchecked Sendable {
                 let hourly = try reader.hourly(models: shown.map(\.model), from: first, count: sparkHours)
                 return (zip(shown, hourly).map { StatusPage.ModelRow(performance: $0, hourly: $1) }, performances.count - shown.count)
             } catch {
-                throw ReportError(error.kind == .reply ? .failed : .unavailable, "reading the windows failed: \(error)")
+                throw ReportError(error.kind == .connection || error.kind == .io ? .unavailable : .failed, "reading the windows failed: \(error)")
             }
         }
     }

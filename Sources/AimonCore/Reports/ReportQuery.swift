@@ -150,7 +150,7 @@ extension ReportQuery {
         func read<T>(_ body: (WindowReader) throws(RedisError) -> T) throws(ReportError) -> T {
             let reader = WindowReader(keys: config.keys, redis: try redis(), minuteRetention: config.retention.minuteBuckets)
             do { return try body(reader) } catch {
-                throw ReportError(error.kind == .reply ? .failed : .unavailable, "reading the windows failed: \(error)")
+                throw ReportError(error.kind == .connection || error.kind == .io ? .unavailable : .failed, "reading the windows failed: \(error)")
             }
         }
         switch self {

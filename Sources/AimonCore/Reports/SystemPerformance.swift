@@ -58,7 +58,7 @@ extension WindowReader {
         let models = try self.models(from: w.from, to: w.to)
         var groups: [[BucketTerm]] = models.map { bucketTerms($0, w.resolution, starts: w.starts) }
         for hour in hours {
-            groups.append(bucketTerms(nil, w.resolution, starts: w.starts.filter { $0 >= hour && $0 < hour + 3600 }))
+            groups.append(bucketTerms(nil, w.resolution, starts: w.starts.filter { $0 >= hour && $0 < hour + 3600 }, now: w.to))
         }
         let sums = try sumCalls(groups)
         var distribution: [(model: String, calls: Int64)] = []

@@ -55,7 +55,11 @@ public struct WindowReader {
     /// spare for clocks of other hosts); the minutes after the last one are in the future, and hold
     /// only the calls of clocks running ahead (within `ingest.max_clock_skew`), which the window
     /// leaves out.
-    public func bucketTerms(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64]) -> [BucketTerm] {
+    ///
+    /// `now` (default: the end of the starts) is when the window ends: minutes older than
+    /// `now - minuteRetention` are gone, whatever part of the window the starts are (the system
+    /// report reads each hour of its window on its own).
+    public func bucketTerms(_ model: String?, _ resolution: KeySchema.Resolution, starts: [Int64], now: Int64? = nil) -> [BucketTerm] {
         guard resolution == .minute, let first = starts.first, let last = starts.last, last - first == Int64(starts.count - 1) * 60 else {
             return starts.map { BucketTerm(key: keys.bucket(model, resolution, start: $0), subtract: false) }
         }
@@ -74,7 +78,7 @@ public struct WindowReader {
             let end = min(firstHour + 3600, to)
             let direct = (end - first) / 60
             let before = (first - firstHour) / 60
-            let alive = minuteRetention.map { firstHour >= to - $0 + 300 } ?? false
+            let alive = minuteRetention.map { firstHour >= max(to, now ?? to) - $0 + 300 } ?? false
             if end == firstHour + 3600 && alive && 1 + before < direct {
                 add(.hour, firstHour)
                 minutes(firstHour, first, subtract: true)

@@ -21,7 +21,7 @@ struct MHD_Daemon *cmhd_start(const char *ipv4, uint16_t port, cmhd_handler hand
 /// Queues the answer; `header`/`value` (both or neither) add one header, e.g. Allow.
 int cmhd_respond(struct MHD_Connection *connection, unsigned status, const char *content_type,
                  const void *body, size_t length, const char *header, const char *value);
-/// A query argument of the request, or NULL.
+/// A query argument of the request: "" for a key without a value (`?active`), NULL when absent.
 const char *cmhd_argument(struct MHD_Connection *connection, const char *key);
 /// A request header (case-insensitive name), or NULL.
 const char *cmhd_header(struct MHD_Connection *connection, const char *key);
