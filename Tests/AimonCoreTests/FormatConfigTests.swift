@@ -55,7 +55,7 @@ import Testing
         #expect(first("    fields:\n      model_name: m\n").contains("cannot tell a failure from a success: map status_code, or give success:"))
         #expect(first("    fields:\n      model_name: a..b\n      status_code: s\n").contains("'a..b' is not a dotted path: a segment is empty"))
         #expect(first("    fields:\n      model_name: m\n      status_code: s\n      timestamp: {path: t, unit: minutes}\n").contains("unknown unit 'minutes'"))
-        #expect(first("    fields:\n      model_name: m\n      status_code: s\n      user_id: {path: u, unit: ms}\n").contains("only timestamp and response_time take a unit"))
+        #expect(first("    fields:\n      model_name: m\n      status_code: s\n      user_id: {path: u, unit: ms}\n").contains("only timestamp, response_time and ttft take a unit"))
         #expect(first("    fields:\n      model_name: m\n      response_time: {path: d, unit: rfc3339}\n      status_code: s\n").contains("a duration is in s, ms or us"))
         #expect(first("    fields:\n      model_name: m\n    success: {status: [200-299]}\n").contains("needs status_code in fields"))
         #expect(first("    fields:\n      model_name: m\n      status_code: s\n    success: {status: [600-700]}\n").contains("'600-700' is not a status or a range"))

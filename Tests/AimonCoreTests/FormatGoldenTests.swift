@@ -10,10 +10,10 @@ import Testing
         let t = Self.t0
         expectGolden("litellm", .preset(.litellm), [
             .success(APICall(timestamp: t, userID: "u-1", model: "gpt-4o", endpoint: "acompletion", outcome: .success,
-                             responseTime: 2.5, inputLength: 120, outputLength: 80)),
+                             responseTime: 2.5, inputTokens: 120, outputTokens: 80, cost: 0.00123, ttft: 0.4, deployment: "https://x.openai.azure.com")),
             .success(APICall(timestamp: t + 10, userID: "u-2", model: "gpt-4o", endpoint: "acompletion", outcome: .rateLimited,
                              responseTime: 0.25, statusCode: 429,
-                             errorMessage: "litellm.RateLimitError: AzureException RateLimitError - Requests to the ChatCompletions_Create Operation have exceeded call rate limit.")),
+                             errorMessage: "litellm.RateLimitError: AzureException RateLimitError - Requests to the ChatCompletions_Create Operation have exceeded call rate limit.", inputTokens: 0, outputTokens: 0)),
             .success(APICall(timestamp: t + 20, userID: "bob", model: "claude-3-5-sonnet", endpoint: "acompletion", outcome: .providerError,
                              responseTime: 1, statusCode: 503, errorMessage: "litellm.ServiceUnavailableError: AnthropicException - Overloaded")),
             .success(APICall(timestamp: t + 30, model: "gpt-4o", endpoint: "acompletion", outcome: .providerError,
@@ -24,13 +24,21 @@ import Testing
             .success(APICall(timestamp: t + 50, userID: "dave", model: "gpt-4o", endpoint: "acompletion", outcome: .clientError,
                              responseTime: 0.05, errorMessage: "Violated guardrail policy: {'error': 'Blocked: PII detected'}")),
             .success(APICall(timestamp: t + 60, userID: "erin", model: "text-embedding-3-small", endpoint: "aembedding", outcome: .success,
-                             responseTime: 0.75, inputLength: 12)),
+                             responseTime: 0.75, inputTokens: 12)),
             .success(APICall(timestamp: t + 70.5, model: "llama3", endpoint: "acompletion", outcome: .providerError, responseTime: 5,
                              errorMessage: "litellm.APIConnectionError: OllamaException - [Errno 111] Connection refused")),
             .success(APICall(timestamp: t + 80, userID: "u-3", model: "gpt-4o-mini", endpoint: "completion", outcome: .success,
-                             responseTime: 1, inputLength: 5, outputLength: 7)),
-            .success(APICall(timestamp: t + 90, model: "gpt-4o-mini", outcome: .success, inputLength: 5)),
+                             responseTime: 1, inputTokens: 5, outputTokens: 7)),
+            .success(APICall(timestamp: t + 90, model: "gpt-4o-mini", outcome: .success, inputTokens: 5)),
             .failure(.missingModel),
+            // Not streamed (completionStartTime = endTime): no TTFT; a failure costs 0; streamed: TTFT.
+            .success(APICall(timestamp: t + 100, model: "gpt-4o", endpoint: "acompletion", outcome: .success, responseTime: 3,
+                             inputTokens: 300, outputTokens: 150, cost: 0.0042, deployment: "https://api.openai.com")),
+            .success(APICall(timestamp: t + 110, model: "gpt-4o", endpoint: "acompletion", outcome: .providerError, responseTime: 2,
+                             statusCode: 500, errorMessage: "litellm.InternalServerError: boom", inputTokens: 0, outputTokens: 0, cost: 0,
+                             deployment: "d3")),
+            .success(APICall(timestamp: t + 120, model: "claude-3-5-sonnet", endpoint: "acompletion", outcome: .success, responseTime: 4,
+                             inputTokens: 10, outputTokens: 90, cost: 0.0001, ttft: 0.25, deployment: "https://api.anthropic.com")),
         ])
     }
 
@@ -38,7 +46,7 @@ import Testing
         let t = Self.t0
         expectGolden("nginx", .preset(.nginx), [
             .success(APICall(timestamp: t, userID: "alice", workOrderID: "WO-17", model: "gpt-4o", endpoint: "/v1/chat/completions",
-                             outcome: .success, responseTime: 1.234, statusCode: 200, inputLength: 120, outputLength: 80)),
+                             outcome: .success, responseTime: 1.234, statusCode: 200, inputTokens: 120, outputTokens: 80)),
             .success(APICall(timestamp: t + 1, model: "gpt-4o", endpoint: "/v1/chat/completions", outcome: .providerError,
                              responseTime: 30.51, statusCode: 502)),
             .success(APICall(timestamp: t + 2, userID: "bob", model: "gpt-4o-mini", endpoint: "/v1/chat/completions", outcome: .rateLimited,
@@ -54,7 +62,10 @@ import Testing
                              errorMessage: "upstream timed out (110: Connection timed out) while reading response header from upstream")),
             .failure(.missingModel),
             .success(APICall(timestamp: t + 8, userID: "xé", workOrderID: "12345", model: "gpt-4o", endpoint: "/v1/chat/completions",
-                             outcome: .success, responseTime: 0.25, statusCode: 200, inputLength: 50, outputLength: 25)),
+                             outcome: .success, responseTime: 0.25, statusCode: 200, inputTokens: 50, outputTokens: 25)),
+            // Retried: the deployment is the last upstream, which answered.
+            .success(APICall(timestamp: t + 9, model: "gpt-4o", endpoint: "/v1/chat/completions", outcome: .success, responseTime: 1.5,
+                             statusCode: 200, deployment: "10.0.0.2:443")),
         ])
     }
 
@@ -62,19 +73,22 @@ import Testing
         let t = Self.t0
         expectGolden("kong", .preset(.kong), [
             .success(APICall(timestamp: t, userID: "team-a", model: "gpt-4o", endpoint: "/openai/chat", outcome: .success,
-                             responseTime: 1.532, statusCode: 200, inputLength: 28, outputLength: 20)),
+                             responseTime: 1.532, statusCode: 200, inputTokens: 28, outputTokens: 20, cost: 0.0038, deployment: "openai")),
             .success(APICall(timestamp: t + 1, userID: "team-b", model: "command", endpoint: "/cohere/chat", outcome: .success,
-                             responseTime: 2.7, statusCode: 200, inputLength: 89, outputLength: 56)),
+                             responseTime: 2.7, statusCode: 200, inputTokens: 89, outputTokens: 56, cost: 0.0012, deployment: "cohere")),
             .success(APICall(timestamp: t + 2, userID: "ext-7", model: "gpt-35-turbo", endpoint: "/azure/chat", outcome: .success,
-                             responseTime: 4.95, statusCode: 200, inputLength: 10, outputLength: 5)),
+                             responseTime: 4.95, statusCode: 200, inputTokens: 10, outputTokens: 5, deployment: "azure")),
             .success(APICall(timestamp: t + 3, userID: "team-a", model: "openai-chat", endpoint: "/openai/chat", outcome: .rateLimited,
                              responseTime: 0.001, statusCode: 429)),
             .success(APICall(timestamp: t + 4, model: "openai-chat", endpoint: "/openai/chat", outcome: .clientError,
                              responseTime: 0, statusCode: 401)),
             .success(APICall(timestamp: t + 5, userID: "team-a", model: "gpt-4o", endpoint: "/openai/chat", outcome: .providerError,
-                             responseTime: 0.31, statusCode: 502)),
+                             responseTime: 0.31, statusCode: 502, deployment: "openai")),
             .success(APICall(timestamp: t + 6, model: "gpt-4o", endpoint: "/openai/chat", outcome: .providerError,
-                             responseTime: 60, statusCode: 504)),
+                             responseTime: 60, statusCode: 504, inputTokens: 0, outputTokens: 0)),
+            .success(APICall(timestamp: t + 7, userID: "team-c", model: "claude-3-5-sonnet", endpoint: "/anthropic/chat", outcome: .success,
+                             responseTime: 4.2, statusCode: 200, inputTokens: 40, outputTokens: 400, cost: 0.0061, ttft: 0.35,
+                             deployment: "anthropic")),
         ])
     }
 
@@ -83,7 +97,7 @@ import Testing
         let path = "/v1/chat/completions"
         expectGolden("envoy", .preset(.envoy), [
             .success(APICall(timestamp: t + 0.123, model: "gpt-4o-mini", endpoint: path, outcome: .success, responseTime: 1.532,
-                             statusCode: 200, inputLength: 44, outputLength: 12)),
+                             statusCode: 200, inputTokens: 44, outputTokens: 12, deployment: "192.168.5.2:11434")),
             .success(APICall(timestamp: t + 1, model: "gpt-4o", endpoint: path, outcome: .providerError, responseTime: 60,
                              statusCode: 504, errorMessage: "upstream_response_timeout")),
             .success(APICall(timestamp: t + 2, model: "llama3", endpoint: path, outcome: .providerError, responseTime: 0.025,
@@ -94,31 +108,29 @@ import Testing
                              statusCode: 400, errorMessage: "via_upstream")),
             // A 200 whose stream the provider reset after the headers: a provider error (Docs/formats.md).
             .success(APICall(timestamp: t + 5, model: "gpt-4o", endpoint: path, outcome: .providerError, responseTime: 8,
-                             statusCode: 200, errorMessage: "upstream_reset_after_response_started{remote_reset}", inputLength: 100)),
+                             statusCode: 200, errorMessage: "upstream_reset_after_response_started{remote_reset}", inputTokens: 100)),
             .success(APICall(timestamp: t + 6, model: "claude-3-5-sonnet", endpoint: path, outcome: .clientError, responseTime: 15,
                              statusCode: 0, errorMessage: "downstream_remote_disconnect")),
             .success(APICall(timestamp: t + 7, userID: "mallory", model: "gpt-4o", endpoint: path, outcome: .clientError,
                              responseTime: 0.002, statusCode: 401, errorMessage: "ext_authz_denied")),
             .success(APICall(timestamp: t + 8, model: "qwen2.5:0.5b", endpoint: path, outcome: .success, responseTime: 0.9,
-                             statusCode: 200, inputLength: 7, outputLength: 3)),
+                             statusCode: 200, inputTokens: 7, outputTokens: 3)),
         ])
     }
 
     @Test func openaiGateway() {
         let t = Self.t0
         expectGolden("openai-gateway", .preset(.openaiGateway), [
-            .success(APICall(timestamp: t, userID: "1", model: "gpt-4o", endpoint: "ci-token", outcome: .success, responseTime: 3,
-                             inputLength: 100, outputLength: 50)),
+            .success(APICall(timestamp: t, userID: "1", model: "gpt-4o", endpoint: "ci-token", outcome: .success, responseTime: 3, inputTokens: 100, outputTokens: 50, deployment: "2")),
             .failure(.notACall),
             .success(APICall(timestamp: t + 2, userID: "2", model: "gpt-4o-mini", endpoint: "web", outcome: .rateLimited, responseTime: 1,
-                             errorMessage: "status_code=429, rate limit reached for requests")),
+                             errorMessage: "status_code=429, rate limit reached for requests", inputTokens: 0, outputTokens: 0, deployment: "3")),
             .success(APICall(timestamp: t + 3, userID: "2", model: "claude-3-5-sonnet", endpoint: "web", outcome: .providerError,
                              responseTime: 30,
-                             errorMessage: #"upstream error: do request failed: Post "https://api.example.com/v1/chat/completions": EOF"#)),
+                             errorMessage: #"upstream error: do request failed: Post "https://api.example.com/v1/chat/completions": EOF"#, inputTokens: 0, outputTokens: 0, deployment: "4")),
             .success(APICall(timestamp: t + 4, userID: "3", model: "text-embedding-3-small", endpoint: "batch", outcome: .success,
-                             responseTime: 0, inputLength: 16)),
-            .success(APICall(timestamp: t + 5, userID: "dave", model: "gpt-4o", outcome: .success, responseTime: 2,
-                             inputLength: 10, outputLength: 20)),
+                             responseTime: 0, inputTokens: 16, outputTokens: 0)),
+            .success(APICall(timestamp: t + 5, userID: "dave", model: "gpt-4o", outcome: .success, responseTime: 2, inputTokens: 10, outputTokens: 20)),
             .failure(.notACall),
             .success(APICall(timestamp: t + 7, userID: "4", model: "gpt-4", outcome: .clientError, responseTime: 0,
                              errorMessage: "invalid_request_error: This model's maximum context length is 8192 tokens")),
@@ -137,6 +149,11 @@ import Testing
         .success(APICall(timestamp: t0 + 5, model: "claude", outcome: .clientError, errorMessage: "Request blocked by guardrail")),
         .success(APICall(model: "m", outcome: .success, statusCode: 204)),
         .success(APICall(model: "m", outcome: .success)),
+        .success(APICall(timestamp: t0 + 30, model: "gpt-4o", outcome: .success, responseTime: 2, inputTokens: 1000, outputTokens: 200,
+                         cachedInputTokens: 800, cost: 0.0035, ttft: 0.42, deployment: "azure-eastus")),
+        .failure(.badCost),
+        .failure(.badLatency),
+        .failure(.badCount),
     ]
 
     @Test func native() {

@@ -33,7 +33,9 @@ func sameRecord(_ a: APICall, _ b: APICall) -> Bool {
     }
     var a2 = a, b2 = b
     a2.timestamp = nil; b2.timestamp = nil; a2.responseTime = nil; b2.responseTime = nil
-    return a2 == b2 && close(a.timestamp, b.timestamp) && close(a.responseTime, b.responseTime)
+    a2.ttft = nil; b2.ttft = nil; a2.cost = nil; b2.cost = nil
+    return a2 == b2 && close(a.timestamp, b.timestamp) && close(a.responseTime, b.responseTime) && close(a.ttft, b.ttft)
+        && close(a.cost, b.cost)
 }
 
 /// Compares every fixture line of `name` with its expected record or failure, line by line.

@@ -27,7 +27,7 @@ import AimonSamples
         case let .failure(f):
             switch f {
             case .missingModel, .wrongType, .badTimestamp, .notAnObject, .notACall, .futureTimestamp, .badLatency, .badCount,
-                 .badStatus, .modelTooLong: return true
+                 .badStatus, .badCost, .modelTooLong: return true
             case .invalidJSON, .truncated, .invalidUTF8, .nulByte, .emptyLine: return false
             }
         }

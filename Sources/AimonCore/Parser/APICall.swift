@@ -14,6 +14,17 @@ public struct APICall: Equatable, Sendable {
     public var errorMessage: String?
     public var inputLength: Int
     public var outputLength: Int
+    /// Tokens of the prompt and of the answer, and the part of the prompt a provider served from
+    /// its cache; nil when the line has none (an average over calls without tokens is not zero).
+    public var inputTokens: Int?
+    public var outputTokens: Int?
+    public var cachedInputTokens: Int?
+    /// USD, as the gateway computed it (or from `prices:`); nil when unknown.
+    public var cost: Double?
+    /// Seconds to the first token or chunk of a streamed call; nil for other calls.
+    public var ttft: Double?
+    /// The upstream that served the call: a provider, an `api_base`, an upstream address.
+    public var deployment: String?
 
     public var success: Bool { outcome == .success }
 
@@ -21,7 +32,9 @@ public struct APICall: Equatable, Sendable {
     public init(
         timestamp: Double? = nil, userID: String? = nil, workOrderID: String? = nil, model: String,
         endpoint: String? = nil, success: Bool = true, outcome: CallOutcome? = nil, responseTime: Double? = nil,
-        statusCode: Int? = nil, errorMessage: String? = nil, inputLength: Int = 0, outputLength: Int = 0
+        statusCode: Int? = nil, errorMessage: String? = nil, inputLength: Int = 0, outputLength: Int = 0,
+        inputTokens: Int? = nil, outputTokens: Int? = nil, cachedInputTokens: Int? = nil, cost: Double? = nil,
+        ttft: Double? = nil, deployment: String? = nil
     ) {
         self.timestamp = timestamp
         self.userID = userID
@@ -34,5 +47,11 @@ public struct APICall: Equatable, Sendable {
         self.errorMessage = errorMessage
         self.inputLength = inputLength
         self.outputLength = outputLength
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.cachedInputTokens = cachedInputTokens
+        self.cost = cost
+        self.ttft = ttft
+        self.deployment = deployment
     }
 }

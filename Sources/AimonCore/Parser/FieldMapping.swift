@@ -6,11 +6,15 @@ public struct FieldMapping: Equatable, Sendable {
         case timestamp, model = "model_name", userID = "user_id", workOrderID = "work_order_id", endpoint
         case statusCode = "status_code", responseTime = "response_time", errorMessage = "error_message"
         case inputLength = "input_length", outputLength = "output_length"
+        case inputTokens = "input_tokens", outputTokens = "output_tokens", cachedInputTokens = "cached_input_tokens"
+        case cost, ttft, deployment
 
         public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 
         /// Fields that take a `unit`.
-        public var isTime: Bool { self == .timestamp || self == .responseTime }
+        public var isTime: Bool { self == .timestamp || isDuration }
+        /// Durations: a number in a unit, or the span between two times.
+        public var isDuration: Bool { self == .responseTime || self == .ttft }
     }
 
     /// One field's source: candidate paths, the first present wins; or, for a duration, the span
@@ -26,6 +30,15 @@ public struct FieldMapping: Equatable, Sendable {
         public struct Span: Equatable, Sendable {
             public var start: JSONPath
             public var end: JSONPath
+            /// The duration exists only when `end` lies strictly before this time (LiteLLM writes a
+            /// completionStartTime equal to endTime for a call that was not streamed: no TTFT).
+            public var before: JSONPath?
+
+            public init(start: JSONPath, end: JSONPath, before: JSONPath? = nil) {
+                self.start = start
+                self.end = end
+                self.before = before
+            }
         }
 
         public init(paths: [JSONPath], unit: TimeUnit? = nil, span: Span? = nil) {
@@ -77,13 +90,13 @@ public struct FieldMapping: Equatable, Sendable {
         }
         for (field, source) in fields {
             if source.unit != nil && !field.isTime {
-                out.append(("fields.\(field.rawValue).unit", "only timestamp and response_time take a unit"))
+                out.append(("fields.\(field.rawValue).unit", "only timestamp, response_time and ttft take a unit"))
             }
-            if field == .responseTime && source.unit == .rfc3339 && source.span == nil {
-                out.append(("fields.response_time.unit", "a duration is in s, ms or us; rfc3339 is for times (or for start and end)"))
+            if field.isDuration && source.unit == .rfc3339 && source.span == nil {
+                out.append(("fields.\(field.rawValue).unit", "a duration is in s, ms or us; rfc3339 is for times (or for start and end)"))
             }
-            if source.span != nil && field != .responseTime {
-                out.append(("fields.\(field.rawValue)", "start and end make a duration: only response_time takes them"))
+            if source.span != nil && !field.isDuration {
+                out.append(("fields.\(field.rawValue)", "start and end make a duration: only response_time and ttft take them"))
             }
         }
         return out.sorted { $0.0 < $1.0 }

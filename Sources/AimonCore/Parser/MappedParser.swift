@@ -12,6 +12,8 @@ public final class MappedParser: LineParser {
     private let slots: [[Int]]
     private let units: [TimeUnit?]
     private let span: (start: Int, end: Int)?
+    /// `ttft` as a span (LiteLLM: completionStartTime - startTime, only when before endTime).
+    private let ttftSpan: (start: Int, end: Int, before: Int)?
     private let rule: OutcomeRule
     private let aux: [Int]
     private let successValues: [[UInt8]]
@@ -24,11 +26,15 @@ public final class MappedParser: LineParser {
         var slots: [[Int]] = []
         var units: [TimeUnit?] = []
         var span: (Int, Int)?
+        var ttftSpan: (Int, Int, Int)?
         for field in FieldMapping.Field.allCases {
             let source = mapping.fields[field]
             slots.append(source?.paths.map { matcher.slot(for: $0) } ?? [])
             units.append(source?.unit)
             if field == .responseTime, let s = source?.span { span = (matcher.slot(for: s.start), matcher.slot(for: s.end)) }
+            if field == .ttft, let s = source?.span {
+                ttftSpan = (matcher.slot(for: s.start), matcher.slot(for: s.end), s.before.map { matcher.slot(for: $0) } ?? -1)
+            }
         }
         let rule = format.outcomeRule
         self.rule = rule
@@ -37,6 +43,7 @@ public final class MappedParser: LineParser {
         self.slots = slots
         self.units = units
         self.span = span
+        self.ttftSpan = ttftSpan
         self.matcher = matcher
         captures = Captures(count: matcher.paths.count)
     }
@@ -72,7 +79,42 @@ public final class MappedParser: LineParser {
             model: model, endpoint: try v.string(first(.endpoint, v), cache: cache), outcome: outcome,
             responseTime: try responseTime(v), statusCode: status, errorMessage: outcome == .success ? nil : errorMessage,
             inputLength: try v.count(first(.inputLength, v), else: .badCount) ?? 0,
-            outputLength: try v.count(first(.outputLength, v), else: .badCount) ?? 0)
+            outputLength: try v.count(first(.outputLength, v), else: .badCount) ?? 0,
+            inputTokens: try v.count(first(.inputTokens, v), else: .badCount),
+            outputTokens: try v.count(first(.outputTokens, v), else: .badCount),
+            cachedInputTokens: try v.count(first(.cachedInputTokens, v), else: .badCount),
+            cost: try cost(v), ttft: try ttft(v),
+            deployment: try deployment(v))
+    }
+
+    /// The upstream; of a list (nginx's `$upstream_addr` after retries: "a:443, b:443", or "a : b"
+    /// after an internal redirect) the last, which answered.
+    private func deployment(_ v: CapturedValues) throws(ParseFailure) -> String? {
+        guard let text = try v.string(first(.deployment, v), cache: cache) else { return nil }
+        guard text.contains(", ") || text.contains(" : ") else { return text }
+        var last = Substring(text.split(separator: ",", omittingEmptySubsequences: false).last ?? Substring(text))
+        if let range = last.range(of: " : ", options: .backwards) { last = last[range.upperBound...] }
+        let trimmed = String(last.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+        return trimmed.isEmpty || trimmed == "-" ? nil : trimmed
+    }
+
+    /// USD, within `RecordLimits.maxCost` (`bad_cost` otherwise).
+    private func cost(_ v: CapturedValues) throws(ParseFailure) -> Double? {
+        guard let usd = try v.number(first(.cost, v)) else { return nil }  // text that is no number: wrong_type
+        return try RecordLimits.cost(usd)
+    }
+
+    /// Seconds to the first token, within `limits` like a latency (`bad_latency` otherwise).
+    private func ttft(_ v: CapturedValues) throws(ParseFailure) -> Double? {
+        guard let ttftSpan else {
+            guard let seconds = try v.duration(first(.ttft, v), unit: unit(.ttft) ?? .seconds) else { return nil }
+            return try limits.latency(seconds)
+        }
+        guard let start = try v.time(ttftSpan.start, unit: unit(.ttft)), let first = try v.time(ttftSpan.end, unit: unit(.ttft)) else {
+            return nil
+        }
+        if ttftSpan.before >= 0, let end = try v.time(ttftSpan.before, unit: unit(.ttft)), first >= end { return nil }  // not streamed
+        return try limits.latency(first - start)
     }
 
     /// The first candidate slot of `field` that holds a value (not null, `-` or empty); -1 for none.
@@ -95,6 +137,12 @@ public final class MappedParser: LineParser {
         case .errorMessage: return 7
         case .inputLength: return 8
         case .outputLength: return 9
+        case .inputTokens: return 10
+        case .outputTokens: return 11
+        case .cachedInputTokens: return 12
+        case .cost: return 13
+        case .ttft: return 14
+        case .deployment: return 15
         }
     }
 

@@ -24,6 +24,8 @@ public enum ParseFailure: String, Error, CaseIterable, Sendable {
     case badLatency = "bad_latency"
     /// A token or length count that is negative, fractional or over 2^31 - 1.
     case badCount = "bad_count"
+    /// A cost that is negative, not a number, or over 10,000 USD for one call.
+    case badCost = "bad_cost"
     /// An HTTP status outside 0...999.
     case badStatus = "bad_status"
     /// A model name over 256 bytes (RecordLimits.maxModelBytes).

@@ -28,6 +28,9 @@ public struct RecordLimits: Equatable, Sendable {
     public static let maxModelBytes = 256
     /// Token and length counts are at most 2^31 - 1 (`bad_count` beyond).
     public static let maxCount = Int(Int32.max)
+    /// The cost of one call is at most 10,000 USD (`bad_cost` beyond): stored in nano-USD, an Int64
+    /// sum holds 900,000 such calls before it saturates, and a billion of a dollar each.
+    public static let maxCost = 10_000.0
     /// HTTP statuses are 0...999 (`bad_status` beyond); 0 is Envoy's "no response".
     public static let maxStatus = 999
 
@@ -35,6 +38,12 @@ public struct RecordLimits: Equatable, Sendable {
     @inline(__always) func latency(_ seconds: Double) throws(ParseFailure) -> Double {
         guard seconds >= 0, seconds <= maxLatency else { throw .badLatency }  // NaN fails both
         return seconds
+    }
+
+    /// A cost in USD, if it lies in the domain.
+    @inline(__always) static func cost(_ usd: Double) throws(ParseFailure) -> Double {
+        guard usd >= 0, usd <= maxCost else { throw .badCost }  // NaN fails both
+        return usd
     }
 
     /// The record's event time (`now` when it has none), if it is not later than now plus

@@ -1,7 +1,10 @@
-/// What one time bucket of one model holds: counts, sums and a latency histogram.
+/// What one time bucket of one model holds: counts, sums and histograms of latency and of the time
+/// to the first token.
 ///
-/// Stored in Redis as one hash per bucket (field names in `Field`); every field is an integer, so
-/// deltas add exactly with HINCRBY and any number of writers agree.
+/// Stored in Redis as one hash per bucket (field names in `fieldNames`, only the fields that are not
+/// 0); every field is an integer, so deltas add exactly with HINCRBY and any number of writers agree.
+/// Each optional figure of a call (latency, tokens, cost, TTFT) has its own count of the calls that
+/// carried it: an average is over those calls, never over calls that had none.
 public struct BucketCounts: Equatable, Sendable {
     public var calls: Int64 = 0
     public var successes: Int64 = 0
@@ -14,12 +17,25 @@ public struct BucketCounts: Equatable, Sendable {
     /// Calls that carried a latency; the one denominator of every average.
     public var latencyCount: Int64 = 0
     public var latencySumMicros: Int64 = 0
+    /// The seed's input_length and output_length, summed.
     public var inputSum: Int64 = 0
     public var outputSum: Int64 = 0
     /// Status classes: index 0 = no status, 1...5 = 1xx...5xx, 6 = anything else.
     public var statusClasses = [Int64](repeating: 0, count: 7)
     /// Latency histogram, one count per `LatencyBuckets.bounds` entry plus an overflow bucket.
     public var histogram = [Int64](repeating: 0, count: LatencyBuckets.bounds.count + 1)
+    /// Calls that carried token counts, and their input, output and cached input tokens.
+    public var tokenCalls: Int64 = 0
+    public var inputTokens: Int64 = 0
+    public var outputTokens: Int64 = 0
+    public var cachedInputTokens: Int64 = 0
+    /// Calls that carried a cost, and its sum in nano-USD (a billionth of a dollar).
+    public var costCalls: Int64 = 0
+    public var costNanos: Int64 = 0
+    /// Calls that carried a time to first token, its sum, and its histogram (the latency buckets).
+    public var ttftCount: Int64 = 0
+    public var ttftSumMicros: Int64 = 0
+    public var ttftHistogram = [Int64](repeating: 0, count: LatencyBuckets.bounds.count + 1)
 
     public init() {}
 
@@ -41,6 +57,9 @@ public struct BucketCounts: Equatable, Sendable {
         return (judged, Double(successes) / Double(judged), Double(failures) / Double(judged))
     }
     public var avgResponseTime: Double? { latencyCount > 0 ? Double(latencySumMicros) / Double(latencyCount) / 1e6 : nil }
+    /// USD over the calls that carried a cost; nil when none did.
+    public var cost: Double? { costCalls > 0 ? Double(costNanos) / 1e9 : nil }
+    public var avgTTFT: Double? { ttftCount > 0 ? Double(ttftSumMicros) / Double(ttftCount) / 1e6 : nil }
 
     /// Failed calls by class, counted or not (JSON `failure_classes`).
     public var failureClassesJSON: JSONValue {
@@ -66,39 +85,34 @@ public struct BucketCounts: Equatable, Sendable {
         inputSum = inputSum.addingSaturated(Int64(call.inputLength))
         outputSum = outputSum.addingSaturated(Int64(call.outputLength))
         statusClasses[Self.statusClass(call.statusCode)] += 1
+        if call.inputTokens != nil || call.outputTokens != nil || call.cachedInputTokens != nil {
+            tokenCalls += 1
+            inputTokens = inputTokens.addingSaturated(Int64(call.inputTokens ?? 0))
+            outputTokens = outputTokens.addingSaturated(Int64(call.outputTokens ?? 0))
+            cachedInputTokens = cachedInputTokens.addingSaturated(Int64(call.cachedInputTokens ?? 0))
+        }
+        if let usd = call.cost {
+            costCalls += 1
+            costNanos = costNanos.addingSaturated(Self.nanos(usd))
+        }
+        if let t = call.ttft {
+            ttftCount += 1
+            ttftSumMicros = ttftSumMicros.addingSaturated(Int64(clamping: (t * 1_000_000).rounded()))
+            ttftHistogram[LatencyBuckets.index(of: t)] += 1
+        }
     }
+
+    /// USD as whole nano-USD (the stored unit), rounded to the nearest.
+    @inline(__always) public static func nanos(_ usd: Double) -> Int64 { Int64(clamping: (usd * 1e9).rounded()) }
 
     /// Adds another bucket's figures; each sum saturates (buckets read back from Redis may hold anything).
     public mutating func merge(_ other: BucketCounts) {
-        calls = calls.addingSaturated(other.calls)
-        successes = successes.addingSaturated(other.successes)
-        failures = failures.addingSaturated(other.failures)
-        clientErrors = clientErrors.addingSaturated(other.clientErrors)
-        rateLimited = rateLimited.addingSaturated(other.rateLimited)
-        providerErrors = providerErrors.addingSaturated(other.providerErrors)
-        latencyCount = latencyCount.addingSaturated(other.latencyCount)
-        latencySumMicros = latencySumMicros.addingSaturated(other.latencySumMicros)
-        inputSum = inputSum.addingSaturated(other.inputSum)
-        outputSum = outputSum.addingSaturated(other.outputSum)
-        for i in statusClasses.indices { statusClasses[i] = statusClasses[i].addingSaturated(other.statusClasses[i]) }
-        for i in histogram.indices { histogram[i] = histogram[i].addingSaturated(other.histogram[i]) }
+        for field in Self.layout { self[field.slot] = self[field.slot].addingSaturated(other[field.slot]) }
     }
 
     /// Takes away counts that are part of these (an hour's minutes outside a window): never below 0.
     public mutating func subtract(_ other: BucketCounts) {
-        func less(_ a: Int64, _ b: Int64) -> Int64 { max(0, a.subtractingSaturated(b)) }
-        calls = less(calls, other.calls)
-        successes = less(successes, other.successes)
-        failures = less(failures, other.failures)
-        clientErrors = less(clientErrors, other.clientErrors)
-        rateLimited = less(rateLimited, other.rateLimited)
-        providerErrors = less(providerErrors, other.providerErrors)
-        latencyCount = less(latencyCount, other.latencyCount)
-        latencySumMicros = less(latencySumMicros, other.latencySumMicros)
-        inputSum = less(inputSum, other.inputSum)
-        outputSum = less(outputSum, other.outputSum)
-        for i in statusClasses.indices { statusClasses[i] = less(statusClasses[i], other.statusClasses[i]) }
-        for i in histogram.indices { histogram[i] = less(histogram[i], other.histogram[i]) }
+        for field in Self.layout { self[field.slot] = max(0, self[field.slot].subtractingSaturated(other[field.slot])) }
     }
 
     static func statusClass(_ code: Int?) -> Int {
@@ -109,43 +123,71 @@ public struct BucketCounts: Equatable, Sendable {
 
     // MARK: - Hash fields
 
-    /// The Redis hash field names, in a fixed order; `fields` and `init(fields:)` round-trip.
-    public static let fieldNames: [String] = {
-        var names = ["calls", "ok", "fail", "lat_n", "lat_us", "in", "out"]
-        names += ["s0", "s1", "s2", "s3", "s4", "s5", "sx"]
-        names += (0...LatencyBuckets.bounds.count).map { "h\($0)" }
-        names += ["cli", "rl", "prov"]
-        return names
+    /// Where a stored field lives.
+    enum Slot: @unchecked Sendable {  // key paths are immutable
+        case scalar(WritableKeyPath<BucketCounts, Int64>)
+        case status(Int)
+        case latency(Int)
+        case ttft(Int)
+    }
+
+    subscript(slot: Slot) -> Int64 {
+        get {
+            switch slot {
+            case let .scalar(k): return self[keyPath: k]
+            case let .status(i): return statusClasses[i]
+            case let .latency(i): return histogram[i]
+            case let .ttft(i): return ttftHistogram[i]
+            }
+        }
+        set {
+            switch slot {
+            case let .scalar(k): self[keyPath: k] = newValue
+            case let .status(i): statusClasses[i] = newValue
+            case let .latency(i): histogram[i] = newValue
+            case let .ttft(i): ttftHistogram[i] = newValue
+            }
+        }
+    }
+
+    /// Every stored field, in a fixed order: its Redis name and its place. Names beginning with `h`
+    /// are the latency histogram's and with `s` the status classes' (`fieldIndex` relies on it);
+    /// new fields go at the end.
+    static let layout: [(name: String, slot: Slot)] = {
+        var out: [(String, Slot)] = [("calls", .scalar(\.calls)), ("ok", .scalar(\.successes)), ("fail", .scalar(\.failures)),
+                                     ("lat_n", .scalar(\.latencyCount)), ("lat_us", .scalar(\.latencySumMicros)),
+                                     ("in", .scalar(\.inputSum)), ("out", .scalar(\.outputSum))]
+        out += ["s0", "s1", "s2", "s3", "s4", "s5", "sx"].enumerated().map { ($1, .status($0)) }
+        out += (0...LatencyBuckets.bounds.count).map { ("h\($0)", .latency($0)) }
+        out += [("cli", .scalar(\.clientErrors)), ("rl", .scalar(\.rateLimited)), ("prov", .scalar(\.providerErrors))]
+        out += [("tk_n", .scalar(\.tokenCalls)), ("tk_in", .scalar(\.inputTokens)), ("tk_out", .scalar(\.outputTokens)),
+                ("tk_cache", .scalar(\.cachedInputTokens)), ("cost_n", .scalar(\.costCalls)), ("cost_nusd", .scalar(\.costNanos)),
+                ("ttft_n", .scalar(\.ttftCount)), ("ttft_us", .scalar(\.ttftSumMicros))]
+        out += (0...LatencyBuckets.bounds.count).map { ("t\($0)", .ttft($0)) }
+        return out
     }()
 
+    /// The Redis hash field names, in `layout` order.
+    public static let fieldNames: [String] = layout.map(\.name)
+
     /// Field values in `fieldNames` order.
-    public var fieldValues: [Int64] {
-        [calls, successes, failures, latencyCount, latencySumMicros, inputSum, outputSum]
-            + statusClasses + histogram + [clientErrors, rateLimited, providerErrors]
-    }
+    public var fieldValues: [Int64] { Self.layout.map { self[$0.slot] } }
 
     /// Rebuilds counts from values in `fieldNames` order (an HMGET of `fieldNames`); missing ones are 0.
     public init(values: [Int64?]) {
         self.init()
-        func v(_ i: Int) -> Int64 { i < values.count ? values[i] ?? 0 : 0 }
-        calls = v(0); successes = v(1); failures = v(2); latencyCount = v(3); latencySumMicros = v(4)
-        inputSum = v(5); outputSum = v(6)
-        for i in statusClasses.indices { statusClasses[i] = v(7 + i) }
-        for i in histogram.indices { histogram[i] = v(7 + statusClasses.count + i) }
-        let c = 7 + statusClasses.count + histogram.count
-        clientErrors = v(c); rateLimited = v(c + 1); providerErrors = v(c + 2)
+        for (i, field) in Self.layout.enumerated() where i < values.count { self[field.slot] = values[i] ?? 0 }
     }
 
     /// Rebuilds counts from an HGETALL reply (name, value, name, value...); unknown fields are
     /// ignored. Names are matched as bytes: reports read thousands of buckets.
     public init(hash items: [RedisReply]) {
-        var values = [Int64?](repeating: nil, count: Self.fieldNames.count)
+        self.init()
         var i = 0
         while i + 1 < items.count {
-            if case let .string(name) = items[i], let index = Self.fieldIndex(name) { values[index] = items[i + 1].integer }
+            if case let .string(name) = items[i], let index = Self.fieldIndex(name) { self[Self.layout[index].slot] = items[i + 1].integer ?? 0 }
             i += 2
         }
-        self.init(values: values)
     }
 
     /// The index in `fieldNames` of a field name, from its bytes.
@@ -182,18 +224,7 @@ public struct BucketCounts: Equatable, Sendable {
     /// Rebuilds counts from a hash read back from Redis; unknown fields are ignored.
     public init(fields: [String: Int64]) {
         self.init()
-        calls = fields["calls"] ?? 0
-        successes = fields["ok"] ?? 0
-        failures = fields["fail"] ?? 0
-        latencyCount = fields["lat_n"] ?? 0
-        latencySumMicros = fields["lat_us"] ?? 0
-        inputSum = fields["in"] ?? 0
-        outputSum = fields["out"] ?? 0
-        for i in statusClasses.indices { statusClasses[i] = fields[Self.fieldNames[7 + i]] ?? 0 }
-        for i in histogram.indices { histogram[i] = fields["h\(i)"] ?? 0 }
-        clientErrors = fields["cli"] ?? 0
-        rateLimited = fields["rl"] ?? 0
-        providerErrors = fields["prov"] ?? 0
+        for field in Self.layout { self[field.slot] = fields[field.name] ?? 0 }
     }
 }
 

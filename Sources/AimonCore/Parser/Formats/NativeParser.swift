@@ -1,6 +1,7 @@
 /// The seed's record, one JSON object a line (DESIGN.md):
 /// `timestamp, user_id, work_order_id, model_name, endpoint, success, response_time, status_code,
-/// error_message, input_length, output_length`. Unknown fields are validated and ignored.
+/// error_message, input_length, output_length`, and the LLM fields `input_tokens, output_tokens,
+/// cached_input_tokens, cost, ttft, deployment`. Unknown fields are validated and ignored.
 public final class NativeParser: LineParser {
     private let cache = StringCache()
     private let limits: RecordLimits
@@ -30,6 +31,12 @@ public final class NativeParser: LineParser {
         var errorMessage: String?
         var inputLength = 0
         var outputLength = 0
+        var inputTokens: Int?
+        var outputTokens: Int?
+        var cachedInputTokens: Int?
+        var cost: Double?
+        var ttft: Double?
+        var deployment: String?
         // The failure of each field's value; a key written twice counts by its later value (as in the
         // mapped parser), failure included. Reported only once the whole line is known to be JSON.
         var failures = FieldFailures()
@@ -90,6 +97,34 @@ public final class NativeParser: LineParser {
             case .errorMessage: errorMessage = try s.readOptionalString(&failure)
             case .inputLength: inputLength = try s.readOptionalCount(&failure) ?? 0
             case .outputLength: outputLength = try s.readOptionalCount(&failure) ?? 0
+            case .inputTokens: inputTokens = try s.readOptionalCount(&failure)
+            case .outputTokens: outputTokens = try s.readOptionalCount(&failure)
+            case .cachedInputTokens: cachedInputTokens = try s.readOptionalCount(&failure)
+            case .cost:
+                cost = nil
+                switch try s.peekKind() {
+                case .number:
+                    let value = s.doubleValue(try s.readNumberToken())  // bad syntax fails the line at once
+                    do throws(ParseFailure) { cost = try RecordLimits.cost(value) } catch { failure = error }
+                case .null: try s.readNull()
+                default: failure = .wrongType; try s.skipValue()
+                }
+            case .ttft:
+                ttft = nil
+                switch try s.peekKind() {
+                case .number:
+                    let value = s.doubleValue(try s.readNumberToken())
+                    do throws(ParseFailure) { ttft = try limits.latency(value) } catch { failure = error }
+                case .null: try s.readNull()
+                default: failure = .wrongType; try s.skipValue()
+                }
+            case .deployment:
+                if try s.peekKind() == .string {
+                    let t = try s.readString()
+                    deployment = s.isBlank(t) ? nil : s.string(t, cache: cache)
+                } else {
+                    deployment = try s.readOptionalString(&failure)
+                }
             case .other: try s.skipValue(); return
             }
             failures[field] = failure
@@ -105,21 +140,25 @@ public final class NativeParser: LineParser {
             timestamp: timestamp, userID: userID, workOrderID: workOrderID, model: model,
             endpoint: endpoint, outcome: ok ? .success : CallOutcome.ofFailure(status: statusCode, message: errorMessage),
             responseTime: responseTime, statusCode: statusCode,
-            errorMessage: ok ? nil : errorMessage, inputLength: inputLength, outputLength: outputLength)
+            errorMessage: ok ? nil : errorMessage, inputLength: inputLength, outputLength: outputLength,
+            inputTokens: inputTokens, outputTokens: outputTokens, cachedInputTokens: cachedInputTokens, cost: cost,
+            ttft: ttft, deployment: deployment)
     }
 }
 
 /// The native format's field names, matched without allocating.
 enum NativeField: Int {
     case timestamp, userID, workOrderID, model, endpoint, success, responseTime, statusCode
-    case errorMessage, inputLength, outputLength, other
+    case errorMessage, inputLength, outputLength
+    case inputTokens, outputTokens, cachedInputTokens, cost, ttft, deployment, other
 }
 
 /// The failure of each native field's value, on the stack (the parser runs for every line).
 struct FieldFailures {
     private var slots: (ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?,
+                        ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?,
                         ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?, ParseFailure?)
-        = (nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+        = (nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
     private var any = false
 
     subscript(field: NativeField) -> ParseFailure? {
@@ -147,14 +186,17 @@ extension JSONScanner {
     @inline(__always) func fieldName(_ key: StringToken) -> NativeField {
         if key.hasEscapes { return fieldNameSlow(key) }
         let n = key.end - key.start
-        guard n >= 7, n <= 13 else { return .other }
-        // Every native key is 7 to 13 bytes: its first and last 4 or 8 bytes (overlapping) identify it.
+        guard n >= 4, n <= 19 else { return .other }
+        // Every native key is 4 to 19 bytes: its first and last 4 or 8 bytes (overlapping) identify
+        // it; the one key over 16 bytes is checked whole.
         let p = UnsafeRawPointer(bytes.baseAddress! + key.start)
         if n < 8 {
             let w = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) << 32
-            switch w {
-            case 0x64695F7272657375: return .userID  // "user" + "r_id"
-            case 0x7373656363637573: return .success  // "succ" + "cess"
+            switch (w, n) {
+            case (0x64695F7272657375, 7): return .userID  // "user" + "r_id"
+            case (0x7373656363637573, 7): return .success  // "succ" + "cess"
+            case (0x74736F6374736F63, 4): return .cost
+            case (0x7466747474667474, 4): return .ttft
             default: return .other
             }
         }
@@ -171,6 +213,12 @@ extension JSONScanner {
         case (0x656D5F726F727265, 0x6567617373656D5F, 13): return .errorMessage  // error_message
         case (0x656C5F7475706E69, 0x6874676E656C5F74, 12): return .inputLength  // input_length
         case (0x6C5F74757074756F, 0x6874676E656C5F74, 13): return .outputLength  // output_length
+        case (0x6F745F7475706E69, 0x736E656B6F745F74, 12): return .inputTokens  // input_tokens
+        case (0x745F74757074756F, 0x736E656B6F745F74, 13): return .outputTokens  // output_tokens
+        case (0x656D796F6C706564, 0x746E656D796F6C70, 10): return .deployment  // deployment
+        case (0x695F646568636163, 0x736E656B6F745F74, 19):  // cached_input_tokens: bytes 8..<11 too
+            return p.load(fromByteOffset: 8, as: UInt8.self) == 0x6E && p.load(fromByteOffset: 9, as: UInt8.self) == 0x70
+                && p.load(fromByteOffset: 10, as: UInt8.self) == 0x75 ? .cachedInputTokens : .other
         default: return .other
         }
     }

@@ -13,16 +13,24 @@ extension LogFormat {
                 .timestamp: p("timestamp"), .model: p("model_name"), .userID: p("user_id"), .workOrderID: p("work_order_id"),
                 .endpoint: p("endpoint"), .statusCode: p("status_code"), .responseTime: p(.seconds, "response_time"),
                 .errorMessage: p("error_message"), .inputLength: p("input_length"), .outputLength: p("output_length"),
+                .inputTokens: p("input_tokens"), .outputTokens: p("output_tokens"), .cachedInputTokens: p("cached_input_tokens"),
+                .cost: p("cost"), .ttft: p(.seconds, "ttft"), .deployment: p("deployment"),
             ])
         case .litellm:
             // StandardLoggingPayload. response_time is the time to first token when streaming: the
-            // latency is endTime - startTime.
+            // latency is endTime - startTime. completionStartTime is the first chunk of a streamed
+            // call, and equals endTime for the others (no TTFT then). The deployment is the
+            // api_base that served the call (model_id, the deployment's id, without one).
             return FieldMapping(fields: [
                 .timestamp: p(.seconds, "startTime"), .model: p("model_group", "model"),
                 .userID: p("end_user", "metadata.user_api_key_user_id"), .endpoint: p("call_type"),
                 .statusCode: p("error_information.error_code"),
                 .responseTime: F(paths: [], unit: .seconds, span: .init(start: JSONPath("startTime"), end: JSONPath("endTime"))),
-                .errorMessage: p("error_str"), .inputLength: p("prompt_tokens"), .outputLength: p("completion_tokens"),
+                .errorMessage: p("error_str"), .inputTokens: p("prompt_tokens"), .outputTokens: p("completion_tokens"),
+                .cost: p("response_cost"),
+                .ttft: F(paths: [], unit: .seconds, span: .init(start: JSONPath("startTime"), end: JSONPath("completionStartTime"),
+                                                                 before: JSONPath("endTime"))),
+                .deployment: p("api_base", "model_id"),
             ])
         case .nginx:
             // The log_format of Docs/formats.md; `status` is what the client got, request_time the
@@ -32,7 +40,8 @@ extension LogFormat {
                 .userID: p("user", "user_id"), .workOrderID: p("work_order", "work_order_id"), .endpoint: p("uri", "request_uri"),
                 .statusCode: p("status", "upstream_status"), .responseTime: p(.seconds, "request_time"),
                 .errorMessage: p("error", "error_message"),
-                .inputLength: p("input_tokens", "prompt_tokens"), .outputLength: p("output_tokens", "completion_tokens"),
+                .inputTokens: p("input_tokens", "prompt_tokens"), .outputTokens: p("output_tokens", "completion_tokens"),
+                .deployment: p("upstream_addr", "upstream"),  // the last try of a list
             ])
         case .kong:
             // file-log with the AI Proxy plugin: `ai.proxy` since Kong 3.9, `ai.<plugin name>` (e.g.
@@ -43,8 +52,10 @@ extension LogFormat {
                 .timestamp: p(.milliseconds, "started_at"), .model: p("ai.*.meta.request_model", "route.name"),
                 .userID: p("consumer.username", "consumer.custom_id", "consumer.id"), .endpoint: p("request.uri"),
                 .statusCode: p("response.status"), .responseTime: p(.milliseconds, "latencies.request"),
-                .inputLength: p("ai.*.usage.prompt_tokens", "ai.*.usage.prompt_token"),
-                .outputLength: p("ai.*.usage.completion_tokens", "ai.*.usage.completion_token"),
+                .inputTokens: p("ai.*.usage.prompt_tokens", "ai.*.usage.prompt_token"),
+                .outputTokens: p("ai.*.usage.completion_tokens", "ai.*.usage.completion_token"),
+                .cost: p("ai.*.usage.cost"), .ttft: p(.milliseconds, "ai.*.usage.time_to_first_token"),
+                .deployment: p("ai.*.meta.provider_name"),
             ])
         case .envoy:
             // Envoy AI Gateway's JSON access log (Envoy Gateway's default fields + genai_*).
@@ -53,14 +64,16 @@ extension LogFormat {
                 .userID: p("x-user-id", "user_id"), .endpoint: p("x-envoy-origin-path", "path"),
                 .statusCode: p("response_code"), .responseTime: p(.milliseconds, "duration"),
                 .errorMessage: p("upstream_transport_failure_reason", "response_code_details"),
-                .inputLength: p("genai_tokens_input"), .outputLength: p("genai_tokens_output"),
+                .inputTokens: p("genai_tokens_input"), .outputTokens: p("genai_tokens_output"),
+                .deployment: p("upstream_host", "upstream_cluster"),
             ])
         case .openaiGateway:
             // one-api / new-api request log rows (`logs` table) as JSON lines.
             return FieldMapping(fields: [
                 .timestamp: p(.seconds, "created_at"), .model: p("model_name"), .userID: p("user_id", "username"),
                 .endpoint: p("token_name"), .responseTime: p(.seconds, "use_time"), .errorMessage: p("content"),
-                .inputLength: p("prompt_tokens"), .outputLength: p("completion_tokens"),
+                .inputTokens: p("prompt_tokens"), .outputTokens: p("completion_tokens"),
+                .deployment: p("channel_name", "channel_id", "channel"),
             ])
         }
     }
