@@ -7,8 +7,23 @@ public struct GatewayLog {
     public struct Truth: Equatable {
         public var calls: Int64 = 0
         public var byOutcome: [CallOutcome: Int64] = [:]
+        /// LiteLLM only: tokens, cost (nano-USD, as stored) and time to first token (µs, as stored)
+        /// of the calls that carried them.
+        public var tokenCalls: Int64 = 0
+        public var inputTokens: Int64 = 0
+        public var outputTokens: Int64 = 0
+        public var costCalls: Int64 = 0
+        public var costNanos: Int64 = 0
+        public var ttftCount: Int64 = 0
+        public var ttftMicros: Int64 = 0
         public init() {}
     }
+
+    /// USD per token (input, output) as LiteLLM's price map gives them; a model without a price
+    /// (self-hosted) costs 0, as LiteLLM logs it.
+    public static let prices: [String: (Double, Double)] = [
+        "gpt-4o": (2.5e-6, 10e-6), "gpt-4o-mini": (0.15e-6, 0.6e-6), "claude-3-5-sonnet": (3e-6, 15e-6), "mistral-large": (2e-6, 6e-6),
+    ]
 
     public let format: LogFormat
     public var models: [String]
@@ -61,9 +76,28 @@ public struct GatewayLog {
         case .native:
             return "{\"timestamp\":\"\(SampleLog.rfc3339(time))\",\"user_id\":\"\(user)\",\"model_name\":\"\(model)\",\"endpoint\":\"/v1/chat/completions\",\"success\":\(ok),\"response_time\":\(latency),\"status_code\":\(status),\"error_message\":\(ok ? "null" : "\"HTTP \(status) from provider\""),\"input_length\":\(input),\"output_length\":\(output)}\n"
         case .litellm:
+            // As the proxy logs them: a failure has 0 tokens and costs 0; an unpriced model costs 0;
+            // a streamed call's completionStartTime is its first chunk, the others' is endTime.
+            let (prompt, completion) = ok ? (input, output) : (0, 0)
+            let price = Self.prices[model]
+            let cost = price.map { Double(prompt) * $0.0 + Double(completion) * $0.1 } ?? 0
+            let streamed = rng.next() % 3 == 0
+            let end = time + latency
+            let firstChunk = streamed ? time + ((latency * (0.1 + 0.5 * rng.nextDouble())) * 1000).rounded() / 1000 : end
+            var tr = truth[model]!
+            tr.tokenCalls += 1
+            tr.inputTokens += Int64(prompt)
+            tr.outputTokens += Int64(completion)
+            tr.costCalls += 1
+            tr.costNanos += BucketCounts.nanos(cost)
+            if firstChunk < end {
+                tr.ttftCount += 1
+                tr.ttftMicros += Int64(clamping: ((firstChunk - time) * 1_000_000).rounded())
+            }
+            truth[model] = tr
             let error = ok ? "\"error_str\":null,\"error_information\":null"
                 : "\"error_str\":\"litellm.APIError: provider returned \(status)\",\"error_information\":{\"error_code\":\"\(status)\",\"error_class\":\"APIError\",\"llm_provider\":\"openai\"}"
-            return "{\"id\":\"chatcmpl-\(count)\",\"trace_id\":\"\(rng.next() % 1_000_000_000)\",\"call_type\":\"acompletion\",\"stream\":false,\"response_cost\":0.00042,\"status\":\"\(ok ? "success" : "failure")\",\"status_fields\":{\"llm_api_status\":\"\(ok ? "success" : "failure")\",\"guardrail_status\":\"not_run\"},\"total_tokens\":\(input + output),\"prompt_tokens\":\(input),\"completion_tokens\":\(output),\"startTime\":\(time),\"endTime\":\(time + latency),\"completionStartTime\":\(time + latency / 3),\"response_time\":\(latency),\"model_map_information\":{\"model_map_key\":\"\(model)\",\"model_map_value\":null},\"model\":\"openai/\(model)\",\"model_id\":\"deployment-\(model)\",\"model_group\":\"\(model)\",\"custom_llm_provider\":\"openai\",\"api_base\":\"https://api.openai.com/v1\",\"metadata\":{\"user_api_key_hash\":\"88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b\",\"user_api_key_alias\":null,\"user_api_key_team_id\":\"team-1\",\"user_api_key_org_id\":null,\"user_api_key_user_id\":\"\(user)\",\"user_api_key_team_alias\":\"platform\",\"spend_logs_metadata\":null,\"requester_ip_address\":\"10.0.0.12\",\"requester_metadata\":{}},\"cache_hit\":false,\"cache_key\":null,\"saved_cache_cost\":0.0,\"request_tags\":[\"prod\"],\"end_user\":null,\"requester_ip_address\":\"10.0.0.12\",\"messages\":\"redacted-by-litellm\",\"response\":\"redacted-by-litellm\",\(error),\"model_parameters\":{\"temperature\":0.2,\"max_tokens\":1024},\"hidden_params\":{\"model_id\":\"deployment-\(model)\",\"cache_key\":null,\"api_base\":\"https://api.openai.com/v1\",\"response_cost\":\"0.00042\",\"additional_headers\":{\"x_ratelimit_remaining_requests\":4999,\"x_ratelimit_remaining_tokens\":799000}}}\n"
+            return "{\"id\":\"chatcmpl-\(count)\",\"trace_id\":\"\(rng.next() % 1_000_000_000)\",\"call_type\":\"acompletion\",\"stream\":\(streamed),\"response_cost\":\(cost),\"status\":\"\(ok ? "success" : "failure")\",\"status_fields\":{\"llm_api_status\":\"\(ok ? "success" : "failure")\",\"guardrail_status\":\"not_run\"},\"total_tokens\":\(prompt + completion),\"prompt_tokens\":\(prompt),\"completion_tokens\":\(completion),\"startTime\":\(time),\"endTime\":\(end),\"completionStartTime\":\(firstChunk),\"response_time\":\(latency),\"model_map_information\":{\"model_map_key\":\"\(model)\",\"model_map_value\":null},\"model\":\"openai/\(model)\",\"model_id\":\"deployment-\(model)\",\"model_group\":\"\(model)\",\"custom_llm_provider\":\"openai\",\"api_base\":\"https://api.openai.com/v1\",\"metadata\":{\"user_api_key_hash\":\"88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b\",\"user_api_key_alias\":null,\"user_api_key_team_id\":\"team-1\",\"user_api_key_org_id\":null,\"user_api_key_user_id\":\"\(user)\",\"user_api_key_team_alias\":\"platform\",\"spend_logs_metadata\":null,\"requester_ip_address\":\"10.0.0.12\",\"requester_metadata\":{}},\"cache_hit\":false,\"cache_key\":null,\"saved_cache_cost\":0.0,\"request_tags\":[\"prod\"],\"end_user\":null,\"requester_ip_address\":\"10.0.0.12\",\"messages\":\"redacted-by-litellm\",\"response\":\"redacted-by-litellm\",\(error),\"model_parameters\":{\"temperature\":0.2,\"max_tokens\":1024},\"hidden_params\":{\"model_id\":\"deployment-\(model)\",\"cache_key\":null,\"api_base\":\"https://api.openai.com/v1\",\"response_cost\":\"\(cost)\",\"additional_headers\":{\"x_ratelimit_remaining_requests\":4999,\"x_ratelimit_remaining_tokens\":799000}}}\n"
         case .nginx:
             let upstream = outcome == .providerError ? "\"504, \(status)\"" : "\"\(status)\""
             return "{\"time\":\"\(SampleLog.rfc3339(time))\",\"request_id\":\"\(rng.next() % 1_000_000_000)\",\"status\":\(status),\"request_time\":\(latency),\"upstream_status\":\(upstream),\"upstream_response_time\":\"\(latency)\",\"uri\":\"/v1/chat/completions\",\"model\":\"\(model)\",\"user\":\"\(user)\",\"work_order\":\"-\",\"input_tokens\":\"\(input)\",\"output_tokens\":\"\(output)\"}\n"

@@ -27,6 +27,7 @@ enum StatsTable {
                        plain, plain, plain, bad ? red : plain, levelPaint])
         }
         var out = table.render()
+        out += llmTable(reports)
         out.append("")
         out.append("levels:")
         for r in reports { out.append("  \(ModelRegistry.label(r.model)): \(r.level.0.rawValue), \(r.level.1)") }
@@ -43,6 +44,25 @@ enum StatsTable {
                    + "(by default client errors are left out: Docs/formats.md)")
         return out.joined(separator: "\n")
     }
+
+    /// Tokens, cost and time to first token, for the models whose calls carried any (a column is
+    /// "-" where none did).
+    static func llmTable(_ reports: [ModelPerformance]) -> [String] {
+        let rows = reports.filter { $0.counts.tokenCalls > 0 || $0.counts.costCalls > 0 || $0.counts.ttftCount > 0 }
+        guard !rows.isEmpty else { return [] }
+        var table = TextTable(["MODEL", "IN TOKENS", "OUT TOKENS", "CACHED", "COST", "TTFT AVG", "TTFT P50", "TTFT P95", "STREAMED"])
+        for r in rows {
+            let c = r.counts
+            let tokens = c.tokenCalls > 0
+            table.add([ModelRegistry.label(r.model), tokens ? String(c.inputTokens) : "-", tokens ? String(c.outputTokens) : "-",
+                       tokens ? String(c.cachedInputTokens) : "-", c.cost.map(usd) ?? "-", c.avgTTFT.map(seconds) ?? "-",
+                       LatencyBuckets.quantile(0.5, of: c.ttftHistogram).map(seconds) ?? "-",
+                       LatencyBuckets.quantile(0.95, of: c.ttftHistogram).map(seconds) ?? "-", String(c.ttftCount)])
+        }
+        return [""] + table.render()
+    }
+
+    static func usd(_ v: Double) -> String { "$" + (v >= 100 ? fixed(v, 2) : v >= 1 ? fixed(v, 3) : fixed(v, 6)) }
 
     static func percent(_ v: Double) -> String { fixed(v * 100, 2) + "%" }
 

@@ -34,6 +34,15 @@ struct SystemReport: ParsableCommand {
         out.append("latency        avg \(o.avgResponseTime.map(StatsTable.seconds) ?? "no data"), p50 \(o.latency(quantile: 0.5).map(StatsTable.seconds) ?? "no data"), "
                    + "p95 \(o.latency(quantile: 0.95).map(StatsTable.seconds) ?? "no data"), p99 \(o.latency(quantile: 0.99).map(StatsTable.seconds) ?? "no data")")
         out.append("unique users   \(r.uniqueUsers) (estimated, ~0.8%)")
+        let c = o.counts
+        if c.tokenCalls > 0 {
+            out.append("tokens         \(c.inputTokens) in (\(c.cachedInputTokens) cached), \(c.outputTokens) out, over \(c.tokenCalls) calls")
+        }
+        if let cost = c.cost { out.append("cost           \(StatsTable.usd(cost)) over \(c.costCalls) calls") }
+        if let avg = c.avgTTFT {
+            out.append("first token    avg \(StatsTable.seconds(avg)), p50 \(LatencyBuckets.quantile(0.5, of: c.ttftHistogram).map(StatsTable.seconds) ?? "-"), "
+                       + "p95 \(LatencyBuckets.quantile(0.95, of: c.ttftHistogram).map(StatsTable.seconds) ?? "-") over \(c.ttftCount) streamed calls")
+        }
         if !r.modelDistribution.isEmpty {
             out.append("")
             var table = TextTable(["MODEL", "CALLS", "SHARE"])

@@ -30,7 +30,8 @@ struct Trend: ParsableCommand {
         if json { print(answer.json.pretty); return }
         guard case let .trend(rows) = answer else { return }
         let top = rows.map(\.counts.calls).max() ?? 0
-        var table = TextTable(["DATE", "CALLS", "SUCCESS", "AVG", "P95", ""])
+        let costs = rows.contains { $0.counts.costCalls > 0 }
+        var table = TextTable(["DATE", "CALLS", "SUCCESS", "AVG", "P95"] + (costs ? ["COST"] : []) + [""])
         for r in rows {
             let bad = r.successRate.map { $0 < 0.95 } ?? false
             let width = top > 0 ? Int((Double(r.counts.calls) / Double(top) * 30).rounded()) : 0
@@ -38,10 +39,11 @@ struct Trend: ParsableCommand {
             let plain: (String) -> String = { $0 }
             let red: (String) -> String = { TerminalStyle.red($0) }
             table.add([r.date, String(r.counts.calls), r.successRate.map(StatsTable.percent) ?? "no data",
-                       r.avgResponseTime.map(StatsTable.seconds) ?? "no data", r.p95.map(StatsTable.seconds) ?? "no data", bar],
-                      paint: [plain, plain, bad ? red : plain, plain, plain, bad ? red : plain])
+                       r.avgResponseTime.map(StatsTable.seconds) ?? "no data", r.p95.map(StatsTable.seconds) ?? "no data"]
+                      + (costs ? [r.counts.cost.map(StatsTable.usd) ?? "-"] : []) + [bar],
+                      paint: [plain, plain, bad ? red : plain, plain, plain] + (costs ? [plain] : []) + [bad ? red : plain])
         }
         print((["\(model.map { "model \($0)" } ?? "all models"), last \(days) days (UTC), oldest first:"]
-               + table.render(leftAligned: [0, 5])).joined(separator: "\n"))
+               + table.render(leftAligned: [0, costs ? 6 : 5])).joined(separator: "\n"))
     }
 }

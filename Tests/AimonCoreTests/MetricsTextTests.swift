@@ -14,6 +14,10 @@ import Testing
         c.histogram[0] = 1  // <= 10 ms
         c.histogram[5] = 2  // <= 320 ms
         f.calls["we\"ird\\name\n"] = c
+        var llm = BucketCounts()
+        llm.add(APICall(model: "l", responseTime: 2, inputTokens: 100, outputTokens: 20, cachedInputTokens: 60, cost: 0.0125, ttft: 0.3))
+        llm.add(APICall(model: "l", responseTime: 1, inputTokens: 10, cost: 0.0005))
+        f.calls["l"] = llm
         f.ingest.lines = 10
         let text = MetricsText.render(f, version: "9.9")
         #expect(text.contains(#"aimon_calls_total{class="success",model="we\"ird\\name\n"} 2"#))
@@ -26,6 +30,13 @@ import Testing
         #expect(text.contains("aimon_log_lines_total 10\n"))
         #expect(text.contains("# TYPE aimon_call_duration_seconds histogram\n"))
         #expect(text.contains(#"aimon_build_info{version="9.9"} 1"#))
+        #expect(text.contains(#"aimon_tokens_total{kind="input",model="l"} 110"#))
+        #expect(text.contains(#"aimon_tokens_total{kind="cached_input",model="l"} 60"#))
+        #expect(text.contains(#"aimon_cost_usd_total{model="l"} 0.013"#))
+        #expect(text.contains(#"aimon_time_to_first_token_seconds_bucket{le="0.32",model="l"} 1"#))
+        #expect(text.contains(#"aimon_time_to_first_token_seconds_bucket{le="0.16",model="l"} 0"#))
+        #expect(text.contains(#"aimon_time_to_first_token_seconds_count{model="l"} 1"#))
+        #expect(!text.contains(#"aimon_tokens_total{kind="input",model="we"#))  // no tokens: no series
     }
 
     @Test func healthSaysWhyNot() {

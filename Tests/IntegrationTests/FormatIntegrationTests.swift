@@ -44,6 +44,48 @@ import Testing
         #expect(table.status == 0 && table.stdout.contains("PROVIDER") && table.stdout.contains("RATE LTD") && table.stdout.contains("CLIENT"))
     }
 
+    /// A LiteLLM log as the proxy writes it (failures with 0 tokens and 0 cost, an unpriced model at
+    /// cost 0, streamed calls whose completionStartTime comes before endTime): per model, the token
+    /// sums, the cost and the time to first token in `aimon stats --json` equal the truth exactly,
+    /// and `system` has their totals.
+    @Test func liteLLMTokensCostAndTimeToFirstTokenAreExact() throws {
+        let ws = Workspace()
+        var log = GatewayLog(format: .litellm, seed: 23)
+        let now = Date().timeIntervalSince1970
+        let lines = (0..<4000).map { log.line(at: now - 4000 + Double($0) * 0.9) }
+        ws.writeLog("gw.jsonl", lines)
+        let config = ws.writeConfig(redis: RedisServer.shared.url, source: "    format: litellm")
+        let replay = try runAimon(["replay", "--config", config, ws.path("gw.jsonl")])
+        #expect(replay.status == 0 && replay.stdout.contains("4000 lines, 4000 records, 0 bad"), "\(replay.stdout) \(replay.stderr)")
+        let stats = try statsJSON(config: config, hours: 2)
+        #expect(stats.count == log.truth.count)
+        var total = GatewayLog.Truth()
+        for s in stats {
+            let model = s["model_name"] as? String ?? ""
+            let truth = try #require(log.truth[model])
+            let tokens = s["tokens"] as? [String: Any]
+            #expect(Self.int(tokens?["input"]) == truth.inputTokens, "\(model)")
+            #expect(Self.int(tokens?["output"]) == truth.outputTokens, "\(model)")
+            #expect(Self.int(tokens?["calls"]) == truth.tokenCalls, "\(model)")
+            let cost = (s["cost_usd"] as? NSNumber)?.doubleValue ?? -1
+            #expect(BucketCounts.nanos(cost) == truth.costNanos, "\(model): \(cost)")
+            if GatewayLog.prices[model] == nil { #expect(cost == 0, "\(model) has no price") }
+            let ttft = s["ttft"] as? [String: Any]
+            #expect(Self.int(ttft?["calls"]) == truth.ttftCount, "\(model)")
+            let avg = (ttft?["avg"] as? NSNumber)?.doubleValue ?? -1
+            #expect(abs(avg - Double(truth.ttftMicros) / Double(truth.ttftCount) / 1e6) < 1e-6, "\(model)")
+            #expect(truth.ttftCount > 0 && truth.ttftCount < truth.calls)  // some streamed, not all
+            total.inputTokens += truth.inputTokens
+            total.costNanos += truth.costNanos
+        }
+        let r = try runAimon(["system", "--config", config, "--hours", "2", "--json"])
+        let system = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(Self.int((system["tokens"] as? [String: Any])?["input"]) == total.inputTokens)
+        #expect(BucketCounts.nanos((system["cost_usd"] as? NSNumber)?.doubleValue ?? -1) == total.costNanos)
+        let table = try runAimon(["stats", "--config", config, "--hours", "2"])
+        #expect(table.stdout.contains("IN TOKENS") && table.stdout.contains("TTFT P95"), "\(table.stdout)")
+    }
+
     /// `check-config --sample` tries each source's format on its log: a fitting one reports its
     /// records by class and the first record; one that fits no line fails the check (78).
     @Test func checkConfigSamplesTheLogWithEachSourcesFormat() throws {

@@ -44,6 +44,27 @@ public enum MetricsText {
             out.sample("aimon_call_duration_seconds_sum", ["model": model], Double(c.latencySumMicros) / 1e6)
             out.sample("aimon_call_duration_seconds_count", ["model": model], Double(c.latencyCount))
         }
+        let llm = f.calls.sorted(by: { $0.key < $1.key })
+        var tokens: [([String: String], Double)] = []
+        for (model, c) in llm where c.tokenCalls > 0 {
+            for (kind, n) in [("input", c.inputTokens), ("output", c.outputTokens), ("cached_input", c.cachedInputTokens)] {
+                tokens.append((["model": model, "kind": kind], Double(n)))
+            }
+        }
+        out.metric("aimon_tokens_total", "counter", "Tokens of the calls committed, by model and kind (cached_input is part of input).", tokens)
+        out.metric("aimon_cost_usd_total", "counter", "Cost in USD of the calls committed that carried one, by model.",
+                   llm.filter { $0.value.costCalls > 0 }.map { (["model": $0.key], Double($0.value.costNanos) / 1e9) })
+        out.header("aimon_time_to_first_token_seconds", "histogram", "Time to the first token of streamed calls, by model.")
+        for (model, c) in llm where c.ttftCount > 0 {
+            var cumulative: Int64 = 0
+            for (i, bound) in LatencyBuckets.bounds.enumerated() {
+                cumulative += c.ttftHistogram[i]
+                out.sample("aimon_time_to_first_token_seconds_bucket", ["model": model, "le": Writer.number(bound)], Double(cumulative))
+            }
+            out.sample("aimon_time_to_first_token_seconds_bucket", ["model": model, "le": "+Inf"], Double(c.ttftCount))
+            out.sample("aimon_time_to_first_token_seconds_sum", ["model": model], Double(c.ttftSumMicros) / 1e6)
+            out.sample("aimon_time_to_first_token_seconds_count", ["model": model], Double(c.ttftCount))
+        }
 
         out.metric("aimon_alert_firing", "gauge", "1 for each alert firing (every aimon host's, from Redis).",
                    f.firing.sorted { $0.fingerprint < $1.fingerprint }.map { t in

@@ -76,6 +76,7 @@ public struct ModelPerformance: Equatable, Sendable {
             ("p95_response_time", latency(quantile: 0.95).map { .number($0, digits: 6) } ?? .null),
             ("p99_response_time", latency(quantile: 0.99).map { .number($0, digits: 6) } ?? .null),
             ("calls_per_minute", .number(callsPerMinute, digits: 3)),
+        ] + counts.llmJSON + [
             ("top_errors", .object(topErrors.map { ($0.message, .int($0.count)) })),
             ("window", .object([("from", .int(from)), ("to", .int(to)), ("bucket", .string(resolution == .minute ? "1m" : "1h"))])),
         ])

@@ -17,7 +17,7 @@ public struct DayPerformance: Sendable {
             ("success_rate", successRate.map { .number($0, digits: 6) } ?? .null),
             ("avg_response_time", avgResponseTime.map { .number($0, digits: 6) } ?? .null),
             ("p95_response_time", p95.map { .number($0, digits: 6) } ?? .null),
-        ])
+        ] + counts.llmJSON)
     }
 }
 

@@ -34,6 +34,7 @@ public struct SystemPerformance: Sendable {
             ("p50_response_time", o.latency(quantile: 0.5).map { .number($0, digits: 6) } ?? .null),
             ("p95_response_time", o.latency(quantile: 0.95).map { .number($0, digits: 6) } ?? .null),
             ("p99_response_time", o.latency(quantile: 0.99).map { .number($0, digits: 6) } ?? .null),
+        ] + o.counts.llmJSON + [
             ("window", .object([("from", .int(o.from)), ("to", .int(o.to)), ("bucket", .string(o.resolution == .minute ? "1m" : "1h"))])),
         ])
     }

@@ -61,6 +61,22 @@ public struct BucketCounts: Equatable, Sendable {
     public var cost: Double? { costCalls > 0 ? Double(costNanos) / 1e9 : nil }
     public var avgTTFT: Double? { ttftCount > 0 ? Double(ttftSumMicros) / Double(ttftCount) / 1e6 : nil }
 
+    /// The LLM figures of reports (Docs/reports.md), each `null` when no call in the window carried
+    /// it: `tokens` (input, output, cached input, and the calls that had counts), `cost_usd`, and
+    /// `ttft` (average, p50, p95 over the calls that had one, and their number).
+    public var llmJSON: [(String, JSONValue)] {
+        let tokens: JSONValue = tokenCalls == 0 ? .null : .object([
+            ("input", .int(inputTokens)), ("output", .int(outputTokens)), ("cached_input", .int(cachedInputTokens)), ("calls", .int(tokenCalls)),
+        ])
+        let ttft: JSONValue = ttftCount == 0 ? .null : .object([
+            ("avg", avgTTFT.map { .number($0, digits: 6) } ?? .null),
+            ("p50", LatencyBuckets.quantile(0.5, of: ttftHistogram).map { .number($0, digits: 6) } ?? .null),
+            ("p95", LatencyBuckets.quantile(0.95, of: ttftHistogram).map { .number($0, digits: 6) } ?? .null),
+            ("calls", .int(ttftCount)),
+        ])
+        return [("tokens", tokens), ("cost_usd", cost.map { .number($0, digits: 9) } ?? .null), ("ttft", ttft)]
+    }
+
     /// Failed calls by class, counted or not (JSON `failure_classes`).
     public var failureClassesJSON: JSONValue {
         .object([("client_error", .int(clientErrors)), ("rate_limited", .int(rateLimited)), ("provider_error", .int(providerErrors))])
