@@ -252,3 +252,46 @@ import Testing
         #expect(AlertTransition.format(12.345, .slowResponse) == "12.35 s")
     }
 }
+
+/// `slow_first_token`: judged on streamed calls only, by p95 or average.
+@Suite struct FirstTokenRuleTests {
+    /// `streamed` calls with first tokens at the given seconds, and `other` calls without one.
+    static func window(_ ttfts: [Double], other: Int64 = 0) -> WindowSnapshot {
+        var minutes = [WindowSnapshot.Minute](repeating: .init(), count: 10)
+        var c = BucketCounts()
+        for t in ttfts { c.add(APICall(model: "m", responseTime: t + 1, ttft: t)) }
+        for _ in 0..<other { c.add(APICall(model: "m", responseTime: 0.5)) }
+        minutes[9] = .init(calls: c.calls, successes: c.successes, failures: 0, latencyCount: c.latencyCount, latencySumMicros: c.latencySumMicros,
+                           ttftCount: c.ttftCount, ttftSumMicros: c.ttftSumMicros, ttftHistogram: c.ttftHistogram)
+        return WindowSnapshot(minutes: minutes)
+    }
+
+    @Test func p95OverStreamedCallsOnly() {
+        let rule = AlertRule(.slowFirstToken)
+        // 19 fast and one slow: p95 falls in the fast bucket; 20 calls are enough.
+        let mostlyFast = Self.window(Array(repeating: 0.3, count: 19) + [9], other: 500)
+        #expect(mostlyFast.observe(rule, now: 0).sample == 20)
+        #expect((mostlyFast.observe(rule, now: 0).value ?? 99) < 0.64)
+        // Half slow: p95 in the 5.12-10.24 s bucket, over the 3 s default.
+        let slow = Self.window(Array(repeating: 0.3, count: 10) + Array(repeating: 6, count: 10), other: 500)
+        let v = slow.observe(rule, now: 0).value ?? 0
+        #expect(v > 5.12 && v <= 10.24)
+        #expect(rule.breaches(v, rule.threshold))
+        // Calls without a first token are no evidence: 500 of them and 19 streamed do not make 20.
+        #expect(Self.window(Array(repeating: 6, count: 19), other: 500).observe(rule, now: 0).value == nil)
+        // The average, when asked for.
+        var avg = rule
+        avg.statistic = .avg
+        #expect(abs((slow.observe(avg, now: 0).value ?? 0) - 3.15) < 1e-9)
+    }
+
+    @Test func firesAndResolves() {
+        var engine = RuleEngine(rules: [AlertRule(.slowFirstToken)])
+        engine.rules[0].keepFiringFor = 0
+        let fired = engine.evaluate(model: "m", snapshot: Self.window(Array(repeating: 5, count: 30)), states: [:], now: 1000)
+        #expect(fired[0].transitions.map(\.kind) == [.firing])
+        #expect(fired[0].transitions[0].message.contains("time to first token"))
+        let resolved = engine.evaluate(model: "m", snapshot: Self.window(Array(repeating: 0.2, count: 30)), states: [.slowFirstToken: fired[0].new], now: 1060)
+        #expect(resolved[0].transitions.map(\.kind) == [.resolved])
+    }
+}

@@ -83,7 +83,8 @@ public final class AlertEvaluator {
         for attempt in 0..<2 where !pending.isEmpty {
             var lost: [String?] = []
             let minutes = WindowSnapshot.bucketCount(config.longestWindow)
-            for var subject in try store.read(pending, minutes: minutes, now: now, cache: &cache, refresh: refresh || attempt > 0, on: redis) {
+            for var subject in try store.read(pending, minutes: minutes, now: now, cache: &cache, refresh: refresh || attempt > 0,
+                                              firstToken: config.readsFirstToken, on: redis) {
                 if let m = subject.model, let runs = dirty[m], subject.snapshot.run != nil {
                     subject.snapshot.run!.ended = runs.map(\.ended)
                     subject.snapshot.run!.inside = runs.map(\.inside).max() ?? 0

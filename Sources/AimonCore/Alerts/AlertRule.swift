@@ -17,6 +17,10 @@ public struct AlertRule: Equatable, Sendable {
     public var repeatInterval: Double?
     public var severity: AlertSeverity
     public var scope: AlertScope
+    /// What `slow_first_token` compares with its threshold: the 95th percentile (estimated within
+    /// its histogram bucket, Docs/reports.md) or the average.
+    public var statistic: Statistic = .p95
+    public enum Statistic: String, Sendable { case p95, avg }
     /// Per-model settings that replace the rule's own (a slow model's own latency limit...).
     public var overrides: [String: Override] = [:]
 

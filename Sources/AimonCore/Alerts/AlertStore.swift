@@ -22,6 +22,8 @@ public struct AlertStore: Sendable {
     }
 
     static let minuteFields = ["calls", "ok", "fail", "lat_n", "lat_us"]
+    /// With `slow_first_token`: the streamed calls' count, sum and histogram too.
+    static let firstTokenFields = minuteFields + ["ttft_n", "ttft_us"] + (0...LatencyBuckets.bounds.count).map { "t\($0)" }
 
     /// Minute buckets already read, by subject and bucket start. A minute that is over changes only
     /// when a late line (or a lagging host) lands in it, so evaluations after batches reuse it and
@@ -29,6 +31,8 @@ public struct AlertStore: Sendable {
     public struct MinuteCache: Sendable {
         /// By subject: a model, or nil for all models.
         var values: [String?: [Int64: WindowSnapshot.Minute]] = [:]
+        /// Whether the cached minutes carry the TTFT fields.
+        var firstToken = false
         public init() {}
         public var count: Int { values.values.reduce(0) { $0 + $1.count } }
     }
@@ -36,7 +40,11 @@ public struct AlertStore: Sendable {
     /// Reads the last `minutes` minute buckets, the failure run and the alert states of each subject
     /// in one pipeline. Minutes before the previous one come from `cache` unless `refresh`.
     public func read(_ models: [String?], minutes: Int, now: Double, cache: inout MinuteCache, refresh: Bool,
-                     on redis: RedisConnection) throws(RedisError) -> [Subject] {
+                     firstToken: Bool = false, on redis: RedisConnection) throws(RedisError) -> [Subject] {
+        let fields = firstToken ? Self.firstTokenFields : Self.minuteFields
+        // Cached minutes read without the TTFT fields would hide them: read every minute again.
+        if firstToken && !cache.firstToken { cache = MinuteCache() }
+        cache.firstToken = firstToken
         let current = Int64(now) - WindowBatch.mod(Int64(now), 60)
         let first = current - Int64(minutes - 1) * 60
         let reusableBefore = refresh ? first : current - 60
@@ -44,7 +52,7 @@ public struct AlertStore: Sendable {
         for model in models {
             let cached = cache.values[model]
             for start in stride(from: first, through: current, by: 60) where start >= reusableBefore || cached?[start] == nil {
-                c.append(["HMGET", keys.bucket(model, .minute, start: start)], Self.minuteFields)
+                c.append(["HMGET", keys.bucket(model, .minute, start: start)], fields)
             }
             if let model { c.append("HMGET", keys.failureRun(model), "n", "last", "ended", "announced") }
             c.append("HGETALL", keys.alertStates(model))
@@ -59,7 +67,12 @@ public struct AlertStore: Sendable {
             for start in stride(from: first, through: current, by: 60) {
                 if start < reusableBefore, let m = known[start] { minuteCounts.append(m); continue }
                 let v = try Self.values(replies[i]); i += 1
-                let m = WindowSnapshot.Minute(calls: v[0], successes: v[1], failures: v[2], latencyCount: v[3], latencySumMicros: v[4])
+                var m = WindowSnapshot.Minute(calls: v[0], successes: v[1], failures: v[2], latencyCount: v[3], latencySumMicros: v[4])
+                if firstToken && v.count >= fields.count {
+                    m.ttftCount = v[5]
+                    m.ttftSumMicros = v[6]
+                    m.ttftHistogram = Array(v[7..<fields.count])
+                }
                 known[start] = m
                 minuteCounts.append(m)
             }

@@ -89,6 +89,7 @@ public struct AlertTransition: Equatable, Sendable {
         case .lowSuccessRate: return "success rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .highErrorRate: return "error rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .slowResponse: return "average response time \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
+        case .slowFirstToken: return "time to first token \(Self.format(value, type)) over \(windowText) (\(sample) streamed calls)"
         }
     }
 
@@ -99,7 +100,7 @@ public struct AlertTransition: Equatable, Sendable {
             return v == v.rounded() ? String(Int64(clamping: v)) : fixed(v, 2)
         case .lowSuccessRate, .highErrorRate:
             return fixed(v * 100, 1) + "%"
-        case .slowResponse:
+        case .slowResponse, .slowFirstToken:
             return fixed(v, 2) + " s"
         }
     }

@@ -1,10 +1,12 @@
-/// The five alerts of the seed, under the seed's names (DESIGN.md, Docs/alerts.md).
+/// The five alerts of the seed, under the seed's names (DESIGN.md, Docs/alerts.md), and aimon's own:
+/// the time to first token of streamed calls.
 public enum AlertType: String, CaseIterable, Sendable, Comparable {
     case consecutiveFailures = "consecutive_failures"
     case highHourlyFailures = "high_hourly_failures"
     case lowSuccessRate = "low_success_rate"
     case slowResponse = "slow_response"
     case highErrorRate = "high_error_rate"
+    case slowFirstToken = "slow_first_token"
 
     public static func < (a: Self, b: Self) -> Bool { a.order < b.order }
 
@@ -19,6 +21,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .lowSuccessRate: "success_rate_min"
         case .slowResponse: "avg_response_time_max"
         case .highErrorRate: "error_rate_max"
+        case .slowFirstToken: "first_token_time_max"
         }
     }
 
@@ -30,6 +33,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .lowSuccessRate: 0.95
         case .slowResponse: 10
         case .highErrorRate: 0.05
+        case .slowFirstToken: 3
         }
     }
 
@@ -42,6 +46,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .consecutiveFailures: 600
         case .highHourlyFailures, .lowSuccessRate, .slowResponse: 3600
         case .highErrorRate: 300
+        case .slowFirstToken: 600
         }
     }
 
@@ -49,7 +54,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
     public var defaultMinRequests: Int64 {
         switch self {
         case .consecutiveFailures, .highHourlyFailures: 0
-        case .lowSuccessRate, .slowResponse, .highErrorRate: 20
+        case .lowSuccessRate, .slowResponse, .highErrorRate, .slowFirstToken: 20
         }
     }
 
@@ -80,6 +85,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .lowSuccessRate: "9cea97ac92d54a679793d092006cc15a"
         case .slowResponse: "e354d839f86e4773a91183279e3d1aa6"
         case .highErrorRate: "5f63990217db44979fd0ccd6f865873c"
+        case .slowFirstToken: "30a564f00c1b449cb392f6c3e7e4f469"
         }
     }
 

@@ -8,12 +8,21 @@ public struct WindowSnapshot: Equatable, Sendable {
         public var failures: Int64 = 0
         public var latencyCount: Int64 = 0
         public var latencySumMicros: Int64 = 0
-        public init(calls: Int64 = 0, successes: Int64 = 0, failures: Int64 = 0, latencyCount: Int64 = 0, latencySumMicros: Int64 = 0) {
+        /// Streamed calls' time to first token: count, sum, and histogram (latency buckets; empty
+        /// when no rule reads it).
+        public var ttftCount: Int64 = 0
+        public var ttftSumMicros: Int64 = 0
+        public var ttftHistogram: [Int64] = []
+        public init(calls: Int64 = 0, successes: Int64 = 0, failures: Int64 = 0, latencyCount: Int64 = 0, latencySumMicros: Int64 = 0,
+                    ttftCount: Int64 = 0, ttftSumMicros: Int64 = 0, ttftHistogram: [Int64] = []) {
             self.calls = calls
             self.successes = successes
             self.failures = failures
             self.latencyCount = latencyCount
             self.latencySumMicros = latencySumMicros
+            self.ttftCount = ttftCount
+            self.ttftSumMicros = ttftSumMicros
+            self.ttftHistogram = ttftHistogram
         }
 
         /// Sums saturate: minutes are read back from Redis.
@@ -23,6 +32,13 @@ public struct WindowSnapshot: Equatable, Sendable {
             failures = failures.addingSaturated(o.failures)
             latencyCount = latencyCount.addingSaturated(o.latencyCount)
             latencySumMicros = latencySumMicros.addingSaturated(o.latencySumMicros)
+            ttftCount = ttftCount.addingSaturated(o.ttftCount)
+            ttftSumMicros = ttftSumMicros.addingSaturated(o.ttftSumMicros)
+            if !o.ttftHistogram.isEmpty {
+                if ttftHistogram.isEmpty { ttftHistogram = o.ttftHistogram } else {
+                    for i in ttftHistogram.indices where i < o.ttftHistogram.count { ttftHistogram[i] = ttftHistogram[i].addingSaturated(o.ttftHistogram[i]) }
+                }
+            }
         }
     }
 
@@ -111,6 +127,13 @@ public struct WindowSnapshot: Equatable, Sendable {
                 return Observation(value: nil, peak: nil, sample: s.latencyCount)
             }
             return Observation(value: Double(s.latencySumMicros) / Double(s.latencyCount) / 1e6, peak: nil, sample: s.latencyCount)
+        case .slowFirstToken:
+            // Over the streamed calls only: a call without a first-token time says nothing of it.
+            let s = sum(window: rule.window)
+            guard s.ttftCount > 0, s.ttftCount >= rule.minRequests else { return Observation(value: nil, peak: nil, sample: s.ttftCount) }
+            let value = rule.statistic == .avg ? Double(s.ttftSumMicros) / Double(s.ttftCount) / 1e6
+                : LatencyBuckets.quantile(0.95, of: s.ttftHistogram)
+            return Observation(value: value, peak: nil, sample: s.ttftCount)
         }
     }
 }

@@ -76,4 +76,6 @@ public struct AlertsConfig: Equatable, Sendable {
 
     /// The longest window any rule reads.
     public var longestWindow: Double { engine.rules.filter(\.enabled).map(\.window).max() ?? 60 }
+    /// Whether a rule reads the time to first token (its minutes then carry the TTFT histogram).
+    public var readsFirstToken: Bool { engine.rules.contains { $0.type == .slowFirstToken && $0.enabled } }
 }

@@ -92,7 +92,10 @@ extension Checker {
 
     private mutating func rule(_ m: Node.Mapping, into r: inout AlertRule, key: String, node: Node, retention: Retention) {
         allowOnly(m, ["enabled", "threshold", "clear_threshold", "window", "min_requests", "for", "keep_firing_for",
-                      "repeat_interval", "severity", "scope", "models"], in: key)
+                      "repeat_interval", "severity", "scope", "models"] + (r.type == .slowFirstToken ? ["statistic"] : []), in: key)
+        if let n = m["statistic"], let s = string(n, key: "\(key).statistic") {
+            if let v = AlertRule.Statistic(rawValue: s) { r.statistic = v } else { fail("\(key).statistic", n, "must be p95 or avg") }
+        }
         if let v = bool(m["enabled"], key: "\(key).enabled") { r.enabled = v }
         if let v = threshold(m["threshold"], r.type, key: "\(key).threshold") { r.threshold = v }
         if let v = threshold(m["clear_threshold"], r.type, key: "\(key).clear_threshold") { r.clearThreshold = v }
@@ -153,7 +156,7 @@ extension Checker {
             let v = t.hasSuffix("%") ? Double(t.dropLast()).map { $0 / 100 } : Double(t)
             if let v, v >= 0, v <= 1 { return v }
             fail(key, node, "'\(s)' must be a ratio from 0 to 1 (e.g. 0.95) or a percentage (95%)")
-        case .slowResponse:
+        case .slowResponse, .slowFirstToken:
             if let v = Quantities.duration(s), v > 0 { return v }
             fail(key, node, "'\(s)' must be a duration above 0 (e.g. 10s, 800ms)")
         }
