@@ -163,3 +163,33 @@ import Testing
         #expect(BucketCounts(hash: hash + [.string(Array("unknown".utf8)), .string([0x31])]) == c)
     }
 }
+
+/// `prices:`: a cost for calls whose log gives tokens and no cost; the log's own cost wins.
+@Suite struct PricesTests {
+    @Test func tokensTimesPricesWhereTheLogHasNoCost() throws {
+        let now = 1_795_773_630.0
+        let prices = Prices(["gpt-4o": .init(input: 2.5, output: 10, cachedInput: 1.25)])
+        var batch = WindowBatch(retention: Retention(), prices: prices)
+        var registry = ModelRegistry(capacity: 10)
+        // 1000 input (400 cached) and 200 output tokens: 600 * 2.5 + 400 * 1.25 + 200 * 10 = 4000 per million.
+        try batch.add(APICall(timestamp: now, model: "gpt-4o", inputTokens: 1000, outputTokens: 200, cachedInputTokens: 400), registry: &registry, now: now)
+        try batch.add(APICall(timestamp: now, model: "gpt-4o", inputTokens: 10, cost: 1.5), registry: &registry, now: now)  // its own
+        try batch.add(APICall(timestamp: now, model: "gpt-4o"), registry: &registry, now: now)  // no tokens: no cost
+        try batch.add(APICall(timestamp: now, model: "unpriced", inputTokens: 99), registry: &registry, now: now)
+        let hour = Int64(now) - Int64(now) % 3600
+        let priced = try #require(batch.hour[.init(model: "gpt-4o", start: hour)])
+        #expect(priced.costCalls == 2)
+        #expect(priced.costNanos == BucketCounts.nanos(0.004) + BucketCounts.nanos(1.5))
+        #expect(batch.hour[.init(model: "unpriced", start: hour)]?.cost == nil)
+
+        let config = try ConfigLoader.parse("sources: [{path: /var/log/gw.jsonl}]\nprices:\n  gpt-4o: {input: 2.5, output: 10, cached_input: 1.25}\n")
+        #expect(config.prices == prices)
+        do {
+            _ = try ConfigLoader.parse("sources: [{path: /var/log/gw.jsonl}]\nprices:\n  a: {input: -1, output: 10}\n  b: {input: 1}\n")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.contains("prices.a.input: '-1' must be USD per million tokens"))
+            #expect(error.description.contains("prices.b: needs input and output"))
+        }
+    }
+}

@@ -76,6 +76,8 @@ public struct Config: Equatable, Sendable {
     public var ingest: Ingest
     public var alerts: AlertsConfig
     public var logLevel: String
+    /// `prices:` (USD per million tokens) for logs without a cost.
+    public var prices = Prices()
 
     public static let defaultPath = "/etc/aimon/aimon.yaml"
 

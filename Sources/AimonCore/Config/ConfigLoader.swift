@@ -39,7 +39,8 @@ public enum ConfigLoader {
             throw ConfigError(file: file, problems: [.init(key: "sources", line: nil, message: "the file is empty; at least one source is needed")])
         }
         guard let top = checker.mapping(root, key: "") else { throw ConfigError(file: file, problems: checker.problems) }
-        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level", "thresholds", "rules", "alerts", "http"], in: "")
+        checker.allowOnly(top, ["host_id", "sources", "redis", "retention", "ingest", "log_level", "thresholds", "rules", "alerts", "http", "prices"], in: "")
+        if let n = top["prices"], let m = checker.mapping(n, key: "prices") { config.prices = checker.prices(m) }
         if let n = top["http"], let m = checker.mapping(n, key: "http") { config.http = checker.http(m, node: n) }
 
         if let n = top["host_id"], let s = checker.string(n, key: "host_id") {
@@ -220,6 +221,30 @@ struct Checker {
 }
 
 extension Checker {
+    /// `prices: {MODEL: {input: 2.5, output: 10, cached_input: 1.25}}`, USD per million tokens.
+    mutating func prices(_ m: Node.Mapping) -> Prices {
+        var out = Prices()
+        for (k, v) in m {
+            guard let model = k.string else { continue }
+            let key = "prices.\(model)"
+            guard let pm = mapping(v, key: key) else { continue }
+            allowOnly(pm, ["input", "output", "cached_input"], in: key)
+            func usd(_ name: String) -> Double? {
+                guard let n = pm[name], let s = string(n, key: "\(key).\(name)") else { return nil }
+                if let d = Double(s), d >= 0, d <= 10_000 { return d }
+                fail("\(key).\(name)", n, "'\(s)' must be USD per million tokens, from 0 to 10000 (e.g. 2.5)")
+                return nil
+            }
+            let input = usd("input"), output = usd("output"), cached = usd("cached_input")
+            guard pm["input"] != nil, pm["output"] != nil else {
+                fail(key, v, "needs input and output (USD per million tokens), e.g. {input: 2.5, output: 10}")
+                continue
+            }
+            if let input, let output { out.byModel[model] = Prices.Price(input: input, output: output, cachedInput: cached) }
+        }
+        return out
+    }
+
     /// `http: {listen: 127.0.0.1:9464, external_url, bearer_token_file, basic_auth_users}`.
     mutating func http(_ m: Node.Mapping, node: Node) -> Config.HTTP? {
         allowOnly(m, ["listen", "external_url", "bearer_token_file", "basic_auth_users"], in: "http")

@@ -334,7 +334,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// Reads up to `batch_bytes` (or `batchSeconds`) into a batch.
     private func readBatch(now: Double) throws -> Read {
         var read = Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
-                                           maxErrorMessages: config.ingest.maxErrorMessages))
+                                           maxErrorMessages: config.ingest.maxErrorMessages, prices: config.prices))
         let parsers = session!.parsers, policies = session!.policies
         var registry = session!.registry
         var sampler = session!.sampler

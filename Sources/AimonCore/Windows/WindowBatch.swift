@@ -75,6 +75,8 @@ public struct WindowBatch: Sendable {
 
     public let retention: Retention
     public let limits: RecordLimits
+    /// Costs for calls whose log gives tokens and no cost (`prices:`).
+    public let prices: Prices
     private var slots: [Slot] = []
     private var slotNames: [String] = []
     /// Model name as written in the log -> slot (names over the model cap share the overflow slot).
@@ -87,9 +89,10 @@ public struct WindowBatch: Sendable {
     /// `ErrorMessage.others`.
     public let maxErrorMessages: Int
 
-    public init(retention: Retention, limits: RecordLimits = .default, maxErrorMessages: Int = 50) {
+    public init(retention: Retention, limits: RecordLimits = .default, maxErrorMessages: Int = 50, prices: Prices = Prices()) {
         self.retention = retention
         self.limits = limits
+        self.prices = prices
         self.maxErrorMessages = maxErrorMessages
     }
 
@@ -121,6 +124,11 @@ public struct WindowBatch: Sendable {
     }
 
     private mutating func add(_ call: APICall, policy: FailurePolicy, slot i: Int, time: Double, second t: Int64, now nowSeconds: Int64) {
+        if !prices.isEmpty, call.cost == nil, let cost = prices.cost(of: call) {
+            var priced = call
+            priced.cost = cost
+            return add(priced, policy: policy, slot: i, time: time, second: t, now: nowSeconds)
+        }
         records += 1
         let hourStart = t - Self.mod(t, 3600)
         slots.withUnsafeMutableBufferPointer { buf in
