@@ -87,10 +87,22 @@ public final class MappedParser: LineParser {
             deployment: try deployment(v))
     }
 
+    /// " : " in the bytes (nginx's separator after an internal redirect; a port's ":" is not one).
+    @inline(__always) private static func hasRedirect(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard raw.count >= 3 else { return false }
+        for i in 1..<(raw.count - 1) where raw[i] == 0x3A && raw[i - 1] == 0x20 && raw[i + 1] == 0x20 { return true }
+        return false
+    }
+
     /// The upstream; of a list (nginx's `$upstream_addr` after retries: "a:443, b:443", or "a : b"
     /// after an internal redirect) the last, which answered.
     private func deployment(_ v: CapturedValues) throws(ParseFailure) -> String? {
-        guard let text = try v.string(first(.deployment, v), cache: cache) else { return nil }
+        let slot = first(.deployment, v)
+        // The common case, one upstream, is looked at as bytes and comes from the string cache.
+        if let raw = v.raw(slot), !raw.contains(0x2C), !raw.contains(0x3A) || !Self.hasRedirect(raw) {
+            return try v.string(slot, cache: cache)
+        }
+        guard let text = try v.string(slot, cache: cache) else { return nil }
         guard text.contains(", ") || text.contains(" : ") else { return text }
         var last = Substring(text.split(separator: ",", omittingEmptySubsequences: false).last ?? Substring(text))
         if let range = last.range(of: " : ", options: .backwards) { last = last[range.upperBound...] }
