@@ -107,6 +107,17 @@ public struct GatewayLog {
             let flags = outcome == .providerError ? (status == 504 ? "UT" : "UF,URX") : outcome == .rateLimited ? "RL" : "-"
             let tokens = ok ? "\"genai_tokens_input\":\(input),\"genai_tokens_output\":\(output)" : "\"genai_tokens_input\":null,\"genai_tokens_output\":null"
             return "{\"start_time\":\"\(SampleLog.rfc3339(time))\",\"method\":\"POST\",\"x-envoy-origin-path\":\"/v1/chat/completions\",\"protocol\":\"HTTP/1.1\",\"response_code\":\(status),\"response_flags\":\"\(flags)\",\"response_code_details\":\"via_upstream\",\"upstream_transport_failure_reason\":\"-\",\"bytes_received\":159,\"bytes_sent\":334,\"duration\":\(ms),\"x-forwarded-for\":\"10.0.0.1\",\"user-agent\":\"openai-python/1.40\",\"x-request-id\":\"\(rng.next() % 1_000_000_000)\",\"upstream_host\":\"10.1.2.3:443\",\"upstream_cluster\":\"httproute/default/aigw/rule/0\",\"genai_model_name\":\"\(model)\",\"genai_backend_name\":\"default/openai/route/aigw/rule/0/ref/0\",\(tokens)}\n"
+        case .otlpJSON:
+            // A trace as the Collector's file exporter writes it: the gateway's HTTP server span (not a
+            // call) and the GenAI client span (a call), 64-bit integers as strings.
+            let startNano = Int64(time * 1000) * 1_000_000
+            let endNano = startNano + Int64((latency * 1000).rounded()) * 1_000_000
+            let trace = String(rng.next(), radix: 16)
+            let errorAttr = ok ? "" : ",{\"key\":\"error.type\",\"value\":{\"stringValue\":\"\(status)\"}}"
+            let statusObj = ok ? "{}" : "{\"code\":2,\"message\":\"HTTP \(status) from provider\"}"
+            let server = "{\"traceId\":\"\(trace)\",\"spanId\":\"a1\",\"name\":\"POST /v1/chat/completions\",\"kind\":2,\"startTimeUnixNano\":\"\(startNano)\",\"endTimeUnixNano\":\"\(endNano)\",\"attributes\":[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"POST\"}},{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"\(status)\"}}],\"status\":{}}"
+            let client = "{\"traceId\":\"\(trace)\",\"spanId\":\"b2\",\"parentSpanId\":\"a1\",\"name\":\"chat \(model)\",\"kind\":3,\"startTimeUnixNano\":\"\(startNano)\",\"endTimeUnixNano\":\"\(endNano)\",\"attributes\":[{\"key\":\"gen_ai.operation.name\",\"value\":{\"stringValue\":\"chat\"}},{\"key\":\"gen_ai.request.model\",\"value\":{\"stringValue\":\"\(model)\"}},{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":\"\(input)\"}},{\"key\":\"gen_ai.usage.output_tokens\",\"value\":{\"intValue\":\"\(output)\"}},{\"key\":\"server.address\",\"value\":{\"stringValue\":\"api.openai.com\"}}\(errorAttr)],\"status\":\(statusObj)}"
+            return "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"llm-gateway\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"opentelemetry.instrumentation.openai\"},\"spans\":[\(server),\(client)]}]}]}\n"
         case .openaiGateway:
             // These gateways log successful calls; new-api also logs failures as type 5.
             let type = ok ? 2 : 5

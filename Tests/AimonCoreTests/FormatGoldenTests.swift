@@ -137,6 +137,46 @@ import Testing
         ])
     }
 
+    /// otlp-json: every GenAI span of a line is a call; a line without one is not a call.
+    @Test func otlpJSON() {
+        let t = Self.t0
+        let parser = OTLPParser()
+        let got: [Result<[APICall], ParseFailure>] = FormatFixtures.lines("otlp-json").map { line in
+            Array(line.utf8).withUnsafeBufferPointer { buf in
+                var out: [APICall] = []
+                do throws(ParseFailure) { try parser.parseAll(buf, into: &out); return .success(out) } catch { return .failure(error) }
+            }
+        }
+        let want: [Result<[APICall], ParseFailure>] = [
+            .success([
+                APICall(timestamp: t, model: "gpt-4o", endpoint: "chat", outcome: .success, responseTime: 1.25, inputTokens: 120, outputTokens: 80,
+                        deployment: "api.openai.com"),
+                APICall(timestamp: t + 1, model: "claude-3-5-sonnet", endpoint: "chat", outcome: .providerError, responseTime: 30,
+                        errorMessage: "Request timed out.", deployment: "api.anthropic.com"),
+            ]),
+            .failure(.notACall),
+            .success([
+                APICall(timestamp: t + 3, model: "gpt-4o-mini", outcome: .rateLimited, responseTime: 0.2, statusCode: 429, errorMessage: "429"),
+                APICall(timestamp: t + 4, model: "text-embedding-3-small", endpoint: "embeddings", outcome: .success, responseTime: 0.05, inputTokens: 12),
+            ]),
+            .failure(.badTimestamp),
+            .failure(.notAnObject),
+            .success([
+                APICall(timestamp: t + 7, userID: "alice", model: "gpt-4o", outcome: .clientError, responseTime: 0.5,
+                        errorMessage: "invalid_request_error: context_length_exceeded", inputTokens: 2000, outputTokens: 0, cachedInputTokens: 1500),
+            ]),
+        ]
+        #expect(got.count == want.count)
+        for (i, (g, w)) in zip(got, want).enumerated() {
+            switch (g, w) {
+            case let (.success(a), .success(b)):
+                #expect(a.count == b.count && zip(a, b).allSatisfy { sameRecord($0, $1) }, "line \(i + 1):\n got  \(a)\n want \(b)")
+            case let (.failure(a), .failure(b)): #expect(a == b, "line \(i + 1)")
+            default: Issue.record("line \(i + 1): got \(g), want \(w)")
+            }
+        }
+    }
+
     static let nativeExpected: [R] = [
         .success(APICall(timestamp: t0, userID: "u1", workOrderID: "42", model: "gpt-4o", endpoint: "/v1/chat/completions",
                          outcome: .success, responseTime: 1.25, statusCode: 200, inputLength: 120, outputLength: 80)),

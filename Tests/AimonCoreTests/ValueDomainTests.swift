@@ -25,6 +25,33 @@ import Testing
         }
     }
 
+    /// The formats of one call a line, with times in seconds or milliseconds; otlp-json (nanosecond
+    /// times, several calls a line) has its own test below.
+    static let lineFormats = LogFormat.allCases.filter { $0 != .otlpJSON }
+
+    /// otlp-json's domains: the same reasons, from span attributes and nanosecond times.
+    @Test func otlpValuesOutOfTheirDomain() {
+        let start = Int64(now) * 1_000_000_000
+        func line(start: String = "\"\(Int64(1_795_773_600) * 1_000_000_000)\"", end: String? = nil, attrs: String) -> String {
+            let e = end ?? start
+            return #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(start),"endTimeUnixNano":\#(e),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"m"}}\#(attrs)]}]}]}]}"#
+        }
+        let s = "\"\(start)\""
+        expectFailure(.otlpJSON, line(start: s, end: "\"\(start - 1)\"", attrs: ""), .badLatency)  // ends before it starts
+        expectFailure(.otlpJSON, line(start: s, end: "\"\(start + 3601 * 1_000_000_000)\"", attrs: ""), .badLatency)
+        expectFailure(.otlpJSON, line(start: "\"soon\"", attrs: ""), .badTimestamp)
+        expectFailure(.otlpJSON, line(start: "\"99999999999999999999\"", attrs: ""), .badTimestamp)  // over 64 bits
+        expectFailure(.otlpJSON, line(start: "\"\(start + 301 * 1_000_000_000)\"", attrs: ""), .futureTimestamp)
+        expectFailure(.otlpJSON, line(start: s, attrs: #",{"key":"gen_ai.usage.input_tokens","value":{"intValue":"-1"}}"#), .badCount)
+        expectFailure(.otlpJSON, line(start: s, attrs: #",{"key":"gen_ai.usage.output_tokens","value":{"intValue":"99999999999"}}"#), .badCount)
+        expectFailure(.otlpJSON, line(start: s, attrs: #",{"key":"http.response.status_code","value":{"intValue":1000}}"#), .badStatus)
+        let long = String(repeating: "b", count: RecordLimits.maxModelBytes + 1)
+        expectFailure(.otlpJSON, #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"\#(long)"}}]}]}]}]}"#, .modelTooLong)
+        // One bad span fails its whole line: a line counts once, all of it or none.
+        let (result, batch) = ingest(#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"ok"}}]},{"startTimeUnixNano":"x","attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"m"}}]}]}]}]}"#, .otlpJSON)
+        #expect(result.failure == .badTimestamp && batch.records == 0)
+    }
+
     /// One line of `format` with the given timestamp, latency, input count, status and model.
     static func line(_ format: LogFormat, time: Value, latency: Value = .number(0.5), count: Value = .number(10),
                      status: Value = .number(200), model: String = "\"m\"") -> String {
@@ -49,6 +76,15 @@ import Testing
             return #"{"start_time":\#(t),"genai_model_name":\#(model),"response_code":\#(s),"duration":\#(latency.text(scale: 1000)),"genai_tokens_input":\#(n)}"#
         case .openaiGateway:
             return #"{"type":2,"created_at":\#(t),"model_name":\#(model),"use_time":\#(l),"prompt_tokens":\#(n)}"#
+        case .otlpJSON:
+            // Times in nanoseconds: the end is start + latency; a time that is no number is given as is.
+            let start: String, end: String
+            switch (time, latency) {
+            case let (.number(a), .number(b)): start = Value.format(a * 1e9); end = Value.format((a + b) * 1e9)
+            default: start = t; end = t
+            }
+            let attrs = #"[{"key":"gen_ai.request.model","value":{"stringValue":\#(model)}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":\#(n)}},{"key":"http.response.status_code","value":{"intValue":\#(s)}}]"#
+            return #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(start),"endTimeUnixNano":\#(end),"attributes":\#(attrs)}]}]}]}"#
         }
     }
 
@@ -72,7 +108,7 @@ import Testing
         #expect(batch.records == 0 && batch.late == 0, sourceLocation: sourceLocation)
     }
 
-    @Test(arguments: LogFormat.allCases)
+    @Test(arguments: Self.lineFormats)
     func aValidLineOfEveryFormatIsAccepted(format: LogFormat) throws {
         let (result, batch) = ingest(Self.line(format, time: .number(now - 60), latency: .number(3600)), format)
         let call = try result.get()
@@ -80,7 +116,7 @@ import Testing
         #expect(batch.records == 1)
     }
 
-    @Test(arguments: LogFormat.allCases)
+    @Test(arguments: Self.lineFormats)
     func timestampsOutOfTheirDomain(format: LogFormat) {
         // 1e22 (read as milliseconds: the year 316 million), 1e19, the year 2100: all in the future.
         for t in [1e22, 1e19, 4_102_444_800, now + 301] {
@@ -93,7 +129,7 @@ import Testing
         #expect(old.failure == nil && batch.late == 1 && batch.records == 0)
     }
 
-    @Test(arguments: LogFormat.allCases)
+    @Test(arguments: Self.lineFormats)
     func latenciesOutOfTheirDomain(format: LogFormat) {
         for l in [1e13, -1, 3601, 1e300] {
             expectFailure(format, Self.line(format, time: .number(now), latency: .number(l)), .badLatency)
@@ -106,21 +142,21 @@ import Testing
         expectFailure(format, nan, reason)
     }
 
-    @Test(arguments: LogFormat.allCases)
+    @Test(arguments: Self.lineFormats)
     func countsOutOfTheirDomain(format: LogFormat) {
         for n in [-1, 1.5, 1e10] {
             expectFailure(format, Self.line(format, time: .number(now), count: .number(n)), .badCount)
         }
     }
 
-    @Test(arguments: LogFormat.allCases.filter { $0 != .openaiGateway })  // one-api logs no status
+    @Test(arguments: Self.lineFormats.filter { $0 != .openaiGateway })  // one-api logs no status
     func statusesOutOfTheirDomain(format: LogFormat) {
         for s in [1000, -1, 1e12] {
             expectFailure(format, Self.line(format, time: .number(now), status: .number(s)), .badStatus)
         }
     }
 
-    @Test(arguments: LogFormat.allCases)
+    @Test(arguments: Self.lineFormats)
     func modelNamesAreBounded(format: LogFormat) {
         let ok = String(repeating: "a", count: RecordLimits.maxModelBytes)
         #expect(ingest(Self.line(format, time: .number(now), model: "\"\(ok)\""), format).1.records == 1)

@@ -86,6 +86,49 @@ import Testing
         #expect(table.stdout.contains("IN TOKENS") && table.stdout.contains("TTFT P95"), "\(table.stdout)")
     }
 
+    /// otlp-json through replay: lines of several GenAI spans with other spans mixed in; every
+    /// call is counted once, by model and class, and a line without a GenAI span is no call.
+    @Test func otlpTracesWithSeveralCallsALineCountExactly() throws {
+        let ws = Workspace()
+        let now = Date().timeIntervalSince1970
+        let models = ["gpt-4o", "claude-3-5-sonnet", "llama-3.1-70b"]
+        var truth: [String: (calls: Int64, failed: Int64, input: Int64)] = [:]
+        var lines: [String] = []
+        var records = 0
+        for i in 0..<600 {
+            let start = Int64((now - 1200 + Double(i)) * 1000) * 1_000_000
+            var spans = [#"{"name":"POST /v1/chat/completions","kind":2,"startTimeUnixNano":"\#(start)","endTimeUnixNano":"\#(start + 900_000_000)","attributes":[{"key":"http.response.status_code","value":{"intValue":"200"}}],"status":{}}"#]
+            for k in 0..<(i % 4) {  // 0 to 3 calls a line
+                let model = models[(i + k) % models.count]
+                let failed = (i + k) % 7 == 0
+                let input = 100 + i + k
+                let error = failed ? #",{"key":"error.type","value":{"stringValue":"500"}}"# : ""
+                spans.append(#"{"name":"chat \#(model)","kind":3,"startTimeUnixNano":"\#(start + Int64(k))","endTimeUnixNano":"\#(start + 500_000_000)","attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"\#(model)"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"\#(input)"}}\#(error)],"status":\#(failed ? #"{"code":2}"# : "{}")}"#)
+                var t = truth[model, default: (0, 0, 0)]
+                t.calls += 1
+                t.failed += failed ? 1 : 0
+                t.input += Int64(input)
+                truth[model] = t
+                records += 1
+            }
+            lines.append(#"{"resourceSpans":[{"resource":{"attributes":[]},"scopeSpans":[{"scope":{"name":"gw"},"spans":[\#(spans.joined(separator: ","))]}]}]}"# + "\n")
+        }
+        ws.writeLog("traces.jsonl", lines)
+        let config = ws.writeConfig(redis: RedisServer.shared.url, source: "    format: otlp-json")
+        let replay = try runAimon(["replay", "--config", config, ws.path("traces.jsonl")])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("600 lines, \(records) records, 0 bad, 150 not calls"), "\(replay.stdout)")
+        let stats = try statsJSON(config: config, hours: 2)
+        #expect(stats.count == models.count)
+        for s in stats {
+            let model = s["model_name"] as? String ?? ""
+            let t = try #require(truth[model])
+            #expect(Self.int(s["total_calls"]) == t.calls, "\(model)")
+            #expect(Self.int((s["failure_classes"] as? [String: Any])?["provider_error"]) == t.failed, "\(model)")
+            #expect(Self.int((s["tokens"] as? [String: Any])?["input"]) == t.input, "\(model)")
+        }
+    }
+
     /// `check-config --sample` tries each source's format on its log: a fitting one reports its
     /// records by class and the first record; one that fits no line fails the check (78).
     @Test func checkConfigSamplesTheLogWithEachSourcesFormat() throws {

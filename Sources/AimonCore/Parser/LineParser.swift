@@ -22,6 +22,8 @@ extension LineParser {
 public enum LogFormat: String, CaseIterable, Sendable {
     case native, litellm, nginx, kong, envoy
     case openaiGateway = "openai-gateway"
+    /// OpenTelemetry traces (the Collector's file exporter): several calls a line.
+    case otlpJSON = "otlp-json"
 
     public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
@@ -53,13 +55,18 @@ public struct SourceFormat: Equatable, Sendable {
 
     /// Why this format cannot work (check-config reports these), or empty.
     public var problems: [(key: String, message: String)] {
-        mapping.problems(classifies: preset != nil || custom.success != nil)
+        if preset == .otlpJSON {
+            // Spans are read by their GenAI attributes, not by a mapping.
+            return custom == FieldMapping() ? [] : [("fields", "otlp-json reads spans by OpenTelemetry's GenAI attributes: it takes no fields: or success:")]
+        }
+        return mapping.problems(classifies: preset != nil || custom.success != nil)
     }
 
     /// The native preset as it is uses its hand-tuned parser; everything else the mapped one.
     /// `limits` bound the values a record takes (RecordLimits.swift).
     public func makeParser(limits: RecordLimits = .default) -> any LineParser {
         if preset == .native && custom == FieldMapping() { return NativeParser(limits: limits) }
+        if preset == .otlpJSON { return OTLPParser(limits: limits) }
         return MappedParser(self, limits: limits)
     }
 

@@ -336,6 +336,10 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         var read = Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
                                            maxErrorMessages: config.ingest.maxErrorMessages, prices: config.prices))
         let parsers = session!.parsers, policies = session!.policies
+        // Formats with several calls a line (otlp-json): found once per batch, not per line.
+        let multi = parsers.map { $0 as? any MultiRecordParser }
+        var calls: [APICall] = []
+        let limits = config.ingest.limits
         var registry = session!.registry
         var sampler = session!.sampler
         defer { session!.registry = registry; session!.sampler = sampler }
@@ -352,6 +356,14 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                 if timed { countdown = Telemetry.Stages.sampleEvery }
                 let t0 = timed ? monotonicSeconds() : 0
                 do throws(ParseFailure) {
+                    if let many = multi[file.sourceIndex] {
+                        // All the line's calls or none: each is checked before any is added.
+                        calls.removeAll(keepingCapacity: true)
+                        try many.parseAll(bytes, into: &calls)
+                        for c in calls { _ = try limits.eventTime(c, now: now) }
+                        for c in calls { try read.batch.add(c, policy: policies[file.sourceIndex], registry: &registry, now: now) }
+                        return
+                    }
                     let call = try parsers[file.sourceIndex].parse(bytes)
                     let t1 = timed ? monotonicSeconds() : 0
                     let late = read.batch.late

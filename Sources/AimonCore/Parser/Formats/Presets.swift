@@ -67,6 +67,9 @@ extension LogFormat {
                 .inputTokens: p("genai_tokens_input"), .outputTokens: p("genai_tokens_output"),
                 .deployment: p("upstream_host", "upstream_cluster"),
             ])
+        case .otlpJSON:
+            // Read by OTLPParser (spans, not one object per call): no field mapping, no `fields:`.
+            return FieldMapping()
         case .openaiGateway:
             // one-api / new-api request log rows (`logs` table) as JSON lines.
             return FieldMapping(fields: [
@@ -83,6 +86,7 @@ extension LogFormat {
         switch self {
         case .native: return .native
         case .litellm: return .litellm
+        case .otlpJSON: return .httpStatus  // OTLPParser classifies spans itself
         case .nginx, .kong: return .httpStatus
         case .envoy: return .envoy
         case .openaiGateway: return .oneAPI

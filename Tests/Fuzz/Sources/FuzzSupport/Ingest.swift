@@ -9,10 +9,13 @@ public enum Ingest {
 
     /// Parses `line` and, when it is a record, folds it and builds its commit.
     public static func line(_ line: UnsafeBufferPointer<UInt8>, parser: any LineParser) {
-        let call: APICall
-        do throws(ParseFailure) { call = try parser.parse(line) } catch { return }
-        checkDomains(call)
-        fold([call])
+        var calls: [APICall] = []
+        do throws(ParseFailure) {
+            if let many = parser as? any MultiRecordParser { try many.parseAll(line, into: &calls) } else { calls = [try parser.parse(line)] }
+        } catch { return }
+        precondition(!calls.isEmpty, "a line parsed into no call")
+        calls.forEach(checkDomains)
+        fold(calls)
     }
 
     /// The record's values lie in their domains (RecordLimits), as the parsers promise.
@@ -22,6 +25,9 @@ public enum Ingest {
         if let l = c.responseTime { precondition(l >= 0 && l <= limits.maxLatency, "latency \(l)") }
         precondition((0...RecordLimits.maxCount).contains(c.inputLength) && (0...RecordLimits.maxCount).contains(c.outputLength), "count")
         if let s = c.statusCode { precondition((0...RecordLimits.maxStatus).contains(s), "status \(s)") }
+        for n in [c.inputTokens, c.outputTokens, c.cachedInputTokens] { if let n { precondition((0...RecordLimits.maxCount).contains(n), "tokens \(n)") } }
+        if let usd = c.cost { precondition(usd >= 0 && usd <= RecordLimits.maxCost, "cost \(usd)") }
+        if let t = c.ttft { precondition(t >= 0 && t <= limits.maxLatency, "ttft \(t)") }
     }
 
     /// Folds the records into a batch (those out of the time domain are refused) and builds the
