@@ -147,6 +147,12 @@ import Testing
         // The second hour: 10 calls, 3 failed, full height: 20 px of success over 8 px of failure.
         #expect(page.contains("<rect class=\"ok\" x=\"6\" y=\"0\" width=\"5\" height=\"20\"/><rect class=\"failed\" x=\"6\" y=\"20\" width=\"5\" height=\"8\"/>"))
         #expect(page.hasPrefix("<!DOCTYPE html>") && page.hasSuffix("</html>\n"))
+        #expect(!page.contains("first token p95") && !page.contains("<th>cost</th>"))  // the log has none
+        var llm = perf
+        llm.counts.add(APICall(model: "x", responseTime: 2, cost: 1.25, ttft: 0.3))
+        let withLLM = StatusPage(host: "gw-1", version: "1.0", now: 1300, hours: 1, rows: [.init(performance: llm, hourly: [])],
+                                 firing: [], figures: f).render()
+        #expect(withLLM.contains("<th>first token p95</th><th>cost</th>") && withLLM.contains("<td class=\"n\">$1.25</td>"))
     }
 }
 

@@ -73,7 +73,11 @@ public struct StatusPage {
             return h + (readError == nil ? "<p>No calls in the last \(spark) hours.</p>" : "") + "</section>\n"
         }
         let firingModels = Dictionary(firing.compactMap { a in a.model.map { ($0, a.severity) } }, uniquingKeysWith: { a, b in a == .critical ? a : b })
-        h += "<table><thead><tr><th>model</th><th>calls</th><th>success</th><th>p95</th><th>avg</th><th>level</th>"
+        // Cost and time to first token, when the log carries them.
+        let costs = rows.contains { $0.performance.counts.costCalls > 0 }
+        let ttfts = rows.contains { $0.performance.counts.ttftCount > 0 }
+        h += "<table><thead><tr><th>model</th><th>calls</th><th>success</th><th>p95</th><th>avg</th>"
+        h += (ttfts ? "<th>first token p95</th>" : "") + (costs ? "<th>cost</th>" : "") + "<th>level</th>"
         h += "<th>calls per hour, last \(spark) h (red: failed)</th></tr></thead><tbody>\n"
         for row in rows {
             let p = row.performance
@@ -85,6 +89,8 @@ public struct StatusPage {
             h += "<td class=\"n\(rate.map { $0 < 0.95 ? " bad" : "" } ?? "")\">\(rate.map { Self.percent($0) } ?? "no data")</td>"
             h += "<td class=\"n\">\(p.latency(quantile: 0.95).map(Self.seconds) ?? "–")</td>"
             h += "<td class=\"n\">\(p.avgResponseTime.map(Self.seconds) ?? "–")</td>"
+            if ttfts { h += "<td class=\"n\">\(LatencyBuckets.quantile(0.95, of: p.counts.ttftHistogram).map(Self.seconds) ?? "–")</td>" }
+            if costs { h += "<td class=\"n\">\(p.counts.cost.map { "$" + AlertTransition.fixed($0, $0 >= 1 ? 2 : 4) } ?? "–")</td>" }
             let level = p.level
             h += "<td><span class=\"level \(level.0.rawValue)\" title=\"\(Self.escape(level.1))\">\(level.0.rawValue)</span></td>"
             h += "<td>\(Self.sparkline(row.hourly, lastHour: now))</td></tr>\n"
