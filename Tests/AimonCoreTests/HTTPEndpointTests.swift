@@ -199,3 +199,37 @@ import Testing
         }
     }
 }
+
+/// Findings of the review of the LLM fields.
+@Suite struct LLMFieldReviewTests {
+    /// slow_first_token turned on for one model only still reads the TTFT fields.
+    @Test func aRuleOnForOneModelOnlyStillReadsItsFields() throws {
+        let config = try ConfigLoader.parse("sources: [{path: /var/log/gw.jsonl}]\nrules:\n  slow_first_token: {enabled: false, models: {gpt-4o: {enabled: true}}}\n")
+        #expect(config.alerts.readsFirstToken)
+        let off = try ConfigLoader.parse("sources: [{path: /var/log/gw.jsonl}]\nrules:\n  slow_first_token: {enabled: false}\n")
+        #expect(!off.alerts.readsFirstToken)
+    }
+
+    /// A deployment is split as a list only where the gateway writes lists (nginx's $upstream_addr):
+    /// elsewhere "OpenAI, backup" is a name, and the native and mapped parsers agree.
+    @Test func onlyNginxDeploymentsAreLists() {
+        let native = #"{"model_name":"m","deployment":"eu, us"}"#
+        let mapped = SourceFormat(preset: .native, custom: FieldMapping(fields: LogFormat.native.mapping.fields)).makeParser()
+        #expect((try? FormatFixtures.parse(native, .preset(.native)).get())?.deployment == "eu, us")
+        #expect((try? FormatFixtures.parse(native, with: mapped).get())?.deployment == "eu, us")
+        let oneAPI = #"{"type":2,"created_at":1795773600,"model_name":"m","channel_name":"OpenAI, backup"}"#
+        #expect((try? FormatFixtures.parse(oneAPI, .preset(.openaiGateway)).get())?.deployment == "OpenAI, backup")
+        let nginx = #"{"time":"2026-11-27T10:00:09+00:00","status":"200","model":"m","upstream_addr":"10.0.0.1:443, 10.0.0.2:443"}"#
+        #expect((try? FormatFixtures.parse(nginx, .preset(.nginx)).get())?.deployment == "10.0.0.2:443")
+    }
+
+    /// A cost from prices: stays within the cost of one call (10,000 USD), as a logged cost must.
+    @Test func pricedCostsKeepTheirDomain() throws {
+        let now = 1_795_773_630.0
+        var batch = WindowBatch(retention: Retention(), prices: Prices(["m": .init(input: 10_000, output: 10_000)]))
+        var registry = ModelRegistry(capacity: 10)
+        try batch.add(APICall(timestamp: now, model: "m", inputTokens: RecordLimits.maxCount), registry: &registry, now: now)
+        let hour = Int64(now) - Int64(now) % 3600
+        #expect(batch.hour[.init(model: "m", start: hour)]?.costNanos == BucketCounts.nanos(RecordLimits.maxCost))
+    }
+}

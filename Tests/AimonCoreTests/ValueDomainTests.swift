@@ -47,6 +47,17 @@ import Testing
         expectFailure(.otlpJSON, line(start: s, attrs: #",{"key":"http.response.status_code","value":{"intValue":1000}}"#), .badStatus)
         let long = String(repeating: "b", count: RecordLimits.maxModelBytes + 1)
         expectFailure(.otlpJSON, #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"\#(long)"}}]}]}]}]}"#, .modelTooLong)
+        // Times far apart: no trap, a bad latency (review: end - start overflowed Int64).
+        expectFailure(.otlpJSON, line(start: "\"9000000000000000000\"", end: "-900000000000000000", attrs: ""), .badLatency)
+        // A time as a 19-digit JSON number, and a count written 4.0, are read as in the other formats.
+        #expect(ingest(line(start: "\(start)", end: "\(start + 500_000_000)", attrs: #",{"key":"gen_ai.usage.input_tokens","value":{"intValue":4.0}}"#), .otlpJSON).1.records == 1)
+        // Valid JSON of other shapes where a span or an attribute is expected: not invalid JSON.
+        #expect(ingest(#"{"resourceSpans":[{"scopeSpans":[{"spans":[null,{"startTimeUnixNano":\#(s),"attributes":[7,{"key":"gen_ai.request.model","value":{"stringValue":"m"}}]}]}]}]}"#, .otlpJSON).1.records == 1)
+        // A key written twice counts by its later value, as everywhere: not both.
+        var twice: [APICall] = []
+        let doubled = #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"m"}}]}]}]}],"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"n"}}]}]}]}]}"#
+        Array(doubled.utf8).withUnsafeBufferPointer { buf in try? OTLPParser().parseAll(buf, into: &twice) }
+        #expect(twice.map(\.model) == ["n"])
         // One bad span fails its whole line: a line counts once, all of it or none.
         let (result, batch) = ingest(#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"ok"}}]},{"startTimeUnixNano":"x","attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"m"}}]}]}]}]}"#, .otlpJSON)
         #expect(result.failure == .badTimestamp && batch.records == 0)

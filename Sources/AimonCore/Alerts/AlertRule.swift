@@ -48,6 +48,9 @@ public struct AlertRule: Equatable, Sendable {
         scope = type.defaultScope
     }
 
+    /// Whether the rule runs for some model: on, or on for one model by an override.
+    public var mayRun: Bool { enabled || overrides.values.contains { $0.enabled == true } }
+
     /// The rule as it applies to one model (its override merged in).
     public func applying(to model: String?) -> AlertRule {
         guard let model, let o = overrides[model] else { return self }

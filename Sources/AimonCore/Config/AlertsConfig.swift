@@ -75,7 +75,7 @@ public struct AlertsConfig: Equatable, Sendable {
         engine: .defaults, database: Database.defaultValue, alertmanager: nil, evaluateInterval: 10, minGap: 0.05, queueSize: 10000)
 
     /// The longest window any rule reads.
-    public var longestWindow: Double { engine.rules.filter(\.enabled).map(\.window).max() ?? 60 }
+    public var longestWindow: Double { engine.rules.filter(\.mayRun).map(\.window).max() ?? 60 }
     /// Whether a rule reads the time to first token (its minutes then carry the TTFT histogram).
-    public var readsFirstToken: Bool { engine.rules.contains { $0.type == .slowFirstToken && $0.enabled } }
+    public var readsFirstToken: Bool { engine.rules.contains { $0.type == .slowFirstToken && $0.mayRun } }
 }

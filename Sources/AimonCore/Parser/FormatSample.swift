@@ -44,10 +44,12 @@ public struct FormatSample: Sendable {
                     guard case let .line(bytes) = event else { sample.overlong += 1; return }
                     sample.lines += 1
                     do throws(ParseFailure) {
-                        let call = try parser.parse(bytes)
-                        _ = try limits.eventTime(call, now: now)
-                        sample.outcomes[call.outcome, default: 0] += 1
-                        if sample.first == nil { sample.first = call }
+                        // Every call of the line, as ingest takes them: all or none.
+                        var calls: [APICall] = []
+                        if let many = parser as? any MultiRecordParser { try many.parseAll(bytes, into: &calls) } else { calls = [try parser.parse(bytes)] }
+                        for call in calls { _ = try limits.eventTime(call, now: now) }
+                        for call in calls { sample.outcomes[call.outcome, default: 0] += 1 }
+                        if sample.first == nil { sample.first = calls.first }
                     } catch where error == .notACall {
                         sample.notCalls += 1
                     } catch {

@@ -18,9 +18,12 @@ public final class MappedParser: LineParser {
     private let aux: [Int]
     private let successValues: [[UInt8]]
     private let limits: RecordLimits
+    /// nginx writes `$upstream_addr` as a list after retries; elsewhere a deployment is one name.
+    private let deploymentIsList: Bool
 
     public init(_ format: SourceFormat, limits: RecordLimits = .default) {
         self.limits = limits
+        deploymentIsList = format.preset == .nginx && format.custom.fields[.deployment] == nil
         let mapping = format.mapping
         let matcher = PathMatcher()
         var slots: [[Int]] = []
@@ -99,6 +102,7 @@ public final class MappedParser: LineParser {
     private func deployment(_ v: CapturedValues) throws(ParseFailure) -> String? {
         let slot = first(.deployment, v)
         // The common case, one upstream, is looked at as bytes and comes from the string cache.
+        if !deploymentIsList { return try v.string(slot, cache: cache) }
         if let raw = v.raw(slot), !raw.contains(0x2C), !raw.contains(0x3A) || !Self.hasRedirect(raw) {
             return try v.string(slot, cache: cache)
         }

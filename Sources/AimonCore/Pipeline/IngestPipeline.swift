@@ -361,8 +361,13 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                         calls.removeAll(keepingCapacity: true)
                         try many.parseAll(bytes, into: &calls)
                         for c in calls { _ = try limits.eventTime(c, now: now) }
+                        let late = read.batch.late
                         for c in calls { try read.batch.add(c, policy: policies[file.sourceIndex], registry: &registry, now: now) }
-                        return
+                        if read.batch.late > late, sampler.shouldLog("late", now: now) {
+                            logger.notice("dropping calls older than retention.hour_buckets (late); further ones are counted and sampled",
+                                          metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
+                        }
+                        return  // stage times are sampled on one-call lines
                     }
                     let call = try parsers[file.sourceIndex].parse(bytes)
                     let t1 = timed ? monotonicSeconds() : 0

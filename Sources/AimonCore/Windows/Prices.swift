@@ -25,6 +25,7 @@ public struct Prices: Equatable, Sendable {
         let input = Double(call.inputTokens ?? 0), cached = Double(min(call.cachedInputTokens ?? 0, call.inputTokens ?? 0))
         let output = Double(call.outputTokens ?? 0)
         let usd = (input - cached) * price.input + cached * (price.cachedInput ?? price.input) + output * price.output
-        return usd / 1_000_000
+        // Held to the domain of one call's cost (RecordLimits.maxCost), as a logged cost is.
+        return min(usd / 1_000_000, RecordLimits.maxCost)
     }
 }

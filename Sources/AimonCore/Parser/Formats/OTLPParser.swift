@@ -35,6 +35,9 @@ public final class OTLPParser: MultiRecordParser {
         var failure: ParseFailure?
         try s.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
             guard s.equals(key, "resourceSpans") else { return try s.skipValue() }
+            // A key written twice counts by its later value, as in every format.
+            calls.removeAll()
+            failure = nil
             try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
                 try s.eachMember("scopeSpans") { (s: inout JSONScanner) throws(ParseFailure) in
                     try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
@@ -81,6 +84,7 @@ public final class OTLPParser: MultiRecordParser {
 
     /// One span: a call when it has `gen_ai.request.model`, else nil.
     private func span(_ s: inout JSONScanner) throws(ParseFailure) -> APICall? {
+        guard try s.peekKind() == .object else { try s.skipValue(); return nil }  // valid JSON, no span
         var start: Int64?, end: Int64?
         var statusCode: Int64 = 0
         var statusMessage: String?
@@ -108,6 +112,7 @@ public final class OTLPParser: MultiRecordParser {
                 }
             } else if s.equals(key, "attributes") {
                 try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
+                    guard try s.peekKind() == .object else { return try s.skipValue() }
                     var which: Attribute?
                     var value: (kind: JSONScanner.ValueKind, start: Int, token: JSONScanner.StringToken?)?
                     try s.readObject { (s: inout JSONScanner, k) throws(ParseFailure) in
@@ -127,6 +132,14 @@ public final class OTLPParser: MultiRecordParser {
                     func count() throws(ParseFailure) -> Int? {
                         var t = t0
                         t.index = value.start
+                        if value.kind == .number {
+                            // A whole number in another form (4.0, 1e3) counts as in every format.
+                            let n = try t.readNumberToken()
+                            if let v = t.integerValue(n), v >= 0, v <= Int64(RecordLimits.maxCount) { return Int(v) }
+                            let d = t.doubleValue(n)
+                            guard d >= 0, d <= Double(RecordLimits.maxCount), d == d.rounded(.down) else { throw .badCount }
+                            return Int(d)
+                        }
                         guard let v = try t.readInt64(else: .badCount) else { return nil }
                         guard v >= 0, v <= Int64(RecordLimits.maxCount) else { throw .badCount }
                         return Int(v)
@@ -159,7 +172,12 @@ public final class OTLPParser: MultiRecordParser {
         _ = try RecordLimits.model(model)
         if let httpStatus, httpStatus > RecordLimits.maxStatus { throw .badStatus }
         guard let start, start > 0 else { throw .badTimestamp }
-        let latency = try end.map { e throws(ParseFailure) in try limits.latency(Double(e - start) / 1e9) }
+        // Both times come from the log: their difference is checked, never trusted to fit.
+        let latency = try end.map { e throws(ParseFailure) in
+            let (nanos, overflow) = e.subtractingReportingOverflow(start)
+            guard !overflow else { throw .badLatency }
+            return try limits.latency(Double(nanos) / 1e9)
+        }
         // A failure: status ERROR (2), or an error.type; its class from error.type (a status code or
         // words such as "timeout", "RateLimitError"), else from the HTTP status.
         let failed = statusCode == 2 || errorType != nil || (httpStatus.map { CallOutcome.of(status: $0) != .success } ?? false)
@@ -202,27 +220,36 @@ extension JSONScanner {
         }
     }
 
+    /// Decimal digits (a leading '-' allowed) as an Int64; `outside` for anything else or an overflow.
+    static func digits(_ text: UnsafeBufferPointer<UInt8>, else outside: ParseFailure) throws(ParseFailure) -> Int64 {
+        let negative = text.first == 0x2D
+        let body = negative ? UnsafeBufferPointer(rebasing: text.dropFirst()) : text
+        guard !body.isEmpty, body.count <= 19 else { throw outside }
+        var v: Int64 = 0
+        for c in body {
+            let d = c &- 0x30
+            guard d < 10 else { throw outside }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = m.addingReportingOverflow(Int64(d))
+            guard !o1, !o2 else { throw outside }
+            v = sum
+        }
+        return negative ? -v : v
+    }
+
     /// A whole number written as a JSON number or as a string of digits (OTLP's 64-bit integers);
     /// nil for null; `outside` for anything else.
     mutating func readInt64(else outside: ParseFailure) throws(ParseFailure) -> Int64? {
         switch try peekKind() {
         case .number:
             let t = try readNumberToken()
-            guard let v = integerValue(t) else { throw outside }
-            return v
+            if let v = integerValue(t) { return v }
+            // 19 digits (every time in nanoseconds): read them, checking for overflow.
+            return try Self.digits(UnsafeBufferPointer(rebasing: bytes[t.range]), else: outside)
         case .string:
             let t = try readString()
-            guard !t.hasEscapes, t.end > t.start, t.end - t.start <= 19 else { throw outside }
-            var v: Int64 = 0
-            for i in t.start..<t.end {
-                let d = bytes[i] &- 0x30
-                guard d < 10 else { throw outside }
-                let (m, o1) = v.multipliedReportingOverflow(by: 10)
-                let (sum, o2) = m.addingReportingOverflow(Int64(d))
-                guard !o1, !o2 else { throw outside }
-                v = sum
-            }
-            return v
+            guard !t.hasEscapes else { throw outside }
+            return try Self.digits(UnsafeBufferPointer(rebasing: bytes[t.start..<t.end]), else: outside)
         case .null:
             try readNull()
             return nil
