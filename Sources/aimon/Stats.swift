@@ -19,12 +19,19 @@ struct Stats: ParsableCommand {
     @Option(help: "Only this model (prints one object with --json); \"(other models)\" for those past ingest.max_models.")
     var model: String?
 
+    @Option(help: ArgumentHelp("model, or deployment: one row per (model, deployment) pair, where the log names the upstream that served each call.", valueName: "grouping"))
+    var by = "model"
+
+    func validate() throws {
+        guard by == "model" || by == "deployment" else { throw ValidationError("--by must be model or deployment") }
+    }
+
     @OptionGroup var window: WindowOptions
     var hours: Double { window.hours }
     var json: Bool { window.json }
 
     func run() throws {
-        let answer = try runReport(.stats(model: model, hours: hours), options)
+        let answer = try runReport(.stats(model: model, hours: hours, byDeployment: by == "deployment"), options)
         guard case let .stats(reports, _) = answer else { return }
         print(json ? answer.json.pretty : StatsTable.render(reports, hours: hours))
     }

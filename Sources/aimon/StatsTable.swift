@@ -14,7 +14,7 @@ enum StatsTable {
             let yellow: (String) -> String = { TerminalStyle.yellow($0) }
             let levelPaint = level == .poor ? red : level == .fair ? yellow : plain
             table.add([
-                ModelRegistry.label(r.model), String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes),
+                name(r.model), String(r.counts.calls), fixed(r.callsPerMinute, 1), String(r.counts.successes),
                 String(r.counts.providerErrors), String(r.counts.rateLimited), String(r.counts.clientErrors),
                 r.successRate.map(percent) ?? "no data",
                 r.avgResponseTime.map(seconds) ?? "no data",
@@ -30,10 +30,10 @@ enum StatsTable {
         out += llmTable(reports)
         out.append("")
         out.append("levels:")
-        for r in reports { out.append("  \(ModelRegistry.label(r.model)): \(r.level.0.rawValue), \(r.level.1)") }
+        for r in reports { out.append("  \(name(r.model)): \(r.level.0.rawValue), \(r.level.1)") }
         for r in reports where !r.topErrors.isEmpty {
             out.append("")
-            out.append("top errors, \(ModelRegistry.label(r.model)):")
+            out.append("top errors, \(name(r.model)):")
             for e in r.topErrors { out.append("  \(String(e.count).leftPadding(8))  \(e.message)") }
         }
         out.append("")
@@ -54,12 +54,18 @@ enum StatsTable {
         for r in rows {
             let c = r.counts
             let tokens = c.tokenCalls > 0
-            table.add([ModelRegistry.label(r.model), tokens ? String(c.inputTokens) : "-", tokens ? String(c.outputTokens) : "-",
+            table.add([name(r.model), tokens ? String(c.inputTokens) : "-", tokens ? String(c.outputTokens) : "-",
                        tokens ? String(c.cachedInputTokens) : "-", c.cost.map(usd) ?? "-", c.avgTTFT.map(seconds) ?? "-",
                        LatencyBuckets.quantile(0.5, of: c.ttftHistogram).map(seconds) ?? "-",
                        LatencyBuckets.quantile(0.95, of: c.ttftHistogram).map(seconds) ?? "-", String(c.ttftCount)])
         }
         return [""] + table.render()
+    }
+
+    /// A model, or a (model, deployment) pair as "model @ deployment".
+    static func name(_ stored: String) -> String {
+        guard let p = Deployment.split(stored) else { return ModelRegistry.label(stored) }
+        return ModelRegistry.label(p.model) + " @ " + Deployment.label(p.deployment)
     }
 
     static func usd(_ v: Double) -> String { "$" + (v >= 100 ? fixed(v, 2) : v >= 1 ? fixed(v, 3) : fixed(v, 6)) }

@@ -233,3 +233,27 @@ import Testing
         #expect(batch.hour[.init(model: "m", start: hour)]?.costNanos == BucketCounts.nanos(RecordLimits.maxCost))
     }
 }
+
+/// (model, deployment) pairs have their own buckets, apart from models.
+@Suite struct DeploymentFoldTests {
+    @Test func pairsCountApartAndNeverTwiceInTheSums() throws {
+        let now = 1_795_773_630.0
+        var batch = WindowBatch(retention: Retention())
+        var registry = ModelRegistry(capacity: 10, deployments: 2)
+        for (i, d) in ["azure-east", "azure-east", "openai", nil, "third"].enumerated() {
+            try batch.add(APICall(timestamp: now, userID: "u\(i)", model: "m", success: d != "openai", deployment: d), registry: &registry, now: now)
+        }
+        let hour = Int64(now) - Int64(now) % 3600
+        #expect(batch.records == 5)
+        #expect(batch.hour[.init(model: nil, start: hour)]?.calls == 5)  // all models: each call once
+        #expect(batch.hour[.init(model: "m", start: hour)]?.calls == 5)
+        #expect(batch.hour[.init(model: Deployment.pair("m", "azure-east"), start: hour)]?.calls == 2)
+        #expect(batch.hour[.init(model: Deployment.pair("m", "openai"), start: hour)]?.failedCalls == 1)
+        // Past max_deployments (2 here): the model's other deployments.
+        #expect(batch.hour[.init(model: Deployment.pair("m", Deployment.overflowName), start: hour)]?.calls == 1)
+        #expect(batch.models == ["m"] && Set(batch.runs.keys) == ["m"])
+        #expect(batch.deployments[hour] == [Deployment.pair("m", "azure-east"), Deployment.pair("m", "openai"), Deployment.pair("m", "")])
+        #expect(batch.users[.init(model: nil, start: hour)]?.count == 5 && batch.users.keys.allSatisfy { $0.model.map { !Deployment.isPair($0) } ?? true })
+        #expect(Deployment.split(Deployment.pair("m", "x")).map { [$0.model, $0.deployment] } == ["m", "x"] && Deployment.split("m") == nil)
+    }
+}

@@ -182,3 +182,48 @@ import Testing
         #expect(Self.int(refused["counted_failures"]) == 0 && (refused["success_rate"] as? NSNumber)?.doubleValue == 1)
     }
 }
+
+/// `stats --by deployment`: each (model, deployment) pair of a log, exactly; the per-model and
+/// all-models figures are those without deployments.
+@Suite struct DeploymentReportTests {
+    @Test func statsByDeploymentEqualsTheTruth() throws {
+        let ws = Workspace()
+        let now = Date().timeIntervalSince1970
+        let deployments = ["azure-eastus", "azure-westeu", "openai"]
+        var truth: [String: (calls: Int64, failed: Int64)] = [:]
+        var lines: [String] = []
+        for i in 0..<900 {
+            let model = i % 2 == 0 ? "gpt-4o" : "gpt-4o-mini"
+            let deployment = deployments[i % 3]
+            let ok = !(deployment == "azure-westeu" && model == "gpt-4o")  // one deployment of one model fails
+            lines.append("{\"timestamp\":\"\(AlertRow.timestamp(now - 900 + Double(i)))\",\"model_name\":\"\(model)\",\"success\":\(ok),\"response_time\":0.5,\"deployment\":\"\(deployment)\"}\n")
+            var t = truth["\(model)|\(deployment)", default: (0, 0)]
+            t.calls += 1
+            t.failed += ok ? 0 : 1
+            truth["\(model)|\(deployment)"] = t
+        }
+        ws.writeLog("gw.jsonl", lines)
+        let config = ws.writeConfig(redis: RedisServer.shared.url)
+        let replay = try runAimon(["replay", "--config", config, ws.path("gw.jsonl")])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let r = try runAimon(["stats", "--config", config, "--by", "deployment", "--json", "--hours", "2"])
+        let rows = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.count == truth.count, "\(r.stdout) \(r.stderr)")
+        for row in rows {
+            let key = "\(row["model_name"] as? String ?? "")|\(row["deployment"] as? String ?? "")"
+            let t = try #require(truth[key], "\(key)")
+            #expect(FormatIntegrationTests.int(row["total_calls"]) == t.calls, "\(key)")
+            #expect(FormatIntegrationTests.int(row["failed_calls"]) == t.failed, "\(key)")
+        }
+        // Models and all models are counted once, as without deployments.
+        let byModel = try statsJSON(config: config, hours: 2)
+        #expect(Set(byModel.compactMap { $0["model_name"] as? String }) == ["gpt-4o", "gpt-4o-mini"])
+        #expect(byModel.map { FormatIntegrationTests.int($0["total_calls"]) }.reduce(0, +) == 900)
+        let system = try runAimon(["system", "--config", config, "--hours", "2", "--json"])
+        let s = try JSONSerialization.jsonObject(with: Data(system.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(FormatIntegrationTests.int(s["total_calls"]) == 900)
+        // One model's pairs, and the table.
+        let one = try runAimon(["stats", "--config", config, "--by", "deployment", "--model", "gpt-4o", "--hours", "2"])
+        #expect(one.stdout.contains("gpt-4o @ azure-westeu") && !one.stdout.contains("gpt-4o-mini"), "\(one.stdout)")
+    }
+}

@@ -36,6 +36,8 @@ public struct Config: Equatable, Sendable {
         public var maxErrorMessages: Int
         /// Seconds a model keeps its place under `max_models` after it was last seen.
         public var modelTTL: Double
+        /// Distinct (model, deployment) pairs kept; more are counted under "(other deployments)".
+        public var maxDeployments = 1000
         /// Seconds a file rotated away or deleted stays open once read to its end and idle: a writer
         /// may still hold it.
         public var rotateWait: Double = 60

@@ -96,7 +96,7 @@ public enum ConfigLoader {
         }
 
         if let n = top["ingest"], let m = checker.mapping(n, key: "ingest") {
-            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "model_ttl", "max_latency",
+            checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "max_deployments", "model_ttl", "max_latency",
                                   "max_clock_skew", "max_error_messages", "rotate_wait"], in: "ingest")
             if let v = checker.size(m["max_line_bytes"], key: "ingest.max_line_bytes") {
                 if v < 64 || v > 1 << 30 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be between 64 bytes and 1GiB") } else { config.ingest.maxLineBytes = v }
@@ -106,6 +106,10 @@ public enum ConfigLoader {
             }
             if let v = checker.duration(m["sweep_interval"], key: "ingest.sweep_interval") {
                 if v < 0.1 || v > 60 { checker.fail("ingest.sweep_interval", m["sweep_interval"]!, "must be between 100ms and 60s") } else { config.ingest.sweepInterval = v }
+            }
+            if let node = m["max_deployments"], let s = checker.string(node, key: "ingest.max_deployments") {
+                if let v = Int(s), v >= 1, v <= 1_000_000 { config.ingest.maxDeployments = v }
+                else { checker.fail("ingest.max_deployments", node, "must be a whole number from 1 to 1000000") }
             }
             if let node = m["max_models"], let s = checker.string(node, key: "ingest.max_models") {
                 if let v = Int(s), v >= 1 { config.ingest.maxModels = v } else { checker.fail("ingest.max_models", node, "must be a whole number, at least 1") }

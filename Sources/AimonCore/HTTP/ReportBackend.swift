@@ -53,7 +53,7 @@ final class ReportBackend: @unchecked Sendable {
         let config = self.config
         let longest = Double(config.retention.hourBuckets) / 3600 + 1
         switch query {
-        case let .stats(_, hours), let .system(hours):
+        case let .stats(_, hours, _), let .system(hours):
             if hours > longest { throw ReportError(.badRequest, "hours must be at most \(Int(longest)) (retention.hour_buckets: older buckets are gone)") }
         case let .trend(days, _):
             if Double(days) * 24 > longest + 24 { throw ReportError(.badRequest, "days must be at most \(Int(longest / 24) + 1) (retention.hour_buckets: older buckets are gone)") }

@@ -75,6 +75,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         if old.retention != new.retention { out.append("retention") }
         if old.ingest.maxLineBytes != new.ingest.maxLineBytes { out.append("ingest.max_line_bytes") }
         if old.ingest.maxModels != new.ingest.maxModels { out.append("ingest.max_models") }
+        if old.ingest.maxDeployments != new.ingest.maxDeployments { out.append("ingest.max_deployments") }
         if old.ingest.modelTTL != new.ingest.modelTTL { out.append("ingest.model_ttl") }
         if old.ingest.maxErrorMessages != new.ingest.maxErrorMessages { out.append("ingest.max_error_messages") }
         return out
@@ -268,7 +269,8 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                 let (checkpoints, markers) = try store.loadCheckpoints()
                 let models = try store.loadModels(now: Int64(clock())).mapValues(Double.init)
                 return Loaded(checkpoints: checkpoints, markers: markers,
-                              registry: ModelRegistry(capacity: config.ingest.maxModels, ttl: config.ingest.modelTTL, known: models))
+                              registry: ModelRegistry(capacity: config.ingest.maxModels, ttl: config.ingest.modelTTL, known: models,
+                                                      deployments: config.ingest.maxDeployments))
             } catch {
                 if let again = repeats.check("checkpoints", now: clock()) {
                     logger.warning("cannot read checkpoints from Redis: \(error); retrying\(again)")
@@ -449,7 +451,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         session!.markers = [:]
         var calls: [String: BucketCounts] = [:]
         for (key, counts) in read.batch.hour {
-            guard let model = key.model else { continue }
+            guard let model = key.model, !Deployment.isPair(model) else { continue }
             calls[ModelRegistry.label(model), default: BucketCounts()].merge(counts)
         }
         mailbox?.post(runs: runs, touched: read.batch.models)

@@ -61,7 +61,8 @@ public struct ModelPerformance: Equatable, Sendable {
     /// The seed's keys, in the seed's order.
     public var json: JSONValue {
         .object([
-            ("model_name", .string(ModelRegistry.label(model))),
+            ("model_name", .string(ModelRegistry.label(Deployment.split(model)?.model ?? model))),
+        ] + (Deployment.split(model).map { [("deployment", JSONValue.string(Deployment.label($0.deployment)))] } ?? []) + [
             ("total_calls", .int(counts.calls)),
             ("successful_calls", .int(counts.successes)),
             ("failed_calls", .int(counts.failedCalls)),

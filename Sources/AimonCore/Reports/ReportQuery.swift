@@ -6,8 +6,9 @@ import Glibc
 /// (`/api/v1/stats?…`): the same parameters, the same checks, the same JSON. Both front ends
 /// build a query and call `json(…)`, so their answers cannot drift apart.
 public enum ReportQuery: Equatable, Sendable {
-    /// `stats`: every model seen in the window, or one (`model`, a single object in JSON).
-    case stats(model: String?, hours: Double)
+    /// `stats`: every model seen in the window, or one (`model`, a single object in JSON); with
+    /// `byDeployment`, every (model, deployment) pair instead (of `model` only, if given: an array).
+    case stats(model: String?, hours: Double, byDeployment: Bool = false)
     /// `system`: all models together.
     case system(hours: Double)
     /// `trend`: one row per UTC day, today included, oldest first.
@@ -107,7 +108,10 @@ extension ReportQuery {
         let model = argument("model").flatMap { $0.isEmpty ? nil : $0 }
         do throws(ReportError) {
             switch path {
-            case "/api/v1/stats": return .success(.stats(model: model, hours: try hours().get()))
+            case "/api/v1/stats":
+                let by = argument("by") ?? "model"
+                guard by == "model" || by == "deployment" else { return bad("by '\(by)' must be model or deployment") }
+                return .success(.stats(model: model, hours: try hours().get(), byDeployment: by == "deployment"))
             case "/api/v1/system": return .success(.system(hours: try hours().get()))
             case "/api/v1/trend": return .success(.trend(days: try integer("days", defaultDays, problem(days:)).get(), model: model))
             case "/api/v1/alerts":
@@ -154,9 +158,15 @@ extension ReportQuery {
             }
         }
         switch self {
-        case let .stats(model?, hours):
+        case let .stats(model, hours, true):
+            return .stats(try read { r throws(RedisError) in
+                let w = WindowReader.window(hours: hours, now: now)
+                let pairs = try r.deployments(from: w.from, to: w.to).filter { p in model.map { Deployment.split(p)?.model == Self.storedModel($0) } ?? true }
+                return try r.performances(models: pairs, hours: hours, now: now)
+            }, single: false)
+        case let .stats(model?, hours, false):
             return .stats([try read { r throws(RedisError) in try r.performance(model: Self.storedModel(model), hours: hours, now: now) }], single: true)
-        case let .stats(nil, hours):
+        case let .stats(nil, hours, false):
             return .stats(try read { r throws(RedisError) in
                 let w = WindowReader.window(hours: hours, now: now)
                 return try r.performances(models: try r.models(from: w.from, to: w.to), hours: hours, now: now)

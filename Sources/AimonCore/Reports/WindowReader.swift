@@ -40,6 +40,22 @@ public struct WindowReader {
         return names.sorted()
     }
 
+    /// The (model, deployment) pairs with an event in the hours overlapping [from, to), by name.
+    public func deployments(from: Int64, to: Int64) throws(RedisError) -> [String] {
+        var c = RedisCommands()
+        var hour = from - WindowBatch.mod(from, 3600)
+        while hour < to {
+            c.append("SMEMBERS", keys.deployments(hour: hour))
+            hour += 3600
+        }
+        var names = Set<String>()
+        for reply in try redis.pipeline(c) {
+            if case let .error(e) = reply { throw RedisError(.reply, e) }
+            for m in reply.array ?? [] { if let t = m.text { names.insert(t) } }
+        }
+        return names.sorted()
+    }
+
     /// One bucket read of a window's sum: added, or taken away (`subtract`).
     public struct BucketTerm: Equatable, Sendable {
         public var key: String

@@ -122,10 +122,14 @@ public struct WindowStore: Sendable {
                      run.sawSuccess ? "1" : "0", String(run.trailing), last]
         }
         var modelsByHour: [Int64: [String]] = [:]
-        for k in batch.hour.keys { if let m = k.model { modelsByHour[k.start, default: []].append(m) } }
+        for k in batch.hour.keys { if let m = k.model, !Deployment.isPair(m) { modelsByHour[k.start, default: []].append(m) } }
         for (hour, models) in modelsByHour {
             args += ["s", key(keys.models(hour: hour)), String(models.count), hourExpiry(hour)]
             args += models
+        }
+        for (hour, pairs) in batch.deployments {
+            args += ["s", key(keys.deployments(hour: hour)), String(pairs.count), hourExpiry(hour)]
+            args += pairs.sorted()
         }
         let seen = batch.models.filter { $0 != ModelRegistry.overflowName }.sorted()
         if !seen.isEmpty {

@@ -82,6 +82,9 @@ public struct KeySchema: Sendable {
     /// Set of the models with an event in one hour.
     public func models(hour: Int64) -> String { "\(prefix):models:\(hour)" }
 
+    /// Set of the (model, deployment) pairs (`Deployment.pair`) with an event in one hour.
+    public func deployments(hour: Int64) -> String { "\(prefix):deployments:\(hour)" }
+
     /// Hash of file identity -> checkpoint, for one host.
     public func checkpoints(host: String) -> String { "\(prefix):ckpt:\(Self.escape(host))" }
 

@@ -79,6 +79,10 @@ public struct WindowBatch: Sendable {
     public let prices: Prices
     private var slots: [Slot] = []
     private var slotNames: [String] = []
+    /// Whether a slot is a (model, deployment) pair's.
+    private var slotIsPair: [Bool] = []
+    /// Model as written -> deployment as written -> its pair's slot.
+    private var pairIndex: [String: [String: Int]] = [:]
     /// Model name as written in the log -> slot (names over the model cap share the overflow slot).
     private var slotIndex: [String: Int] = [:]
     public private(set) var records = 0
@@ -113,14 +117,29 @@ public struct WindowBatch: Sendable {
             slot = i
         } else {
             let name = registry.canonical(call.model, now: now)
-            if let i = slotNames.firstIndex(of: name) { slot = i } else {
-                slot = slots.count
-                slots.append(Slot())
-                slotNames.append(name)
-            }
+            slot = self.slot(named: name, pair: false)
             slotIndex[call.model] = slot
         }
+        records += 1
         add(call, policy: policy, slot: slot, time: time, second: t, now: Int64(now))
+        if let deployment = call.deployment, !deployment.isEmpty {
+            let pair: Int
+            if let i = pairIndex[call.model]?[deployment] {
+                pair = i
+            } else {
+                pair = self.slot(named: registry.canonicalPair(model: slotNames[slot], deployment: deployment, now: now), pair: true)
+                pairIndex[call.model, default: [:]][deployment] = pair
+            }
+            add(call, policy: policy, slot: pair, time: time, second: t, now: Int64(now))
+        }
+    }
+
+    private mutating func slot(named name: String, pair: Bool) -> Int {
+        if let i = slotNames.firstIndex(of: name) { return i }
+        slots.append(Slot())
+        slotNames.append(name)
+        slotIsPair.append(pair)
+        return slots.count - 1
     }
 
     private mutating func add(_ call: APICall, policy: FailurePolicy, slot i: Int, time: Double, second t: Int64, now nowSeconds: Int64) {
@@ -129,7 +148,7 @@ public struct WindowBatch: Sendable {
             priced.cost = cost
             return add(priced, policy: policy, slot: i, time: time, second: t, now: nowSeconds)
         }
-        records += 1
+        let pair = slotIsPair[i]
         let hourStart = t - Self.mod(t, 3600)
         slots.withUnsafeMutableBufferPointer { buf in
             if t >= nowSeconds - retention.minuteBuckets {
@@ -138,7 +157,7 @@ public struct WindowBatch: Sendable {
             }
             Self.roll(&buf[i].currentHour, &buf[i].currentHourCounts, &buf[i].hour, to: hourStart)
             buf[i].currentHourCounts.add(call, policy: policy)
-            if let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
+            if !pair, let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
             if !call.success {
                 var message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
                 if let seen = buf[i].errors[hourStart], seen[message] == nil,
@@ -169,10 +188,20 @@ public struct WindowBatch: Sendable {
         slots.map { var s = $0; s.flush(); return s }
     }
 
-    /// Minute buckets by (model, start), with the all-models sums.
-    public var minute: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, \.minute) }
-    /// Hour buckets by (model, start), with the all-models sums.
-    public var hour: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, \.hour) }
+    /// Minute buckets by (model or pair, start), with the all-models sums (of models only).
+    public var minute: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, slotIsPair, \.minute) }
+    /// Hour buckets by (model or pair, start), with the all-models sums (of models only).
+    public var hour: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, slotIsPair, \.hour) }
+
+    /// The (model, deployment) pairs of each hour the batch touched.
+    public var deployments: [Int64: Set<String>] {
+        var out: [Int64: Set<String>] = [:]
+        for (i, slot) in slots.enumerated() where slotIsPair[i] {
+            for start in slot.hour.keys { out[start, default: []].insert(slotNames[i]) }
+            if slot.currentHour != .min { out[slot.currentHour, default: []].insert(slotNames[i]) }
+        }
+        return out
+    }
 
     public var users: [BucketKey: Set<String>] {
         var out: [BucketKey: Set<String>] = [:]
@@ -187,26 +216,31 @@ public struct WindowBatch: Sendable {
 
     public var errors: [BucketKey: [String: Int64]] {
         var out: [BucketKey: [String: Int64]] = [:]
-        for (name, slot) in zip(slotNames, slots) {
+        for (i, (name, slot)) in zip(slotNames, slots).enumerated() {
             for (hour, counts) in slot.errors {
                 out[BucketKey(model: name, start: hour)] = counts
-                out[BucketKey(model: nil, start: hour), default: [:]].merge(counts, uniquingKeysWith: +)
+                if !slotIsPair[i] { out[BucketKey(model: nil, start: hour), default: [:]].merge(counts, uniquingKeysWith: +) }
             }
         }
         return out
     }
 
-    public var runs: [String: FailureRun] { Dictionary(uniqueKeysWithValues: zip(slotNames, slots.map(\.run))) }
+    /// Failure runs by model (pairs have none yet: no rule reads them).
+    public var runs: [String: FailureRun] {
+        var out: [String: FailureRun] = [:]
+        for (i, name) in slotNames.enumerated() where !slotIsPair[i] { out[name] = slots[i].run }
+        return out
+    }
 
-    /// The models the batch touched.
-    public var models: Set<String> { Set(slotNames) }
+    /// The models the batch touched (not the pairs).
+    public var models: Set<String> { Set(slotNames.indices.filter { !slotIsPair[$0] }.map { slotNames[$0] }) }
 
-    private static func view(_ slots: [Slot], _ names: [String], _ part: KeyPath<Slot, [Int64: BucketCounts]>) -> [BucketKey: BucketCounts] {
+    private static func view(_ slots: [Slot], _ names: [String], _ pairs: [Bool], _ part: KeyPath<Slot, [Int64: BucketCounts]>) -> [BucketKey: BucketCounts] {
         var out: [BucketKey: BucketCounts] = [:]
-        for (name, slot) in zip(names, slots) {
+        for (i, (name, slot)) in zip(names, slots).enumerated() {
             for (start, counts) in slot[keyPath: part] {
                 out[BucketKey(model: name, start: start)] = counts
-                out[BucketKey(model: nil, start: start), default: BucketCounts()].merge(counts)
+                if !pairs[i] { out[BucketKey(model: nil, start: start), default: BucketCounts()].merge(counts) }
             }
         }
         return out
@@ -231,11 +265,33 @@ public struct ModelRegistry: Sendable {
     /// Model -> when it was last seen (seconds since the epoch).
     public private(set) var lastSeen: [String: Double]
     private var lastEviction = -Double.infinity
+    /// (model, deployment) pairs kept (`ingest.max_deployments`), by pair name, as models are.
+    public let deploymentCapacity: Int
+    private var pairsSeen: [String: Double] = [:]
+    private var lastPairEviction = -Double.infinity
 
-    public init(capacity: Int, ttl: Double = 86_400, known: [String: Double] = [:]) {
+    public init(capacity: Int, ttl: Double = 86_400, known: [String: Double] = [:], deployments: Int = 1000) {
         self.capacity = capacity
         self.ttl = ttl
         self.lastSeen = known
+        deploymentCapacity = deployments
+    }
+
+    /// The name a (model, deployment) pair is stored under: `Deployment.pair(model, deployment)`
+    /// while there is room, else the model's overflow pair, shown as "(other deployments)".
+    public mutating func canonicalPair(model: String, deployment: String, now: Double) -> String {
+        let name = Deployment.pair(model, deployment)
+        if pairsSeen[name] != nil {
+            pairsSeen[name] = now
+            return name
+        }
+        if pairsSeen.count >= deploymentCapacity, now - lastPairEviction >= 60 {
+            lastPairEviction = now
+            pairsSeen = pairsSeen.filter { $0.value >= now - ttl }
+        }
+        guard pairsSeen.count < deploymentCapacity else { return Deployment.pair(model, Deployment.overflowName) }
+        pairsSeen[name] = now
+        return name
     }
 
     /// The name a record is stored under: itself while there is room, else the overflow name.
@@ -256,4 +312,26 @@ public struct ModelRegistry: Sendable {
 
     /// How a stored model name is shown.
     public static func label(_ model: String) -> String { model == overflowName ? overflowLabel : model }
+}
+
+/// A (model, deployment) pair has its own buckets under one name: the model, U+001F (a control
+/// character no gateway puts in a name), and the deployment. Pairs are kept apart from models: they
+/// are not in the all-models sums, the models of an hour, or the model registry.
+public enum Deployment {
+    public static let separator: Character = "\u{1F}"
+    /// Where deployments past `ingest.max_deployments` are counted, per model.
+    public static let overflowName = ""
+    public static let overflowLabel = "(other deployments)"
+
+    public static func pair(_ model: String, _ deployment: String) -> String { model + String(separator) + deployment }
+
+    @inline(__always) public static func isPair(_ name: String) -> Bool { name.utf8.contains(0x1F) }
+
+    /// (model, deployment) of a pair name; nil for a model's name.
+    public static func split(_ name: String) -> (model: String, deployment: String)? {
+        guard let i = name.firstIndex(of: separator) else { return nil }
+        return (String(name[..<i]), String(name[name.index(after: i)...]))
+    }
+
+    public static func label(_ deployment: String) -> String { deployment == overflowName ? overflowLabel : deployment }
 }
