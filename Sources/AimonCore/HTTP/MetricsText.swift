@@ -35,14 +35,7 @@ public enum MetricsText {
         out.metric("aimon_calls_total", "counter", "API calls committed, by model and class.", calls)
         out.header("aimon_call_duration_seconds", "histogram", "Latency of the calls that carried one, by model.")
         for (model, c) in f.calls.sorted(by: { $0.key < $1.key }) {
-            var cumulative: Int64 = 0
-            for (i, bound) in LatencyBuckets.bounds.enumerated() {
-                cumulative += c.histogram[i]
-                out.sample("aimon_call_duration_seconds_bucket", ["model": model, "le": Writer.number(bound)], Double(cumulative))
-            }
-            out.sample("aimon_call_duration_seconds_bucket", ["model": model, "le": "+Inf"], Double(c.latencyCount))
-            out.sample("aimon_call_duration_seconds_sum", ["model": model], Double(c.latencySumMicros) / 1e6)
-            out.sample("aimon_call_duration_seconds_count", ["model": model], Double(c.latencyCount))
+            out.histogram("aimon_call_duration_seconds", model: model, c.histogram, count: c.latencyCount, sumMicros: c.latencySumMicros)
         }
         let llm = f.calls.sorted(by: { $0.key < $1.key })
         var tokens: [([String: String], Double)] = []
@@ -56,14 +49,7 @@ public enum MetricsText {
                    llm.filter { $0.value.costCalls > 0 }.map { (["model": $0.key], Double($0.value.costNanos) / 1e9) })
         out.header("aimon_time_to_first_token_seconds", "histogram", "Time to the first token of streamed calls, by model.")
         for (model, c) in llm where c.ttftCount > 0 {
-            var cumulative: Int64 = 0
-            for (i, bound) in LatencyBuckets.bounds.enumerated() {
-                cumulative += c.ttftHistogram[i]
-                out.sample("aimon_time_to_first_token_seconds_bucket", ["model": model, "le": Writer.number(bound)], Double(cumulative))
-            }
-            out.sample("aimon_time_to_first_token_seconds_bucket", ["model": model, "le": "+Inf"], Double(c.ttftCount))
-            out.sample("aimon_time_to_first_token_seconds_sum", ["model": model], Double(c.ttftSumMicros) / 1e6)
-            out.sample("aimon_time_to_first_token_seconds_count", ["model": model], Double(c.ttftCount))
+            out.histogram("aimon_time_to_first_token_seconds", model: model, c.ttftHistogram, count: c.ttftCount, sumMicros: c.ttftSumMicros)
         }
 
         out.metric("aimon_alert_firing", "gauge", "1 for each alert firing (every aimon host's, from Redis).",
@@ -90,6 +76,18 @@ public enum MetricsText {
 
         mutating func header(_ name: String, _ type: String, _ help: String) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+
+        /// One model's series of a histogram over the latency buckets (counts per bucket, cumulated).
+        mutating func histogram(_ name: String, model: String, _ buckets: [Int64], count: Int64, sumMicros: Int64) {
+            var cumulative: Int64 = 0
+            for (i, bound) in LatencyBuckets.bounds.enumerated() {
+                cumulative += buckets[i]
+                sample(name + "_bucket", ["model": model, "le": Self.number(bound)], Double(cumulative))
+            }
+            sample(name + "_bucket", ["model": model, "le": "+Inf"], Double(count))
+            sample(name + "_sum", ["model": model], Double(sumMicros) / 1e6)
+            sample(name + "_count", ["model": model], Double(count))
         }
 
         mutating func metric(_ name: String, _ type: String, _ help: String, _ samples: [([String: String], Double)]) {

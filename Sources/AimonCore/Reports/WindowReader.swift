@@ -26,26 +26,20 @@ public struct WindowReader {
 
     /// Models with an event in the hours overlapping [from, to), by name.
     public func models(from: Int64, to: Int64) throws(RedisError) -> [String] {
-        var c = RedisCommands()
-        var hour = from - WindowBatch.mod(from, 3600)
-        while hour < to {
-            c.append("SMEMBERS", keys.models(hour: hour))
-            hour += 3600
-        }
-        var names = Set<String>()
-        for reply in try redis.pipeline(c) {
-            if case let .error(e) = reply { throw RedisError(.reply, e) }
-            for m in reply.array ?? [] { if let t = m.text { names.insert(t) } }
-        }
-        return names.sorted()
+        try members(from: from, to: to, keys.models(hour:))
     }
 
     /// The (model, deployment) pairs with an event in the hours overlapping [from, to), by name.
     public func deployments(from: Int64, to: Int64) throws(RedisError) -> [String] {
+        try members(from: from, to: to, keys.deployments(hour:))
+    }
+
+    /// The union of the hourly sets `set(hour)` over the hours overlapping [from, to), sorted.
+    private func members(from: Int64, to: Int64, _ set: (Int64) -> String) throws(RedisError) -> [String] {
         var c = RedisCommands()
         var hour = from - WindowBatch.mod(from, 3600)
         while hour < to {
-            c.append("SMEMBERS", keys.deployments(hour: hour))
+            c.append("SMEMBERS", set(hour))
             hour += 3600
         }
         var names = Set<String>()
