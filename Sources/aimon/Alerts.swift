@@ -63,7 +63,7 @@ enum AlertsTable {
         for r in rows {
             let type = AlertType(rawValue: r.alertType)
             let value = r.value.map { v in type.map { AlertTransition.format(v, $0) } ?? String(v) } ?? "-"
-            table.add([r.isActive ? "FIRING" : "resolved", r.severity, r.alertType, r.model, value,
+            table.add([r.isActive ? "FIRING" : "resolved", r.severity, r.alertType, r.model + (r.deployment.map { " @ " + $0 } ?? ""), value,
                        short(r.createdAt), r.resolvedAt.map(short) ?? "-", String(r.notifyCount)])
         }
         let out = ["\(rows.count) \(scope), newest first:"] + table.render(leftAligned: Set(0..<8))

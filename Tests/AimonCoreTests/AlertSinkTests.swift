@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 @testable import AimonCore
@@ -66,5 +67,31 @@ import Testing
         #expect(try table.list(AlertFilter(activeOnly: true)).map(\.model) == ["it's \"quoted\""])
         #expect(try table.list(AlertFilter(since: "2026-11-28T00:00:00.000Z")).isEmpty)
         #expect(try table.list(AlertFilter(model: "gpt-4o")).count == 1)
+    }
+
+    /// A table made by the first schema (no deployment column) is brought up to date in place: its
+    /// rows stay, and a deployment's alert is written and listed with its deployment.
+    @Test func aVersionOneTableGetsTheDeploymentColumn() throws {
+        let folder = LogFolder()
+        let path = folder.file("old.db")
+        let v1 = AlertSQL.migrations(postgres: false)[0] + [
+            "CREATE TABLE aimon_schema (version INTEGER NOT NULL)", "INSERT INTO aimon_schema (version) VALUES (1)",
+            "INSERT INTO aimon_alerts (rule_name, alert_type, level, severity, message, is_active, created_at, model, value, threshold, \"window\", fingerprint, resolved_at, notify_count, host) VALUES ('r', 'low_success_rate', 'warning', 'warning', 'old', 1, '2026-11-27T05:56:40.000Z', 'gpt-4o', 0.5, 0.95, '1h', '0000000000000001', NULL, 1, 'h')",
+        ]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [path, v1.joined(separator: ";\n") + ";"]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let table = try SQLiteAlertTable(path: path)
+        try table.migrate()
+        var pair = AlertRow(Self.transition(.firing, model: Deployment.pair("gpt-4o", "eu-west")), host: "h")!
+        pair.fingerprint = "00000000000000ef"
+        try table.upsert([pair])
+        let rows = try table.list(AlertFilter())
+        #expect(rows.count == 2)
+        #expect(rows.first { $0.fingerprint == "00000000000000ef" }.map { [$0.model, $0.deployment ?? "-"] } == ["gpt-4o", "eu-west"])
+        #expect(rows.contains { $0.deployment == nil })
     }
 }

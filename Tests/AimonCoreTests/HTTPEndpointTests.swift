@@ -251,7 +251,9 @@ import Testing
         #expect(batch.hour[.init(model: Deployment.pair("m", "openai"), start: hour)]?.failedCalls == 1)
         // Past max_deployments (2 here): the model's other deployments.
         #expect(batch.hour[.init(model: Deployment.pair("m", Deployment.overflowName), start: hour)]?.calls == 1)
-        #expect(batch.models == ["m"] && Set(batch.runs.keys) == ["m"])
+        // Pairs keep runs of failures (for deployment rules) but are not models.
+        #expect(batch.models == ["m"])
+        #expect(Set(batch.runs.keys) == ["m", Deployment.pair("m", "azure-east"), Deployment.pair("m", "openai"), Deployment.pair("m", "")])
         #expect(batch.deployments[hour] == [Deployment.pair("m", "azure-east"), Deployment.pair("m", "openai"), Deployment.pair("m", "")])
         #expect(batch.users[.init(model: nil, start: hour)]?.count == 5 && batch.users.keys.allSatisfy { $0.model.map { !Deployment.isPair($0) } ?? true })
         #expect(Deployment.split(Deployment.pair("m", "x")).map { [$0.model, $0.deployment] } == ["m", "x"] && Deployment.split("m") == nil)

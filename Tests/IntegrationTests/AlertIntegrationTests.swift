@@ -184,7 +184,7 @@ import Testing
         // Exactly one row per episode even though writes were retried.
         let fingerprints = try pg.query("SELECT fingerprint FROM aimon_alerts")
         #expect(fingerprints.count == 3 + 1)
-        #expect(try pg.query("SELECT version FROM aimon_schema") == [["1"]])
+        #expect(try pg.query("SELECT version FROM aimon_schema") == [["2"]])  // both migrations ran (2: the deployment column)
     }
 
     @Test func historyFillsTheWindowsButAnnouncesNothing() throws {

@@ -21,10 +21,12 @@ public struct AlertRow: Equatable, Sendable {
     public var resolvedAt: String?
     public var notifyCount: Int
     public var host: String
+    /// The deployment of a (model, deployment) pair's alert; nil for a model's.
+    public var deployment: String?
 
     /// The column names, in table order: `aimon alerts --json` uses them as keys.
     public static let columns = ["id", "rule_name", "alert_type", "level", "severity", "message", "is_active", "created_at",
-                                 "model", "value", "threshold", "window", "fingerprint", "resolved_at", "notify_count", "host"]
+                                 "model", "value", "threshold", "window", "fingerprint", "resolved_at", "notify_count", "host", "deployment"]
 
     /// The row a transition writes (firing, reminder or resolved; pending and held-back write none).
     public init?(_ t: AlertTransition, host: String) {
@@ -45,11 +47,13 @@ public struct AlertRow: Equatable, Sendable {
         resolvedAt = t.kind == .resolved ? Self.timestamp(t.at) : nil
         notifyCount = t.notifyCount
         self.host = host
+        deployment = t.deployment
     }
 
     public init(id: Int64?, ruleName: String, alertType: String, level: String, severity: String, message: String,
                 isActive: Bool, createdAt: String, model: String, value: Double?, threshold: Double, window: String,
-                fingerprint: String, resolvedAt: String?, notifyCount: Int, host: String) {
+                fingerprint: String, resolvedAt: String?, notifyCount: Int, host: String, deployment: String? = nil) {
+        self.deployment = deployment
         self.id = id; self.ruleName = ruleName; self.alertType = alertType; self.level = level
         self.severity = severity; self.message = message; self.isActive = isActive; self.createdAt = createdAt
         self.model = model; self.value = value; self.threshold = threshold; self.window = window
@@ -77,7 +81,7 @@ public struct AlertRow: Equatable, Sendable {
             ("value", value.map { .number($0, digits: 6) } ?? .null), ("threshold", .number(threshold, digits: 6)),
             ("window", .string(window)), ("fingerprint", .string(fingerprint)),
             ("resolved_at", resolvedAt.map { .string($0) } ?? .null), ("notify_count", .int(Int64(notifyCount))),
-            ("host", .string(host)),
+            ("host", .string(host)), ("deployment", deployment.map { .string($0) } ?? .null),
         ])
     }
 
@@ -101,6 +105,8 @@ public struct AlertFilter: Sendable {
     public var since: String?
     public var model: String?
     public var limit = 1000
+    /// Only the alerts of this deployment.
+    public var deployment: String?
     public init(activeOnly: Bool = false, since: String? = nil, model: String? = nil, limit: Int = 1000) {
         self.activeOnly = activeOnly
         self.since = since

@@ -57,18 +57,21 @@ enum AlertSQL {
             """,
             "CREATE INDEX \(table)_created_at ON \(table) (created_at)",
             "CREATE INDEX \(table)_active ON \(table) (is_active, created_at)",
+        ], [
+            // 2: the deployment of a (model, deployment) pair's alert; NULL for a model's.
+            "ALTER TABLE \(table) ADD COLUMN deployment TEXT",
         ]]
     }
 
     /// The upsert: a resolved row is final, so a late or repeated write cannot reopen it.
     static func upsert(postgres: Bool) -> String {
-        let p = (1...15).map { postgres ? "$\($0)" : "?" }
+        let p = (1...16).map { postgres ? "$\($0)" : "?" }
         let created = postgres ? "\(p[6])::timestamptz" : p[6]
         let resolved = postgres ? "\(p[12])::timestamptz" : p[12]
         return """
         INSERT INTO \(table) (rule_name, alert_type, level, severity, message, is_active, created_at, model, value,
-                              threshold, "window", fingerprint, resolved_at, notify_count, host)
-        VALUES (\(p[0]), \(p[1]), \(p[2]), \(p[3]), \(p[4]), \(p[5]), \(created), \(p[7]), \(p[8]), \(p[9]), \(p[10]), \(p[11]), \(resolved), \(p[13]), \(p[14]))
+                              threshold, "window", fingerprint, resolved_at, notify_count, host, deployment)
+        VALUES (\(p[0]), \(p[1]), \(p[2]), \(p[3]), \(p[4]), \(p[5]), \(created), \(p[7]), \(p[8]), \(p[9]), \(p[10]), \(p[11]), \(resolved), \(p[13]), \(p[14]), \(p[15]))
         ON CONFLICT (fingerprint) DO UPDATE SET
           is_active = excluded.is_active,
           resolved_at = excluded.resolved_at,
@@ -83,7 +86,7 @@ enum AlertSQL {
         [r.ruleName, r.alertType, r.level, r.severity, r.message,
          postgres ? (r.isActive ? "true" : "false") : (r.isActive ? "1" : "0"),
          r.createdAt, r.model, r.value.map { String($0) }, String(r.threshold), r.window, r.fingerprint,
-         r.resolvedAt, String(r.notifyCount), r.host]
+         r.resolvedAt, String(r.notifyCount), r.host, r.deployment]
     }
 
     /// The list query and its parameters; columns in `AlertRow.columns` order, times as text.
@@ -97,6 +100,7 @@ enum AlertSQL {
         if f.activeOnly { conditions.append(postgres ? "is_active" : "is_active = 1") }
         if let s = f.since { params.append(s); conditions.append("created_at >= \(next())\(postgres ? "::timestamptz" : "")") }
         if let m = f.model { params.append(m); conditions.append("model = \(next())") }
+        if let d = f.deployment { params.append(d); conditions.append("deployment = \(next())") }
         let columns = AlertRow.columns.map { c in
             c == "created_at" || c == "resolved_at" ? time(c) : c == "window" ? "\"window\"" : c == "is_active" && postgres ? "CASE WHEN is_active THEN 1 ELSE 0 END" : c
         }
@@ -112,7 +116,7 @@ enum AlertSQL {
                  severity: c[4] ?? "", message: c[5] ?? "", isActive: c[6] == "1" || c[6] == "t" || c[6] == "true",
                  createdAt: c[7] ?? "", model: c[8] ?? "", value: c[9].flatMap { Double($0) },
                  threshold: c[10].flatMap { Double($0) } ?? 0, window: c[11] ?? "", fingerprint: c[12] ?? "",
-                 resolvedAt: c[13], notifyCount: c[14].flatMap { Int($0) } ?? 0, host: c[15] ?? "")
+                 resolvedAt: c[13], notifyCount: c[14].flatMap { Int($0) } ?? 0, host: c[15] ?? "", deployment: c.count > 16 ? c[16] : nil)
     }
 }
 

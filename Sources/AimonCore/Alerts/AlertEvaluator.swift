@@ -43,7 +43,8 @@ public final class AlertEvaluator {
     /// Records a committed batch: the models it touched and the runs of failures it ended.
     public func noteBatch(_ runs: [String: RunsEnded], touched models: Set<String>) {
         for m in models where dirty[m] == nil { dirty[m] = [] }
-        for (model, r) in runs { dirty[model, default: []].append(r) }
+        let pairs = config.evaluatesDeployments
+        for (model, r) in runs where pairs || !Deployment.isPair(model) { dirty[model, default: []].append(r) }
     }
 
     /// Batches noted and not evaluated yet.
@@ -52,7 +53,9 @@ public final class AlertEvaluator {
     /// Every model seen within the longest window, every model with an alert, and those touched.
     public func evaluateAll(on redis: RedisConnection, now: Double) throws(RedisError) {
         let from = Int64(now - config.longestWindow)
-        var models = Set(try WindowReader(keys: store.keys, redis: redis).models(from: from, to: Int64(now) + 1))
+        let reader = WindowReader(keys: store.keys, redis: redis)
+        var models = Set(try reader.models(from: from, to: Int64(now) + 1))
+        if config.evaluatesDeployments { models.formUnion(try reader.deployments(from: from, to: Int64(now) + 1)) }
         models.formUnion(try store.alertingModels(on: redis))
         models.formUnion(dirty.keys)
         let subjects = [nil] + models.sorted()

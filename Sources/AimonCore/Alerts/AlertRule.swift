@@ -20,6 +20,9 @@ public struct AlertRule: Equatable, Sendable {
     /// What `slow_first_token` compares with its threshold: the 95th percentile (estimated within
     /// its histogram bucket, Docs/reports.md) or the average.
     public var statistic: Statistic = .p95
+    /// Also evaluated for each (model, deployment) pair (consecutive_failures, low_success_rate):
+    /// one failing upstream behind a healthy model name is seen.
+    public var deployments = false
     public enum Statistic: String, Sendable { case p95, avg }
     /// Per-model settings that replace the rule's own (a slow model's own latency limit...).
     public var overrides: [String: Override] = [:]

@@ -32,7 +32,12 @@ public struct AlertTransition: Equatable, Sendable {
     public var notifyCount: Int
 
     /// The model as AIMON_MODEL and the table write it: "*" for all models.
-    public var modelField: String { model.map(ModelRegistry.label) ?? KeySchema.allModels }
+    public var modelField: String {
+        guard let model else { return KeySchema.allModels }
+        return ModelRegistry.label(Deployment.split(model)?.model ?? model)
+    }
+    /// The deployment of a (model, deployment) pair's alert; nil for a model's.
+    public var deployment: String? { model.flatMap(Deployment.split).map { Deployment.label($0.deployment) } }
 
     /// The state as AIMON_STATE writes it.
     public var state: String {
@@ -57,7 +62,8 @@ public struct AlertTransition: Equatable, Sendable {
 
     /// One line a person understands: what, for which model, the value, the threshold, the window.
     public var message: String {
-        let subject = model.map { "model " + JournalText.sanitise(ModelRegistry.label($0), limit: 200) } ?? "all models"
+        let subject = (model.map { _ in "model " + JournalText.sanitise(modelField, limit: 200) } ?? "all models")
+            + (deployment.map { " deployment " + JournalText.sanitise($0, limit: 200) } ?? "")
         let head: String
         switch kind {
         case .pending: head = "Pending \(type.rawValue) for \(subject)"

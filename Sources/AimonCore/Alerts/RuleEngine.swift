@@ -28,7 +28,9 @@ public struct RuleEngine: Equatable, Sendable {
 
     /// The rules that apply to a subject: per-model rules for a model, all-models rules for nil.
     public func rules(for model: String?) -> [AlertRule] {
-        rules.filter { ($0.scope == .model) == (model != nil) }
+        // A (model, deployment) pair: the per-model rules asked to look at deployments too.
+        if let model, Deployment.isPair(model) { return rules.filter { $0.scope == .model && $0.deployments } }
+        return rules.filter { ($0.scope == .model) == (model != nil) }
     }
 
     /// Evaluates every rule of `model` (nil: all models) at `now`. `states` holds the current state per

@@ -76,6 +76,8 @@ public struct AlertsConfig: Equatable, Sendable {
 
     /// The longest window any rule reads.
     public var longestWindow: Double { engine.rules.filter(\.mayRun).map(\.window).max() ?? 60 }
+    /// Whether a rule runs for (model, deployment) pairs too.
+    public var evaluatesDeployments: Bool { engine.rules.contains { $0.deployments && $0.mayRun } }
     /// Whether a rule reads the time to first token (its minutes then carry the TTFT histogram).
     public var readsFirstToken: Bool { engine.rules.contains { $0.type == .slowFirstToken && $0.mayRun } }
 }

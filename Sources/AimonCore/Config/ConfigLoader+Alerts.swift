@@ -92,7 +92,9 @@ extension Checker {
 
     private mutating func rule(_ m: Node.Mapping, into r: inout AlertRule, key: String, node: Node, retention: Retention) {
         allowOnly(m, ["enabled", "threshold", "clear_threshold", "window", "min_requests", "for", "keep_firing_for",
-                      "repeat_interval", "severity", "scope", "models"] + (r.type == .slowFirstToken ? ["statistic"] : []), in: key)
+                      "repeat_interval", "severity", "scope", "models"] + (r.type == .slowFirstToken ? ["statistic"] : [])
+                      + (r.type == .consecutiveFailures || r.type == .lowSuccessRate ? ["deployments"] : []), in: key)
+        if let v = bool(m["deployments"], key: "\(key).deployments") { r.deployments = v }
         if let n = m["statistic"], let s = string(n, key: "\(key).statistic") {
             if let v = AlertRule.Statistic(rawValue: s) { r.statistic = v } else { fail("\(key).statistic", n, "must be p95 or avg") }
         }

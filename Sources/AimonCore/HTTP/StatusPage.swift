@@ -56,7 +56,7 @@ public struct StatusPage {
         for a in sorted {
             h += "<tr id=\"\(Self.escape(a.fingerprint))\" class=\"alert \(a.severity.rawValue)\">"
             h += "<td><span class=\"badge \(a.severity.rawValue)\">\(a.severity.rawValue)</span></td>"
-            h += "<td>\(a.type.rawValue)</td><td>\(Self.escape(a.model.map(ModelRegistry.label) ?? "all models"))</td>"
+            h += "<td>\(a.type.rawValue)</td><td>\(Self.escape(a.model == nil ? "all models" : a.modelField + (a.deployment.map { " @ " + $0 } ?? "")))</td>"
             h += "<td class=\"n\">\(a.value.map { AlertTransition.format($0, a.type) } ?? "–")</td>"
             h += "<td class=\"n\">\(AlertTransition.format(a.threshold, a.type))</td>"
             h += "<td class=\"n\" title=\"since \(AlertRow.timestamp(a.episodeStart))\">\(Self.age(now - a.episodeStart))</td>"

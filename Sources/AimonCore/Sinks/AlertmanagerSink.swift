@@ -74,7 +74,8 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
     /// alert's row on the status page.
     public static func alert(_ t: AlertTransition, config: AlertsConfig.Alertmanager, statusPage: String? = nil, now: Double, resolved: Bool) -> JSONValue {
         var labels: [(String, JSONValue)] = [("alertname", .string(t.type.rawValue))]
-        if let model = t.model { labels.append(("model", .string(ModelRegistry.label(model)))) }
+        if t.model != nil { labels.append(("model", .string(t.modelField))) }
+        if let d = t.deployment { labels.append(("deployment", .string(d))) }
         labels.append(("severity", .string(t.severity.rawValue)))
         for (k, v) in config.extraLabels.sorted(by: { $0.key < $1.key }) { labels.append((k, .string(v))) }
         var annotations: [(String, JSONValue)] = [("summary", .string(t.message))]

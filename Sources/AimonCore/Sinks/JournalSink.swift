@@ -66,6 +66,7 @@ public final class JournalSink: AlertSink {
             "AIMON_HOST=" + JournalText.sanitise(host),
         ]
         if let v = t.value { f.append("AIMON_VALUE=" + Self.number(v)) }
+        if let d = t.deployment { f.append("AIMON_DEPLOYMENT=" + JournalText.sanitise(d)) }
         return f
     }
 

@@ -225,12 +225,8 @@ public struct WindowBatch: Sendable {
         return out
     }
 
-    /// Failure runs by model (pairs have none yet: no rule reads them).
-    public var runs: [String: FailureRun] {
-        var out: [String: FailureRun] = [:]
-        for (i, name) in slotNames.enumerated() where !slotIsPair[i] { out[name] = slots[i].run }
-        return out
-    }
+    /// Failure runs by model and by (model, deployment) pair.
+    public var runs: [String: FailureRun] { Dictionary(uniqueKeysWithValues: zip(slotNames, slots.map(\.run))) }
 
     /// The models the batch touched (not the pairs).
     public var models: Set<String> { Set(slotNames.indices.filter { !slotIsPair[$0] }.map { slotNames[$0] }) }
