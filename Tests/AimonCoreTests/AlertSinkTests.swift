@@ -93,5 +93,14 @@ import Testing
         #expect(rows.count == 2)
         #expect(rows.first { $0.fingerprint == "00000000000000ef" }.map { [$0.model, $0.deployment ?? "-"] } == ["gpt-4o", "eu-west"])
         #expect(rows.contains { $0.deployment == nil })
+        // An older aimon starting on the table sets its version back to 1: the next start migrates
+        // again without failing on the column it already has.
+        let back = Process()
+        back.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        back.arguments = [path, "UPDATE aimon_schema SET version = 1"]
+        try back.run()
+        back.waitUntilExit()
+        try SQLiteAlertTable(path: path).migrate()
+        #expect(try SQLiteAlertTable(path: path).list(AlertFilter()).count == 2)
     }
 }

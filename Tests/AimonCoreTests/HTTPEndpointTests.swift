@@ -223,6 +223,12 @@ import Testing
         #expect((try? FormatFixtures.parse(nginx, .preset(.nginx)).get())?.deployment == "10.0.0.2:443")
     }
 
+    /// U+001F separates a model from its deployment in stored names: a model name cannot hold it.
+    @Test func aModelNameCannotHoldTheSeparator() {
+        #expect(FormatFixtures.parse(#"{"model_name":"a\u001fb"}"#, .preset(.native)).failure == .wrongType)
+        #expect(FormatFixtures.parse(#"{"model":"a\u001fb","status":"200"}"#, .preset(.nginx)).failure == .wrongType)
+    }
+
     /// A cost from prices: stays within the cost of one call (10,000 USD), as a logged cost must.
     @Test func pricedCostsKeepTheirDomain() throws {
         let now = 1_795_773_630.0

@@ -105,8 +105,6 @@ public struct AlertFilter: Sendable {
     public var since: String?
     public var model: String?
     public var limit = 1000
-    /// Only the alerts of this deployment.
-    public var deployment: String?
     public init(activeOnly: Bool = false, since: String? = nil, model: String? = nil, limit: Int = 1000) {
         self.activeOnly = activeOnly
         self.since = since

@@ -58,10 +58,20 @@ enum AlertSQL {
             "CREATE INDEX \(table)_created_at ON \(table) (created_at)",
             "CREATE INDEX \(table)_active ON \(table) (is_active, created_at)",
         ], [
-            // 2: the deployment of a (model, deployment) pair's alert; NULL for a model's.
-            "ALTER TABLE \(table) ADD COLUMN deployment TEXT",
+            // 2: the deployment of a (model, deployment) pair's alert; NULL for a model's. Safe to
+            // run again: an older aimon starting on the table sets the version back to 1.
+            "ALTER TABLE \(table) ADD COLUMN \(postgres ? "IF NOT EXISTS " : "")deployment TEXT",
         ]]
     }
+
+    /// The column an `ALTER TABLE ... ADD COLUMN` adds (SQLite has no IF NOT EXISTS for it).
+    static func addedColumn(_ sql: String) -> String? {
+        guard sql.hasPrefix("ALTER TABLE"), let r = sql.range(of: "ADD COLUMN ") else { return nil }
+        return sql[r.upperBound...].split(separator: " ").first.map(String.init)
+    }
+
+    /// Sets the schema version, never lowering it (a newer aimon may share the table).
+    static func setVersion(_ n: Int) -> String { "UPDATE aimon_schema SET version = \(n) WHERE version < \(n)" }
 
     /// The upsert: a resolved row is final, so a late or repeated write cannot reopen it.
     static func upsert(postgres: Bool) -> String {
@@ -100,7 +110,6 @@ enum AlertSQL {
         if f.activeOnly { conditions.append(postgres ? "is_active" : "is_active = 1") }
         if let s = f.since { params.append(s); conditions.append("created_at >= \(next())\(postgres ? "::timestamptz" : "")") }
         if let m = f.model { params.append(m); conditions.append("model = \(next())") }
-        if let d = f.deployment { params.append(d); conditions.append("deployment = \(next())") }
         let columns = AlertRow.columns.map { c in
             c == "created_at" || c == "resolved_at" ? time(c) : c == "window" ? "\"window\"" : c == "is_active" && postgres ? "CASE WHEN is_active THEN 1 ELSE 0 END" : c
         }

@@ -48,7 +48,7 @@ public final class PostgresAlertTable: AlertTable {
             }
             let all = AlertSQL.migrations(postgres: true)
             for step in all.dropFirst(version) { for sql in step { _ = try run(sql, []) } }
-            _ = try run("UPDATE aimon_schema SET version = \(all.count)", [])
+            _ = try run(AlertSQL.setVersion(all.count), [])
         }
     }
 

@@ -37,8 +37,14 @@ public final class SQLiteAlertTable: AlertTable {
                 version = 0
             }
             let all = AlertSQL.migrations(postgres: false)
-            for step in all.dropFirst(version) { for sql in step { try exec(sql) } }
-            try exec("UPDATE aimon_schema SET version = \(all.count)")
+            for step in all.dropFirst(version) {
+                for sql in step {
+                    if let column = AlertSQL.addedColumn(sql),
+                       try query("SELECT 1 FROM pragma_table_info('\(AlertSQL.table)') WHERE name = ?", [column]).count > 0 { continue }
+                    try exec(sql)
+                }
+            }
+            try exec(AlertSQL.setVersion(all.count))
             try exec("COMMIT")
         } catch {
             try? exec("ROLLBACK")

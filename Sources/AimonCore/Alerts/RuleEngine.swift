@@ -28,8 +28,15 @@ public struct RuleEngine: Equatable, Sendable {
 
     /// The rules that apply to a subject: per-model rules for a model, all-models rules for nil.
     public func rules(for model: String?) -> [AlertRule] {
-        // A (model, deployment) pair: the per-model rules asked to look at deployments too.
-        if let model, Deployment.isPair(model) { return rules.filter { $0.scope == .model && $0.deployments } }
+        // A (model, deployment) pair: the per-model rules that can look at deployments; those not
+        // asked to (any more: a reload) are off, so a pair's open episode resolves, not hangs.
+        if let model, Deployment.isPair(model) {
+            return rules.filter { $0.scope == .model && ($0.type == .consecutiveFailures || $0.type == .lowSuccessRate) }.map { r in
+                var r = r
+                if !r.deployments { r.enabled = false; r.overrides = [:] }
+                return r
+            }
+        }
         return rules.filter { ($0.scope == .model) == (model != nil) }
     }
 
@@ -39,7 +46,8 @@ public struct RuleEngine: Equatable, Sendable {
         var steps: [Step] = []
         var outage = false
         for base in rules(for: model) {
-            let rule = base.applying(to: model)
+            // A pair takes its model's overrides.
+            let rule = base.applying(to: model.map { Deployment.split($0)?.model ?? $0 })
             let old = states[rule.type] ?? .inactive
             var step = Step(type: rule.type, old: old, new: old, transitions: [], announcedRun: nil)
             let hold = outage && rule.type.heldDuringOutage

@@ -57,6 +57,8 @@ public struct RecordLimits: Equatable, Sendable {
 
     @inline(__always) static func model(_ name: String) throws(ParseFailure) -> String {
         guard name.utf8.count <= maxModelBytes else { throw .modelTooLong }
+        // U+001F separates a model from its deployment in stored names (`Deployment`).
+        guard !name.utf8.contains(0x1F) else { throw .wrongType }
         return name
     }
 }

@@ -122,7 +122,8 @@ public struct WindowBatch: Sendable {
         }
         records += 1
         add(call, policy: policy, slot: slot, time: time, second: t, now: Int64(now))
-        if let deployment = call.deployment, !deployment.isEmpty {
+        // A deployment name is bounded as a model's is; a longer one is no deployment (the call counts).
+        if let deployment = call.deployment, !deployment.isEmpty, deployment.utf8.count <= RecordLimits.maxModelBytes {
             let pair: Int
             if let i = pairIndex[call.model]?[deployment] {
                 pair = i
