@@ -16,7 +16,7 @@ import Testing
           high_hourly_failures: {enabled: false}
         alerts:
           database: sqlite://\(ws.path("alerts.db"))
-          evaluate_interval: 1s
+          evaluate_interval: 5m   # the batch's own evaluation must judge the pairs
         """)
         ws.writeLog("gw.jsonl", [])
         let daemon = try startDaemon(config: config, log: ws.path("aimon.log"))

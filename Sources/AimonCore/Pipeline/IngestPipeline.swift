@@ -454,7 +454,10 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             guard let model = key.model, !Deployment.isPair(model) else { continue }
             calls[ModelRegistry.label(model), default: BucketCounts()].merge(counts)
         }
-        mailbox?.post(runs: runs, touched: read.batch.models)
+        // Pairs too when a rule judges deployments: their alerts then come after the batch, not
+        // only with the timer.
+        let pairs = config.alerts.evaluatesDeployments ? Set(read.batch.deployments.values.joined()) : []
+        mailbox?.post(runs: runs, touched: read.batch.models.union(pairs))
         telemetry.update { f in
             for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
             for (model, c) in calls { f.calls[model, default: BucketCounts()].merge(c) }
