@@ -79,6 +79,8 @@ public struct WindowBatch: Sendable {
     public let prices: Prices
     private var slots: [Slot] = []
     private var slotNames: [String] = []
+    /// Stored name -> slot (several names as written can share one: the overflow).
+    private var slotByName: [String: Int] = [:]
     /// Whether a slot is a (model, deployment) pair's.
     private var slotIsPair: [Bool] = []
     /// Model as written -> deployment as written -> its pair's slot.
@@ -136,7 +138,8 @@ public struct WindowBatch: Sendable {
     }
 
     private mutating func slot(named name: String, pair: Bool) -> Int {
-        if let i = slotNames.firstIndex(of: name) { return i }
+        if let i = slotByName[name] { return i }
+        slotByName[name] = slots.count
         slots.append(Slot())
         slotNames.append(name)
         slotIsPair.append(pair)
