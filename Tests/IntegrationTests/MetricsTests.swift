@@ -56,12 +56,17 @@ import Testing
 
         // An outage, so that an alert fires; then every query of the Grafana dashboard returns data.
         AlertIntegrationTests.publish(ws, "outage", (0..<6).map { ServicesTests.line("outage", ok: false, at: Date().timeIntervalSince1970 + Double($0) * 0.001) })
+        // Streamed calls with tokens and a cost, for the dashboard's LLM panels.
+        AlertIntegrationTests.publish(ws, "llm", (0..<20).map { i in
+            "{\"timestamp\":\"\(AlertRow.timestamp(Date().timeIntervalSince1970 + Double(i) * 0.001))\",\"model_name\":\"llm\",\"success\":true,"
+                + "\"response_time\":1.5,\"ttft\":0.3,\"input_tokens\":100,\"output_tokens\":50,\"cost\":0.002}\n"
+        })
         #expect(eventually(timeout: 30) { prometheus.vector("aimon_alert_firing", label: "model")["outage"] == 1 })
         let dashboard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("contrib/grafana/aimon.json")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dashboard)) as? [String: Any]
         let panels = (json?["panels"] as? [[String: Any]]) ?? []
-        #expect(panels.count >= 8)
+        #expect(panels.count >= 13)
         for panel in panels {
             for target in (panel["targets"] as? [[String: Any]]) ?? [] {
                 let expr = ((target["expr"] as? String) ?? "").replacingOccurrences(of: "$__rate_interval", with: "1m")
