@@ -123,6 +123,20 @@ public struct WindowBatch: Sendable {
             slotIndex[call.model] = slot
         }
         records += 1
+        // A cost from `prices:` where the log has none, once per call (its model and its pair share
+        // it); the call is copied only then, not on every line.
+        if !prices.isEmpty, call.cost == nil, let cost = prices.cost(of: call) {
+            var priced = call
+            priced.cost = cost
+            place(priced, policy: policy, slot: slot, registry: &registry, time: time, second: t, now: now)
+        } else {
+            place(call, policy: policy, slot: slot, registry: &registry, time: time, second: t, now: now)
+        }
+    }
+
+    /// Adds a call to its model's slot and, with a deployment, to its pair's.
+    private mutating func place(_ call: APICall, policy: FailurePolicy, slot: Int, registry: inout ModelRegistry,
+                                time: Double, second t: Int64, now: Double) {
         add(call, policy: policy, slot: slot, time: time, second: t, now: Int64(now))
         // A deployment name is bounded as a model's is; a longer one is no deployment (the call counts).
         if let deployment = call.deployment, !deployment.isEmpty, deployment.utf8.count <= RecordLimits.maxModelBytes {
@@ -147,11 +161,6 @@ public struct WindowBatch: Sendable {
     }
 
     private mutating func add(_ call: APICall, policy: FailurePolicy, slot i: Int, time: Double, second t: Int64, now nowSeconds: Int64) {
-        if !prices.isEmpty, call.cost == nil, let cost = prices.cost(of: call) {
-            var priced = call
-            priced.cost = cost
-            return add(priced, policy: policy, slot: i, time: time, second: t, now: nowSeconds)
-        }
         let pair = slotIsPair[i]
         let hourStart = t - Self.mod(t, 3600)
         slots.withUnsafeMutableBufferPointer { buf in
