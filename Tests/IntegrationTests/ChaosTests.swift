@@ -93,6 +93,7 @@ import Testing
         }
         for i in 0..<3 { if let p = partial[i] { append(i, p) } }
         proxy.setChaos(false)
+        let chaosSeconds = Int(Date().timeIntervalSince(start))
 
         let redis = try server.connection()
         #expect(eventually(timeout: 120) { committedLines(redis, prefix: ws.prefix, host: ws.host) >= Int64(total) })
@@ -109,6 +110,6 @@ import Testing
         let text = (try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? ""
         #expect(text.contains("the batch had landed before the connection broke"))
         #expect(total > 2000)
-        print("chaos seed \(seed): \(total) lines, faults \(injected.map { "\($0.key) \($0.value)" }.sorted()), daemon log: \(ws.path("daemon.log"))")
+        print("chaos seed \(seed): \(total) lines in \(chaosSeconds) s of chaos, faults \(injected.map { "\($0.key) \($0.value)" }.sorted()), daemon log: \(ws.path("daemon.log"))")
     }
 }
