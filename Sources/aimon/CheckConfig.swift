@@ -73,6 +73,14 @@ struct CheckConfig: ParsableCommand {
             if !r.overrides.isEmpty { parts.append("overrides for \(r.overrides.keys.sorted().joined(separator: ", "))") }
             print("  rule \(r.type.rawValue): \(parts.joined(separator: ", "))")
         }
+        for r in config.alerts.spend {
+            let amounts = r.thresholds.map { t in
+                AlertTransition.format(t, .spend) + (r.budget.map { " (\(AlertTransition.fixed(t / $0 * 100, 0))%)" } ?? "")
+            }
+            print("  rule spend: at least \(amounts.joined(separator: ", ")) per \(r.period.name) (\(r.zone)), "
+                  + "\(r.scope == .allModels ? "all models" : "per model"), \(r.severity.rawValue)"
+                  + (r.budget.map { ", budget \(AlertTransition.format($0, .spend))" } ?? ""))
+        }
         print("  alert table: \(config.alerts.database)")
         if let am = config.alerts.alertmanager {
             print("  alertmanager: \(am.urls.joined(separator: ", ")) (resend every \(AlertRule.durationText(am.resendInterval)))")

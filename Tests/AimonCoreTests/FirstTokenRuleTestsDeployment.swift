@@ -8,7 +8,7 @@ import Testing
         for i in engine.rules.indices where engine.rules[i].type == .consecutiveFailures { engine.rules[i].deployments = true }
         let pair = engine.rules(for: Deployment.pair("m", "eu"))
         #expect(pair.filter(\.enabled).map(\.type) == [.consecutiveFailures])
-        #expect(engine.rules(for: "m").count == AlertType.allCases.count - 1)  // all per-model rules
+        #expect(engine.rules(for: "m").count == AlertType.windowTypes.count - 1)  // all per-model rules
         #expect(RuleEngine.defaults.rules(for: Deployment.pair("m", "eu")).allSatisfy { !$0.enabled })
     }
 

@@ -205,7 +205,7 @@ import Testing
     }
 
     @Test func ratioAlertsAreHeldBackDuringAnOutage() {
-        var rules = AlertType.allCases.map(AlertRule.init)
+        var rules = AlertType.windowTypes.map(AlertRule.init)
         for i in rules.indices { rules[i].keepFiringFor = 0 }
         var d = Driver(rules)
         var outage = Self.window(calls: 100, fails: 30)

@@ -12,6 +12,7 @@ public final class AlertEvaluator {
 
     private var config: AlertsConfig
     private let store: AlertStore
+    let spendWatcher: SpendWatcher
     private var sinks: [any AlertSink]
     private let logger: Logger
     private let telemetry: Telemetry
@@ -27,6 +28,7 @@ public final class AlertEvaluator {
                 telemetry: Telemetry = Telemetry()) {
         self.config = config
         self.store = AlertStore(keys: keys, stateTTL: retention.hourBuckets)
+        self.spendWatcher = SpendWatcher(keys: keys, stateTTL: retention.hourBuckets)
         self.sinks = sinks
         self.logger = logger
         self.telemetry = telemetry
@@ -65,6 +67,10 @@ public final class AlertEvaluator {
         // a table row left active for ever): the timer renews the states it saw.
         try store.keepAlive(alerting, on: redis)
         store.prune(&cache, keeping: subjects)
+        // Spend over calendar periods: judged by the timer only (its alerts are not about seconds).
+        let spend = try spendWatcher.evaluate(config.spend, now: now, on: redis)
+        announce(spend.transitions)
+        firing += spend.active
         for case let sink as any ActiveAlertsSink in sinks { sink.active(firing, now: now) }
         let seen = firing
         telemetry.update { $0.firing = seen }
@@ -125,17 +131,20 @@ public final class AlertEvaluator {
         let announced = changed.compactMap(\.announcedRun).max()
         guard try store.swap(subject.model, swaps, announcedRun: announced, on: redis) else { return nil }
         firing += steps.compactMap(\.active)
-        for step in changed {
-            for t in step.transitions {
-                telemetry.update { $0.evaluation.transitions += 1 }
-                if t.kind == .pending {
-                    logger.info("\(t.message)", metadata: ["fingerprint": "\(t.fingerprint)"])
-                    continue
-                }
-                if t.kind != .held { telemetry.update { $0.evaluation.lastAlert = "\(t.state) \(t.type.rawValue) \(t.modelField)" } }
-                for sink in sinks { sink.deliver(t) }
-            }
-        }
+        for step in changed { announce(step.transitions) }
         return active
+    }
+
+    /// Counts, logs (pending) and delivers transitions this process won.
+    private func announce(_ transitions: [AlertTransition]) {
+        for t in transitions {
+            telemetry.update { $0.evaluation.transitions += 1 }
+            if t.kind == .pending {
+                logger.info("\(t.message)", metadata: ["fingerprint": "\(t.fingerprint)"])
+                continue
+            }
+            if t.kind != .held { telemetry.update { $0.evaluation.lastAlert = "\(t.state) \(t.type.rawValue) \(t.modelField)" } }
+            for sink in sinks { sink.deliver(t) }
+        }
     }
 }

@@ -30,6 +30,29 @@ public struct AlertTransition: Equatable, Sendable {
     public var episodeStart: Double
     public var at: Double
     public var notifyCount: Int
+    /// A spend alert's period; nil for the window rules.
+    public var spend: SpendContext?
+
+    /// The calendar period of a spend alert (SpendRule.swift).
+    public struct SpendContext: Equatable, Sendable {
+        /// `1d`, `month`... as configured.
+        public var period: String
+        /// "the day from 2026-12-03 00:00 UTC".
+        public var text: String
+        public var start: Double
+        public var end: Double
+        /// USD, when the thresholds are shares of a budget.
+        public var budget: Double?
+        /// Resolved because the rule no longer asks for this threshold (a reload), not because the period ended.
+        public var withdrawn = false
+        public init(period: String, text: String, start: Double, end: Double, budget: Double?) {
+            self.period = period
+            self.text = text
+            self.start = start
+            self.end = end
+            self.budget = budget
+        }
+    }
 
     /// The model as AIMON_MODEL and the table write it: "*" for all models.
     public var modelField: String {
@@ -58,7 +81,7 @@ public struct AlertTransition: Equatable, Sendable {
         }
     }
 
-    public var windowText: String { AlertRule.durationText(window) }
+    public var windowText: String { spend?.period ?? AlertRule.durationText(window) }
 
     /// One line a person understands: what, for which model, the value, the threshold, the window.
     public var message: String {
@@ -72,17 +95,27 @@ public struct AlertTransition: Equatable, Sendable {
         case .reminder: head = "Still firing \(type.rawValue) for \(subject)"
         case .resolved: head = "Resolved \(type.rawValue) for \(subject)"
         }
-        var text = "\(head): \(measure) (threshold \(Self.format(threshold, type)))"
+        var text = "\(head): \(measure) (threshold \(Self.format(threshold, type))\(budgetShare))"
         switch kind {
         case .held: text += "; consecutive_failures is firing for this model and describes the same outage"
         case .reminder: text += "; firing for \(AlertRule.durationText(max(0, at - episodeStart))), notice \(notifyCount)"
+        case .resolved where spend != nil: text += spend!.withdrawn ? "; the rule no longer has this threshold" : "; the period is over"
         case .resolved: text += "; fired for \(AlertRule.durationText(max(0, at - episodeStart)))"
         case .pending, .firing: break
         }
         return text
     }
 
+    /// ", 80% of the $100.00 budget" for a spend threshold given as a share of a budget.
+    var budgetShare: String {
+        guard let budget = spend?.budget, budget > 0 else { return "" }
+        return ", \(Self.fixed(threshold / budget * 100, 0))% of the \(Self.format(budget, .spend)) budget"
+    }
+
     var measure: String {
+        if type == .spend, let spend {
+            return "\(Self.format(value ?? 0, type)) spent in \(spend.text) (\(sample) priced call\(sample == 1 ? "" : "s"))"
+        }
         guard let value else {
             switch type {
             case .consecutiveFailures: return "no failure in the last \(windowText)"
@@ -96,6 +129,7 @@ public struct AlertTransition: Equatable, Sendable {
         case .highErrorRate: return "error rate \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .slowResponse: return "average response time \(Self.format(value, type)) over \(windowText) (\(sample) calls)"
         case .slowFirstToken: return "time to first token \(Self.format(value, type)) over \(windowText) (\(sample) streamed calls)"
+        case .spend: return "\(Self.format(value, type)) spent over \(windowText)"
         }
     }
 
@@ -108,6 +142,8 @@ public struct AlertTransition: Equatable, Sendable {
             return fixed(v * 100, 1) + "%"
         case .slowResponse, .slowFirstToken:
             return fixed(v, 2) + " s"
+        case .spend:
+            return "$" + fixed(v, 2)
         }
     }
 

@@ -1,5 +1,5 @@
 /// The five alerts of the seed, under the seed's names (DESIGN.md, Docs/alerts.md), and aimon's own:
-/// the time to first token of streamed calls.
+/// the time to first token of streamed calls, and spend over calendar periods (SpendRule.swift).
 public enum AlertType: String, CaseIterable, Sendable, Comparable {
     case consecutiveFailures = "consecutive_failures"
     case highHourlyFailures = "high_hourly_failures"
@@ -7,6 +7,10 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
     case slowResponse = "slow_response"
     case highErrorRate = "high_error_rate"
     case slowFirstToken = "slow_first_token"
+    case spend
+
+    /// The types the window rule engine evaluates (RuleEngine.swift); spend has its own watcher.
+    public static let windowTypes = allCases.filter { $0 != .spend }
 
     public static func < (a: Self, b: Self) -> Bool { a.order < b.order }
 
@@ -22,6 +26,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .slowResponse: "avg_response_time_max"
         case .highErrorRate: "error_rate_max"
         case .slowFirstToken: "first_token_time_max"
+        case .spend: "spend"
         }
     }
 
@@ -34,6 +39,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .slowResponse: 10
         case .highErrorRate: 0.05
         case .slowFirstToken: 3
+        case .spend: 0
         }
     }
 
@@ -47,13 +53,14 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .highHourlyFailures, .lowSuccessRate, .slowResponse: 3600
         case .highErrorRate: 300
         case .slowFirstToken: 600
+        case .spend: 86400
         }
     }
 
     /// Ratios and averages need a sample; counts do not.
     public var defaultMinRequests: Int64 {
         switch self {
-        case .consecutiveFailures, .highHourlyFailures: 0
+        case .consecutiveFailures, .highHourlyFailures, .spend: 0
         case .lowSuccessRate, .slowResponse, .highErrorRate, .slowFirstToken: 20
         }
     }
@@ -61,10 +68,10 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
     /// A value hovering at the threshold keeps the alert firing this long before it resolves. For runs
     /// of failures a minute: a model failing 5 times, succeeding once, failing again is one outage,
     /// not an episode per run.
-    public var defaultKeepFiringFor: Double { self == .consecutiveFailures ? 60 : 300 }
+    public var defaultKeepFiringFor: Double { self == .consecutiveFailures ? 60 : self == .spend ? 0 : 300 }
 
     /// The seed counts hourly failures over all models; the other rules are per model.
-    public var defaultScope: AlertScope { self == .highHourlyFailures ? .allModels : .model }
+    public var defaultScope: AlertScope { self == .highHourlyFailures || self == .spend ? .allModels : .model }
 
     /// Held back while the model's consecutive-failure alert fires: they describe the same outage.
     public var heldDuringOutage: Bool {
@@ -75,7 +82,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
     public var firesBelow: Bool { self == .lowSuccessRate }
 
     /// Whether the threshold itself already fires (the seed: `>=` for counts, `<`/`>` for the rest).
-    public var inclusive: Bool { self == .consecutiveFailures || self == .highHourlyFailures }
+    public var inclusive: Bool { self == .consecutiveFailures || self == .highHourlyFailures || self == .spend }
 
     /// The journal's MESSAGE_ID, fixed forever per type (systemd/aimon.catalog explains each).
     public var messageID: String {
@@ -86,6 +93,7 @@ public enum AlertType: String, CaseIterable, Sendable, Comparable {
         case .slowResponse: "e354d839f86e4773a91183279e3d1aa6"
         case .highErrorRate: "5f63990217db44979fd0ccd6f865873c"
         case .slowFirstToken: "30a564f00c1b449cb392f6c3e7e4f469"
+        case .spend: "80104c465ecb4ea3b65c382b1f07cfd7"
         }
     }
 

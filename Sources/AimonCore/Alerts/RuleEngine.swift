@@ -9,7 +9,7 @@ public struct RuleEngine: Equatable, Sendable {
     }
 
     /// The seed's five rules with aimon's defaults.
-    public static var defaults: RuleEngine { RuleEngine(rules: AlertType.allCases.map(AlertRule.init)) }
+    public static var defaults: RuleEngine { RuleEngine(rules: AlertType.windowTypes.map(AlertRule.init)) }
 
     /// What one rule did to one subject in one evaluation.
     public struct Step: Equatable, Sendable {

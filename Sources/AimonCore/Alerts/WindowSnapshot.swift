@@ -134,6 +134,9 @@ public struct WindowSnapshot: Equatable, Sendable {
             let value = rule.statistic == .avg ? Double(s.ttftSumMicros) / Double(s.ttftCount) / 1e6
                 : LatencyBuckets.quantile(0.95, of: s.ttftHistogram)
             return Observation(value: value, peak: nil, sample: s.ttftCount)
+        case .spend:
+            // Not a window rule: SpendWatcher measures it over calendar periods.
+            return Observation(value: nil, peak: nil, sample: 0)
         }
     }
 }

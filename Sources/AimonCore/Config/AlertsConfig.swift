@@ -58,10 +58,12 @@ public struct AlertsConfig: Equatable, Sendable {
         public init(urls: [String]) { self.urls = urls }
 
         /// Label names aimon sets itself.
-        public static let ownLabels: Set<String> = ["alertname", "model", "severity"]
+        public static let ownLabels: Set<String> = ["alertname", "model", "deployment", "severity", "period", "threshold"]
     }
 
     public var engine: RuleEngine
+    /// `rules.spend`: cost over calendar periods (none by default).
+    public var spend: [SpendRule] = []
     public var database: Database
     public var alertmanager: Alertmanager?
     /// Seconds between two evaluations of every model (so alerts resolve when traffic stops).

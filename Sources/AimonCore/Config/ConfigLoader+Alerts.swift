@@ -5,18 +5,19 @@ import Yams
 extension Checker {
     mutating func alerts(_ top: Node.Mapping, retention: Retention) -> AlertsConfig {
         var out = AlertsConfig.defaults
-        var rules = Dictionary(uniqueKeysWithValues: AlertType.allCases.map { ($0, AlertRule($0)) })
+        var rules = Dictionary(uniqueKeysWithValues: AlertType.windowTypes.map { ($0, AlertRule($0)) })
 
         if let n = top["thresholds"], let m = mapping(n, key: "thresholds") {
-            allowOnly(m, AlertType.allCases.map(\.thresholdKey), in: "thresholds")
-            for type in AlertType.allCases {
+            allowOnly(m, AlertType.windowTypes.map(\.thresholdKey), in: "thresholds")
+            for type in AlertType.windowTypes {
                 if let v = threshold(m[type.thresholdKey], type, key: "thresholds.\(type.thresholdKey)") { rules[type]!.threshold = v }
             }
         }
 
         if let n = top["rules"], let m = mapping(n, key: "rules") {
             allowOnly(m, AlertType.allCases.map(\.rawValue), in: "rules")
-            for type in AlertType.allCases {
+            if let n = m[AlertType.spend.rawValue] { out.spend = spendRules(n, retention: retention) }
+            for type in AlertType.windowTypes {
                 guard let rn = m[type.rawValue], let rm = mapping(rn, key: "rules.\(type.rawValue)") else { continue }
                 rule(rm, into: &rules[type]!, key: "rules.\(type.rawValue)", node: rn, retention: retention)
             }
@@ -38,7 +39,7 @@ extension Checker {
                 if let v = Int(s), v >= 1 { out.queueSize = v } else { fail("alerts.queue_size", node, "must be a whole number, at least 1") }
             }
         }
-        out.engine = RuleEngine(rules: AlertType.allCases.map { rules[$0]! })
+        out.engine = RuleEngine(rules: AlertType.windowTypes.map { rules[$0]! })
         return out
     }
 
@@ -81,7 +82,7 @@ extension Checker {
                 if !valid {
                     fail("\(key).extra_labels.\(name)", k, "'\(name)' is not a label name: letters, digits and _, not starting with a digit or __")
                 } else if AlertsConfig.Alertmanager.ownLabels.contains(name) {
-                    fail("\(key).extra_labels.\(name)", k, "'\(name)' is set by aimon on every alert")
+                    fail("\(key).extra_labels.\(name)", k, "'\(name)' is a label aimon sets itself")
                 } else {
                     out.extraLabels[name] = value
                 }
@@ -161,6 +162,9 @@ extension Checker {
         case .slowResponse, .slowFirstToken:
             if let v = Quantities.duration(s), v > 0 { return v }
             fail(key, node, "'\(s)' must be a duration above 0 (e.g. 10s, 800ms)")
+        case .spend:
+            if let v = Self.usd(s) { return v }
+            fail(key, node, "'\(s)' must be an amount in USD above 0 (e.g. 80, 12.50, $100)")
         }
         return nil
     }

@@ -76,6 +76,8 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
         var labels: [(String, JSONValue)] = [("alertname", .string(t.type.rawValue))]
         if t.model != nil { labels.append(("model", .string(t.modelField))) }
         if let d = t.deployment { labels.append(("deployment", .string(d))) }
+        // Each spend threshold is its own alert.
+        if let s = t.spend { labels += [("period", .string(s.period)), ("threshold", .string(AlertTransition.format(t.threshold, t.type)))] }
         labels.append(("severity", .string(t.severity.rawValue)))
         for (k, v) in config.extraLabels.sorted(by: { $0.key < $1.key }) { labels.append((k, .string(v))) }
         var annotations: [(String, JSONValue)] = [("summary", .string(t.message))]

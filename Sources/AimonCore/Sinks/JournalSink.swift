@@ -67,6 +67,7 @@ public final class JournalSink: AlertSink {
         ]
         if let v = t.value { f.append("AIMON_VALUE=" + Self.number(v)) }
         if let d = t.deployment { f.append("AIMON_DEPLOYMENT=" + JournalText.sanitise(d)) }
+        if let s = t.spend { f += ["AIMON_PERIOD_START=" + AlertRow.timestamp(s.start), "AIMON_PERIOD_END=" + AlertRow.timestamp(s.end)] }
         return f
     }
 

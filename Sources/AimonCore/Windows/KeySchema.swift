@@ -85,6 +85,14 @@ public struct KeySchema: Sendable {
     /// Set of the (model, deployment) pairs (`Deployment.pair`) with an event in one hour.
     public func deployments(hour: Int64) -> String { "\(prefix):deployments:\(hour)" }
 
+    /// Set of the spend thresholds announced in the period that began at `start` (SpendWatcher.swift):
+    /// whoever adds a member first announces it; the set outlives its period.
+    public func spendAnnounced(start: Int64) -> String { "\(prefix):spend:\(start)" }
+
+    /// Hash of the spend alerts firing, each until its period is over: whoever deletes one announces
+    /// its resolution.
+    public var spendActive: String { "\(prefix):spend:active" }
+
     /// Hash of file identity -> checkpoint, for one host.
     public func checkpoints(host: String) -> String { "\(prefix):ckpt:\(Self.escape(host))" }
 
