@@ -10,6 +10,13 @@ import Testing
                         episodeStart: 1_795_759_000, at: at, notifyCount: kind == .reminder ? 2 : 1)
     }
 
+    /// `journalctl -x` explains every alert: systemd/aimon.catalog has an entry per MESSAGE_ID.
+    @Test func everyAlertTypeHasACatalogEntry() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let catalog = try String(contentsOf: root.appendingPathComponent("systemd/aimon.catalog"), encoding: .utf8)
+        for type in AlertType.allCases { #expect(catalog.contains("\n-- \(type.messageID)\n"), "\(type)") }
+    }
+
     @Test func withoutAJournalAlertsGoToStderrAndAreCounted() {
         let lines = Mutex<[String]>([])
         let telemetry = Telemetry()

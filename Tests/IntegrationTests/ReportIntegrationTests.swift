@@ -189,5 +189,7 @@ import Testing
         #expect(try redis.command(["EXISTS", keys.checkpoints(host: ws.host)]).integer == 1)
         #expect(WindowCleanup(keys: keys).bucketEnd(keys.bucket(Self.odd, .minute, start: 120)) == 180)
         #expect(WindowCleanup(keys: keys).bucketEnd(keys.failureRun("m")) == nil)
+        #expect(WindowCleanup(keys: keys).bucketEnd(keys.deployments(hour: 7200)) == 10800)
+        #expect(WindowCleanup(keys: keys).bucketEnd(keys.spendAnnounced(start: 7200)) == nil)
     }
 }

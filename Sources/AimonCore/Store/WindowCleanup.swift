@@ -12,7 +12,7 @@ public struct WindowCleanup: Sendable {
     }
 
     /// The end (epoch seconds) of the bucket a key holds, when it is a time bucket of this prefix:
-    /// `P:{M}:m|h|u|e:<start>` or `P:models:<hour>`. nil for every other key (checkpoints, runs,
+    /// `P:{M}:m|h|u|e:<start>`, `P:models:<hour>` or `P:deployments:<hour>`. nil for every other key (checkpoints, runs,
     /// alert states, counters...), which cleanup leaves alone.
     public func bucketEnd(_ key: String) -> Int64? {
         guard key.hasPrefix(keys.prefix + ":") else { return nil }
@@ -21,7 +21,7 @@ public struct WindowCleanup: Sendable {
         switch parts[parts.count - 2] {
         case "m": return parts.count == 3 ? start + 60 : nil
         case "h", "u", "e": return parts.count == 3 ? start + 3600 : nil
-        case "models": return parts.count == 2 ? start + 3600 : nil
+        case "models", "deployments": return parts.count == 2 ? start + 3600 : nil
         default: return nil
         }
     }
