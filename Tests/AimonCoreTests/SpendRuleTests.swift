@@ -44,7 +44,19 @@ import Testing
         let b = india.bounds(at: Double(Self.at(2026, 12, 3, 18, 45)))
         #expect([b.start, b.end] == [Self.at(2026, 12, 3, 18), Self.at(2026, 12, 4, 18)])
         #expect(india.describe(start: b.start) == "the day from 2026-12-04 00:00 +05:30")
-        #expect(bounds(.days(1), "+05:30", Self.at(2026, 12, 3, 18, 15)) == [Self.at(2026, 12, 2, 18), Self.at(2026, 12, 3, 18)])
+        // 18:15 UTC is 23:45 there, but its hour bucket (18:00-19:00 UTC) belongs to the next day: the
+        // period holding it is the one that takes that bucket, never one already over.
+        #expect(bounds(.days(1), "+05:30", Self.at(2026, 12, 3, 18, 15)) == [Self.at(2026, 12, 3, 18), Self.at(2026, 12, 4, 18)])
+        #expect(bounds(.days(1), "+05:30", Self.at(2026, 12, 3, 17, 59)) == [Self.at(2026, 12, 2, 18), Self.at(2026, 12, 3, 18)])
+        for minute in stride(from: 0, to: 1440, by: 5) {
+            for zone in ["+05:30", "-03:30", "+05:45", "+01:00", "-09:30"] {
+                let t = Self.at(2026, 12, 3) + Int64(minute * 60)
+                for p in [SpendRule.Period.hour, .days(1), .week, .month] {
+                    let b = bounds(p, zone, t)
+                    #expect(b[0] <= t && t < b[1], "\(p) \(zone) \(minute)")
+                }
+            }
+        }
         #expect(SpendRule(period: .days(1), utcOffset: -12600, thresholds: [1]).describe(start: Self.at(2026, 12, 3, 3)) == "the day from 2026-12-03 00:00 -03:30")
         #expect(SpendRule(period: .hour, thresholds: [1]).describe(start: Self.at(2026, 12, 3, 11)) == "the hour from 2026-12-03 11:00 UTC")
         #expect(SpendRule(period: .days(30), thresholds: [1]).describe(start: Self.at(2026, 12, 3)) == "the 30 days from 2026-12-03 00:00 UTC")
@@ -53,7 +65,7 @@ import Testing
     @Test func zonesAndPeriodsAsWritten() {
         #expect(SpendRule.parseZone("UTC") == 0 && SpendRule.parseZone("Z") == 0)
         #expect(SpendRule.parseZone("+05:30") == 19800 && SpendRule.parseZone("UTC-08:00") == -28800 && SpendRule.parseZone("+14") == 50400)
-        for bad in ["Europe/Berlin", "+15:00", "-13:00", "+05:20", "+5:3", "05:00", "+", "+aa", "+01:00:00"] {
+        for bad in ["Europe/Berlin", "+15:00", "-13:00", "+05:20", "+5:3", "05:00", "+", "+aa", "+01:00:00", "+-05:00", "++5", "+01:-0"] {
             #expect(SpendRule.parseZone(bad) == nil, "\(bad)")
         }
         #expect(SpendRule.zoneText(19800) == "+05:30" && SpendRule.zoneText(-28800) == "-08:00" && SpendRule.zoneText(0) == "UTC")

@@ -121,14 +121,95 @@ import Testing
         let t0 = Double(day + 20 * 3600)
         try spend(redis, "m", usd: 4, at: day + 2 * 3600)
         try e.evaluateAll(on: redis, now: t0)
-        #expect(e.spendWatcher.cachedHours == 21)
-        // A lagging host commits $2 into an hour long closed: seen within refreshEvery, announced once.
+        #expect(e.spendWatcher.hoursRead == 21)
+        // A lagging host commits $2 into an hour long closed: not read again at once (only the last
+        // two hours are), but at the next full read, and announced once.
         try spend(redis, "m", usd: 2, at: day + 3 * 3600)
         try e.evaluateAll(on: redis, now: t0 + 10)
+        #expect(e.spendWatcher.hoursRead == 2)
         #expect(sink.summary == [])
         try e.evaluateAll(on: redis, now: t0 + SpendWatcher.refreshEvery)
+        #expect(e.spendWatcher.hoursRead == 21)
         #expect(sink.take() == ["firing * $5.00"])
         try e.evaluateAll(on: redis, now: t0 + 2 * SpendWatcher.refreshEvery)
         #expect(sink.take() == [])
+    }
+
+    /// A host without the rule (an old configuration, a reload rolling out) leaves the others'
+    /// alerts firing; they resolve when their period is over.
+    @Test func aProcessWithoutTheRuleWithdrawsNothing() throws {
+        let redis = try RedisServer.shared.connection()
+        let sa = Sink(), sb = Sink()
+        let a = process(sa, rules: [SpendRule(period: .hour, thresholds: [1])]), b = process(sb, rules: [])
+        let t0 = Double(day + 5 * 3600 + 60)
+        try spend(redis, "m", usd: 1, at: day + 5 * 3600)
+        try a.evaluateAll(on: redis, now: t0)
+        try b.evaluateAll(on: redis, now: t0 + 1)
+        try a.evaluateAll(on: redis, now: t0 + 2)
+        #expect(sa.take() == ["firing * $1.00"] && sb.take() == [])
+        #expect(sa.firingNow == ["* $1.00"])
+        try b.evaluateAll(on: redis, now: t0 + 3600)
+        #expect(sb.take() == ["resolved * $1.00"])
+        try a.evaluateAll(on: redis, now: t0 + 3601)
+        #expect(sa.take() == [] && sa.firingNow == [])
+    }
+
+    /// A week and a day that begin on the same Monday share the period's announced set: the day's
+    /// announcement must not shorten its life to the day's, or the week could be announced again.
+    @Test func periodsBeginningTogetherKeepTheLongerLife() throws {
+        let redis = try RedisServer.shared.connection()
+        let sink = Sink()
+        let monday: Int64 = 20_003 * 86400  // 2024-10-07
+        let e = process(sink, rules: [SpendRule(period: .week, thresholds: [1]), SpendRule(period: .days(1), thresholds: [1], scope: .model)])
+        try spend(redis, "m", usd: 1, at: monday + 600)
+        try e.evaluateAll(on: redis, now: Double(monday + 700))
+        #expect(sink.take() == ["firing * $1.00", "firing m $1.00"])
+        let ttl = try redis.command(["TTL", keys.spendAnnounced(start: monday)]).integer ?? 0
+        #expect(ttl > 7 * 86400, "\(ttl)")
+    }
+
+    /// A script that ran but whose reply was lost: the next evaluation finds this process's mark
+    /// and announces the firing (or the resolution) then: late, never twice, never lost.
+    @Test func aLostReplyIsSettledAtTheNextEvaluation() throws {
+        let redis = try RedisServer.shared.connection()
+        let sink = Sink()
+        let e = process(sink, rules: [SpendRule(period: .hour, thresholds: [1])])
+        let t0 = Double(day + 7 * 3600 + 60)
+        try spend(redis, "m", usd: 1, at: day + 7 * 3600)
+        nonisolated(unsafe) var lose = true
+        e.spendWatcher.afterScript = { () throws(RedisError) in
+            if lose { lose = false; throw RedisError(.io, "reply lost (test)") }
+        }
+        #expect(throws: RedisError.self) { try e.evaluateAll(on: redis, now: t0) }
+        #expect(sink.take() == [])
+        try e.evaluateAll(on: redis, now: t0 + 10)
+        #expect(sink.take() == ["firing * $1.00"])
+        try e.evaluateAll(on: redis, now: t0 + 20)
+        #expect(sink.take() == [])
+        // Another process does not announce it either.
+        let other = Sink()
+        try process(other, rules: [SpendRule(period: .hour, thresholds: [1])]).evaluateAll(on: redis, now: t0 + 30)
+        #expect(other.take() == [])
+        // The resolution, lost the same way.
+        lose = true
+        #expect(throws: RedisError.self) { try e.evaluateAll(on: redis, now: t0 + 3600) }
+        #expect(sink.take() == [])
+        try e.evaluateAll(on: redis, now: t0 + 3610)
+        #expect(sink.take() == ["resolved * $1.00"])
+        try e.evaluateAll(on: redis, now: t0 + 3620)
+        #expect(sink.take() == [])
+    }
+
+    /// At +05:30 the day's last UTC hour bucket (18:00-19:00) belongs to the next day: an alert raised
+    /// at 18:15 UTC belongs to a period that is not over, and does not resolve at once.
+    @Test func aHalfHourZoneRaisesAlertsOfThePeriodInProgress() throws {
+        let redis = try RedisServer.shared.connection()
+        let sink = Sink()
+        let e = process(sink, rules: [SpendRule(period: .days(1), utcOffset: 19800, thresholds: [1])])
+        try spend(redis, "m", usd: 1, at: day + 18 * 3600 + 600)
+        try e.evaluateAll(on: redis, now: Double(day + 18 * 3600 + 900))
+        try e.evaluateAll(on: redis, now: Double(day + 18 * 3600 + 910))
+        #expect(sink.take() == ["firing * $1.00"])
+        #expect(sink.firingNow == ["* $1.00"])
     }
 }

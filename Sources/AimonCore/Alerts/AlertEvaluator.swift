@@ -68,9 +68,7 @@ public final class AlertEvaluator {
         try store.keepAlive(alerting, on: redis)
         store.prune(&cache, keeping: subjects)
         // Spend over calendar periods: judged by the timer only (its alerts are not about seconds).
-        let spend = try spendWatcher.evaluate(config.spend, now: now, on: redis)
-        announce(spend.transitions)
-        firing += spend.active
+        firing += try spendWatcher.evaluate(config.spend, now: now, on: redis) { announce([$0]) }
         for case let sink as any ActiveAlertsSink in sinks { sink.active(firing, now: now) }
         let seen = firing
         telemetry.update { $0.firing = seen }

@@ -83,6 +83,9 @@ public struct AlertTransition: Equatable, Sendable {
 
     public var windowText: String { spend?.period ?? AlertRule.durationText(window) }
 
+    /// The threshold as a label value, at full precision (two spend thresholds never share one): `80`, `12.5`.
+    public var thresholdLabel: String { AlertState.num(threshold) }
+
     /// One line a person understands: what, for which model, the value, the threshold, the window.
     public var message: String {
         let subject = (model.map { _ in "model " + JournalText.sanitise(modelField, limit: 200) } ?? "all models")

@@ -102,7 +102,7 @@ public struct SpendRule: Equatable, Sendable {
         if t.hasPrefix("UTC") || t.hasPrefix("GMT") { t = t.dropFirst(3) }
         guard let sign = t.first, sign == "+" || sign == "-" else { return nil }
         let parts = t.dropFirst().split(separator: ":", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.count <= 2 && $0.allSatisfy(\.isASCII) }),
+        guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.count <= 2 && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
               let h = Int(parts[0]), let m = parts.count == 2 ? Int(parts[1]) : 0, m >= 0, m < 60, m % 15 == 0 else { return nil }
         let offset = (h * 3600 + m * 60) * (sign == "-" ? -1 : 1)
         return (-12 * 3600...14 * 3600).contains(offset) ? offset : nil
@@ -111,8 +111,11 @@ public struct SpendRule: Equatable, Sendable {
     /// The period holding `now`: [start, end) in epoch seconds. Its bounds are the zone's calendar
     /// bounds moved back to the start of their UTC hour, since spend is summed over hour buckets
     /// (this differs only in zones whose offset is not whole hours: +05:30's day begins at 23:30).
+    /// A UTC hour belongs wholly to the period of its last second, so the period found for any
+    /// moment of the hour holds it.
     public func bounds(at now: Double) -> (start: Int64, end: Int64) {
-        let local = Int64(now.rounded(.down)) + Int64(utcOffset)
+        let second = Int64(now.rounded(.down))
+        let local = second - WindowBatch.mod(second, 3600) + 3599 + Int64(utcOffset)
         let day = Self.floorDiv(local, 86400)
         let localStart: Int64, localEnd: Int64
         switch period {

@@ -22,29 +22,32 @@ final class SpendWatcher {
         var models: [String: Cost]?
     }
 
-    /// What one evaluation found: transitions to announce, and the alerts firing now (for sinks that re-send them).
-    struct Result {
-        var transitions: [AlertTransition] = []
-        var active: [AlertTransition] = []
-    }
-
     private let keys: KeySchema
     private let stateTTL: Int64
     private var hours: [Int64: Hour] = [:]
     private var lastFullRead = -Double.infinity
     static let refreshEvery = 300.0
+    /// This process's mark on what it announces and resolves, so that a script whose reply was lost
+    /// (it may or may not have run) can be told apart at the next evaluation.
+    private let owner = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+    /// Announcements and resolutions whose script's reply was lost, by field.
+    private var unsure: [String: (entry: Entry, resolved: Bool, withdrawn: Bool)] = [:]
     /// Tests: called between reading the active alerts and announcing (another process moving first).
     var beforeAnnounce: (() -> Void)?
+    /// Tests: called after a script ran, as a reply lost on the way back would.
+    var afterScript: (() throws(RedisError) -> Void)?
+    /// Hours read from Redis by the last evaluation (tests).
+    private(set) var hoursRead = 0
 
     init(keys: KeySchema, stateTTL: Int64) {
         self.keys = keys
         self.stateTTL = stateTTL
     }
 
-    /// Hours held in memory (tests).
-    var cachedHours: Int { hours.count }
-
-    func evaluate(_ rules: [SpendRule], now: Double, on redis: RedisConnection) throws(RedisError) -> Result {
+    /// Evaluates the rules at `now`: `deliver` gets each transition as soon as this process has won it
+    /// (an error later in the evaluation cannot lose it). Returns the alerts firing now.
+    func evaluate(_ rules: [SpendRule], now: Double, on redis: RedisConnection,
+                  deliver: (AlertTransition) -> Void) throws(RedisError) -> [AlertTransition] {
         let current = Int64(now) - WindowBatch.mod(Int64(now), 3600)
         let bounds = rules.map { $0.bounds(at: now) }
         let byModel = rules.contains { $0.scope == .model }
@@ -54,24 +57,27 @@ final class SpendWatcher {
             full || h >= current - 3600 || hours[h] == nil || (byModel && hours[h]?.models == nil)
         }
         var active = try read(due, byModel: byModel, on: redis)
+        hoursRead = due.count
         if full { lastFullRead = now }
         hours = hours.filter { $0.key >= earliest }
+        try settle(active, now: now, on: redis, deliver: deliver)
 
-        var result = Result()
         let configured = Dictionary(rules.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        // Over, or no longer asked for: resolved by whoever removes it.
-        for (field, entry) in active {
-            let rule = configured[entry.ruleID]
-            let kept = rule.map { r in r.thresholds.contains { BucketCounts.nanos($0) == entry.threshold } } ?? false
+        // Over, or a threshold this rule no longer has: resolved by whoever removes it. An alert of a
+        // rule this process does not have stays (another host's, or a rule being rolled out): it
+        // resolves when its period is over.
+        for (field, entry) in active.sorted(by: { $0.key < $1.key }) {
             let over = Double(entry.end) <= now
-            guard over || !kept else { continue }
+            let withdrawn = configured[entry.ruleID].map { r in !r.thresholds.contains { BucketCounts.nanos($0) == entry.threshold } } ?? false
+            guard over || withdrawn else { continue }
+            // The final figure first: a failed read leaves the alert for the next evaluation.
+            var done = entry
+            done.spent = try cost(entry.subject, from: entry.start, to: entry.end, on: redis)
             active[field] = nil
-            guard try redis.command(["HDEL", keys.spendActive, field]).integer == 1 else { continue }
-            var spent = cost(entry.subject, from: entry.start, to: entry.end)
-            if over { spent = try cost(entry.subject, from: entry.start, to: entry.end, on: redis) }
-            var t = entry.transition(kind: .resolved, spent: spent, now: now)
-            t.spend?.withdrawn = !over
-            result.transitions.append(t)
+            unsure[field] = (done, true, !over)
+            let won = try resolve(field, on: redis)
+            unsure[field] = nil
+            if won { deliver(done.resolution(withdrawn: !over, now: now)) }
         }
 
         beforeAnnounce?()
@@ -86,23 +92,52 @@ final class SpendWatcher {
                 let spent = cost(subject, from: b.start, to: b.end)
                 guard spent.calls > 0 else { continue }
                 for threshold in rule.thresholds where Double(spent.nanos) / 1e9 >= threshold {
-                    let entry = Entry(rule: rule, start: b.start, end: b.end, subject: subject, threshold: BucketCounts.nanos(threshold))
+                    var entry = Entry(rule: rule, start: b.start, end: b.end, subject: subject, threshold: BucketCounts.nanos(threshold))
                     guard active[entry.field] == nil else { continue }
-                    var announced = entry
-                    announced.since = now
-                    announced.spent = spent
-                    if try announce(announced, now: now, on: redis) {
-                        active[entry.field] = announced
-                        result.transitions.append(announced.transition(kind: .firing, spent: spent, now: now))
+                    entry.since = now
+                    entry.spent = spent
+                    entry.owner = owner
+                    unsure[entry.field] = (entry, false, false)
+                    let won = try announce(entry, now: now, on: redis)
+                    unsure[entry.field] = nil
+                    if won {
+                        active[entry.field] = entry
+                        deliver(entry.transition(kind: .firing, spent: spent, now: now))
                     }
                 }
             }
         }
-        for entry in active.values.sorted(by: { $0.field < $1.field }) where Double(entry.end) > now {
-            result.active.append(entry.transition(kind: .firing, spent: cost(entry.subject, from: entry.start, to: entry.end), now: now))
+        // Firing now: this process's rules' alerts of their current period.
+        var firing: [AlertTransition] = []
+        for (rule, b) in zip(rules, bounds) {
+            for entry in active.values where entry.ruleID == rule.id && entry.start == b.start {
+                firing.append(entry.transition(kind: .firing, spent: cost(entry.subject, from: entry.start, to: entry.end), now: now))
+            }
         }
         if !active.isEmpty { _ = try redis.command(["EXPIRE", keys.spendActive, String(stateTTL)]) }
-        return result
+        return firing.sorted { $0.fingerprint < $1.fingerprint }
+    }
+
+    /// Announcements and resolutions whose reply was lost: those this process's script did make are
+    /// delivered now (late, not never); the others were someone else's, or did not happen.
+    private func settle(_ active: [String: Entry], now: Double, on redis: RedisConnection,
+                        deliver: (AlertTransition) -> Void) throws(RedisError) {
+        guard !unsure.isEmpty else { return }
+        let resolved = unsure.filter(\.value.resolved).keys.sorted()
+        var resolvers: [String: String] = [:]
+        if !resolved.isEmpty {
+            let reply = try redis.command(["HMGET", keys.spendResolved] + resolved)
+            if case let .error(e) = reply { throw RedisError(.reply, "cannot read \(keys.spendResolved): \(e)") }
+            for (f, v) in zip(resolved, reply.array ?? []) { if let t = v.text { resolvers[f] = t } }
+        }
+        for (field, u) in unsure.sorted(by: { $0.key < $1.key }) {
+            if u.resolved {
+                if resolvers[field] == owner { deliver(u.entry.resolution(withdrawn: u.withdrawn, now: now)) }
+            } else if let e = active[field], e.owner == owner {
+                deliver(e.transition(kind: .firing, spent: e.spent, now: now))
+            }
+            unsure[field] = nil
+        }
     }
 
     /// Reads the hours `due` (and the active alerts, in the same pipeline); returns the active alerts.
@@ -182,17 +217,38 @@ final class SpendWatcher {
         let keep = max(3600, e.end + 86400 - Int64(now))
         let reply = try redis.evaluate(Self.announceScript, keys: [keys.spendAnnounced(start: e.start), keys.spendActive],
                                        arguments: [e.member, String(keep), e.field, e.value, String(stateTTL)])
+        try afterScript?()
         if case let .error(e) = reply { throw RedisError(.reply, "cannot record a spend alert: \(e)") }
         return reply.integer == 1
     }
 
-    /// KEYS: the period's announced set, the active hash. ARGV: the member, the set's TTL, the
-    /// active field and value, the active hash's TTL.
+    /// Removes a firing alert whose period is over; true when this process removed it (and so
+    /// announces its resolution). Who removed it is kept a while, for a reply that gets lost.
+    private func resolve(_ field: String, on redis: RedisConnection) throws(RedisError) -> Bool {
+        let reply = try redis.evaluate(Self.resolveScript, keys: [keys.spendActive, keys.spendResolved],
+                                       arguments: [field, owner, String(2 * 86400)])
+        try afterScript?()
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot resolve a spend alert: \(e)") }
+        return reply.integer == 1
+    }
+
+    /// KEYS: the period's announced set, the active hash. ARGV: the member, the set's TTL (only ever
+    /// raised: periods of several rules can begin at the same second and share the set), the active
+    /// field and value, the active hash's TTL.
     static let announceScript = """
     if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    if redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
     redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
     redis.call('EXPIRE', KEYS[2], ARGV[5])
+    return 1
+    """
+
+    /// KEYS: the active hash, the resolved hash. ARGV: the field, this process's mark, the resolved
+    /// hash's TTL.
+    static let resolveScript = """
+    if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+    redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+    redis.call('EXPIRE', KEYS[2], ARGV[3])
     return 1
     """
 
@@ -209,6 +265,8 @@ final class SpendWatcher {
         var spent = Cost()
         var severity = AlertSeverity.warning
         var budget: Double?
+        /// The process that announced it.
+        var owner = ""
 
         static let separator = "\u{1F}"
 
@@ -226,14 +284,15 @@ final class SpendWatcher {
         var member: String { [ruleID, subjectToken, String(threshold)].joined(separator: Self.separator) }
         var field: String { [ruleID, String(start), String(end), subjectToken, String(threshold)].joined(separator: Self.separator) }
         var value: String {
-            [AlertState.num(since), String(spent.nanos), String(spent.calls), severity.rawValue, budget.map { String($0) } ?? ""].joined(separator: "|")
+            [AlertState.num(since), String(spent.nanos), String(spent.calls), severity.rawValue, budget.map { String($0) } ?? "", owner]
+                .joined(separator: "|")
         }
 
         init?(field: String, value: String) {
             let f = field.split(separator: Self.separator, maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
             let v = value.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             guard f.count == 5, let start = Int64(f[1]), let end = Int64(f[2]), let threshold = Int64(f[4]), !f[3].isEmpty,
-                  v.count == 5, let since = Double(v[0]), let nanos = Int64(v[1]), let calls = Int64(v[2]),
+                  v.count == 6, let since = Double(v[0]), let nanos = Int64(v[1]), let calls = Int64(v[2]),
                   let severity = AlertSeverity(rawValue: v[3]) else { return nil }
             ruleID = f[0]
             self.start = start
@@ -244,6 +303,7 @@ final class SpendWatcher {
             spent = Cost(calls: calls, nanos: nanos)
             self.severity = severity
             budget = v[4].isEmpty ? nil : Double(v[4])
+            owner = v[5]
         }
 
         /// The rule's period and zone, from its id (`1d@+01:00/all`).
@@ -254,6 +314,13 @@ final class SpendWatcher {
                 return (name, "the period from \(AlertRow.timestamp(Double(start)))")
             }
             return (name, SpendRule(period: p, utcOffset: offset, thresholds: []).describe(start: start))
+        }
+
+        /// The resolution, with the period's final spend (`spent`).
+        func resolution(withdrawn: Bool, now: Double) -> AlertTransition {
+            var t = transition(kind: .resolved, spent: spent, now: now)
+            t.spend?.withdrawn = withdrawn
+            return t
         }
 
         func transition(kind: AlertTransition.Kind, spent: Cost, now: Double) -> AlertTransition {

@@ -57,8 +57,9 @@ public struct AlertsConfig: Equatable, Sendable {
 
         public init(urls: [String]) { self.urls = urls }
 
-        /// Label names aimon sets itself.
-        public static let ownLabels: Set<String> = ["alertname", "model", "deployment", "severity", "period", "threshold"]
+        /// Label names aimon sets on every alert (`deployment`, and `period` and `threshold` of spend
+        /// alerts, are set on some: on those they win over an extra label of that name).
+        public static let ownLabels: Set<String> = ["alertname", "model", "severity"]
     }
 
     public var engine: RuleEngine

@@ -82,7 +82,7 @@ extension Checker {
                 if !valid {
                     fail("\(key).extra_labels.\(name)", k, "'\(name)' is not a label name: letters, digits and _, not starting with a digit or __")
                 } else if AlertsConfig.Alertmanager.ownLabels.contains(name) {
-                    fail("\(key).extra_labels.\(name)", k, "'\(name)' is a label aimon sets itself")
+                    fail("\(key).extra_labels.\(name)", k, "'\(name)' is set by aimon on every alert")
                 } else {
                     out.extraLabels[name] = value
                 }

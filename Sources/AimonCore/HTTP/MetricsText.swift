@@ -56,7 +56,7 @@ public enum MetricsText {
                    f.firing.sorted { $0.fingerprint < $1.fingerprint }.map { t in
                        (["alert_type": t.type.rawValue, "model": t.modelField, "severity": t.severity.rawValue]
                             .merging(t.deployment.map { ["deployment": $0] } ?? [:]) { a, _ in a }
-                            .merging(t.spend.map { ["period": $0.period, "threshold": AlertTransition.format(t.threshold, t.type)] } ?? [:]) { a, _ in a }, 1)
+                            .merging(t.spend.map { ["period": $0.period, "threshold": t.thresholdLabel] } ?? [:]) { a, _ in a }, 1)
                    })
         out.metric("aimon_evaluations_total", "counter", "Evaluations of the alert rules.", [([:], Double(f.evaluation.evaluations))])
         out.metric("aimon_evaluations_missed_total", "counter", "Timer slots that passed without an evaluation.", [([:], Double(f.evaluation.missed))])

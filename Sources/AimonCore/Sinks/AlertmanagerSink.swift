@@ -77,9 +77,10 @@ public final class AlertmanagerSink: ActiveAlertsSink, Service, @unchecked Senda
         if t.model != nil { labels.append(("model", .string(t.modelField))) }
         if let d = t.deployment { labels.append(("deployment", .string(d))) }
         // Each spend threshold is its own alert.
-        if let s = t.spend { labels += [("period", .string(s.period)), ("threshold", .string(AlertTransition.format(t.threshold, t.type)))] }
+        if let s = t.spend { labels += [("period", .string(s.period)), ("threshold", .string(t.thresholdLabel))] }
         labels.append(("severity", .string(t.severity.rawValue)))
-        for (k, v) in config.extraLabels.sorted(by: { $0.key < $1.key }) { labels.append((k, .string(v))) }
+        // aimon's own labels win over extra labels of the same name.
+        for (k, v) in config.extraLabels.sorted(by: { $0.key < $1.key }) where !labels.contains(where: { $0.0 == k }) { labels.append((k, .string(v))) }
         var annotations: [(String, JSONValue)] = [("summary", .string(t.message))]
         if let v = t.value { annotations.append(("value", .string(AlertTransition.format(v, t.type)))) }
         annotations += [("threshold", .string(AlertTransition.format(t.threshold, t.type))), ("window", .string(t.windowText)),

@@ -93,6 +93,9 @@ public struct KeySchema: Sendable {
     /// its resolution.
     public var spendActive: String { "\(prefix):spend:active" }
 
+    /// Hash of the spend alerts resolved lately -> the process that resolved them (for a reply lost).
+    public var spendResolved: String { "\(prefix):spend:resolved" }
+
     /// Hash of file identity -> checkpoint, for one host.
     public func checkpoints(host: String) -> String { "\(prefix):ckpt:\(Self.escape(host))" }
 
