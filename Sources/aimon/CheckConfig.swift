@@ -60,7 +60,7 @@ struct CheckConfig: ParsableCommand {
                 print("    sample: no file matches \(s.path) yet")
             }
         }
-        print("  redis: \(config.redis.url), key prefix '\(config.redis.keyPrefix)'")
+        print("  redis: \(config.redis.location), key prefix '\(config.redis.keyPrefix)'")
         print("  retention: minute buckets \(config.retention.minuteBuckets / 3600)h, hour buckets \(config.retention.hourBuckets / 86400)d")
         for r in config.alerts.engine.rules {
             guard r.enabled else { print("  rule \(r.type.rawValue): disabled"); continue }
@@ -109,8 +109,8 @@ struct CheckConfig: ParsableCommand {
         }
         print("connections:")
         do {
-            let redis = try RedisConnection(url: config.redis.url, timeout: config.redis.timeout)
-            line("redis", true, "reachable at \(config.redis.url)" + (config.redis.url.password == nil ? "" : ", password accepted"))
+            let redis = try config.redis.connect()
+            line("redis", true, "reachable at \(config.redis.location)" + (config.redis.url.password == nil ? "" : ", password accepted"))
             do {
                 let o = try RedisCheck.run(on: redis, keys: config.keys, host: config.hostID)
                 line("redis version", true, o.version)

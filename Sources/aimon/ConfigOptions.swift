@@ -62,7 +62,7 @@ func makeLogger(level: String) -> Logger {
 
 /// Connects for a one-shot command; Redis being down ends it with exit code 69.
 func connectOnce(_ config: Config) throws -> RedisConnection {
-    do { return try RedisConnection(url: config.redis.url, timeout: config.redis.timeout) } catch {
+    do { return try config.redis.connect() } catch {
         printError(error.description)
         throw ExitCode(ExitCodes.unavailable)
     }

@@ -24,12 +24,33 @@ final class FakeIngestStore: IngestStore {
     var leaseHolder: DaemonLease.Holder?
 
     var isConnected: Bool { connected }
+    var connections = 0
+    /// The host's commit sequence, and Redis's state after each commit (for a failover).
+    var sequence: Int64 = 0
+    var history: [(checkpoints: [String: String], markers: [String: String], records: Int)] = []
 
     func connect() throws(RedisError) {
         guard !connected else { return }
         connects += 1
         if !connectFailures.isEmpty { throw connectFailures.removeFirst() }
         connected = true
+        connections += 1
+    }
+
+    func commitSequence() throws(RedisError) -> Int64 {
+        try connect()
+        return sequence
+    }
+
+    /// A failover to a replica that missed the last `lost` commits: Redis is back where it was
+    /// before them, and the connection breaks.
+    func failover(losing lost: Int) {
+        let kept = history.count - lost
+        sequence = Int64(kept)
+        if kept > 0 { (checkpoints, markers, records) = history[kept - 1] } else { (checkpoints, markers, records) = ([:], [:], 0) }
+        history.removeLast(lost)
+        commitsApplied = kept
+        connected = false
     }
 
     func disconnect() { connected = false }
@@ -53,7 +74,7 @@ final class FakeIngestStore: IngestStore {
         let asExpected = commit.changes.allSatisfy { (checkpoints[$0.id] ?? "") == $0.expected }
         let asWritten = commit.changes.allSatisfy { (checkpoints[$0.id] ?? "") == $0.new }
         if !asExpected {
-            if asWritten, !commit.changes.isEmpty { return .landed }
+            if asWritten, !commit.changes.isEmpty { return .landed(sequence: sequence) }
             let c = commit.changes.first { (checkpoints[$0.id] ?? "") != $0.expected }!
             return .conflict(id: c.id, found: checkpoints[c.id] ?? "")
         }
@@ -61,12 +82,14 @@ final class FakeIngestStore: IngestStore {
         for (k, v) in commit.markers { markers[k] = v.isEmpty ? nil : v }
         records += commit.batch.records
         commitsApplied += 1
+        sequence += 1
+        history.append((checkpoints, markers, records))
         if loseNextReply {
             loseNextReply = false
             connected = false
             throw RedisError(.io, "connection reset by peer")
         }
-        return .applied(runs: [:], saturated: 0, repaired: 0)
+        return .applied(runs: [:], saturated: 0, repaired: 0, sequence: sequence)
     }
 
     func acquireLease(now: Double) throws(RedisError) -> DaemonLease.Holder? {
@@ -132,6 +155,65 @@ final class FakeIngestStore: IngestStore {
         try p.sweepNow()  // what inotify would say (its events come on another thread)
         #expect(try p.turn())
         #expect(t.store.records == 6)
+    }
+
+    /// A failover to a replica that missed the last commits: the next connection finds Redis behind
+    /// this process's commit sequence; ingest says what it reads again and stops, and a new ingest
+    /// (what the daemon starts) reads those lines again from Redis's checkpoints: each counted once.
+    @Test func aFailoverThatLostCommitsIsReadAgain() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(3))
+        t.folder.append("b.log", Self.lines(2))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        #expect(t.store.records == 5 && t.store.sequence == 1)
+        t.folder.append("a.log", Self.lines(4))
+        try p.sweepNow()
+        #expect(try p.turn())
+        #expect(t.store.records == 9 && t.store.sequence == 2)
+        // The replica promoted had the first commit only.
+        t.store.failover(losing: 1)
+        t.folder.append("b.log", Self.lines(1))
+        try p.sweepNow()
+        #expect {
+            _ = try p.turn()
+        } throws: { e in
+            guard case let IngestError.redisBehind(mine, redis, report) = e else { return false }
+            return mine == 2 && redis == 1 && report == BehindReport(linesReadAgain: 4, filesReadAgain: 1)
+        }
+        #expect(t.store.records == 5)
+        #expect(t.telemetry.figures.ingest.rewinds == 1 && t.telemetry.figures.ingest.linesReadAgain == 4)
+        let again = t.pipeline()
+        #expect(try again.prepare())
+        #expect(try again.turn())
+        #expect(t.store.records == 10)  // 3 + 4 in a.log, 2 + 1 in b.log: each once
+    }
+
+    /// The lost commit's file was rotated away and deleted before the failover was seen: its lines
+    /// cannot be read again; they are counted as lost, never silently.
+    @Test func linesOfAFileGoneBeforeTheFailoverAreCountedLost() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(2))
+        let p = t.pipeline()
+        #expect(try p.prepare())
+        #expect(try p.turn())
+        t.folder.append("c.log", Self.lines(3))
+        try p.sweepNow()
+        #expect(try p.turn())
+        t.folder.rename("c.log", "c.old")  // out of the glob, still open
+        try p.sweepNow()
+        t.store.failover(losing: 1)
+        t.folder.append("a.log", Self.lines(1))
+        try p.sweepNow()
+        #expect {
+            _ = try p.turn()
+        } throws: { e in
+            guard case let IngestError.redisBehind(_, _, report) = e else { return false }
+            return report.linesLost == 3 && report.linesReadAgain == 0 && report.lostFiles.count == 1
+        }
+        #expect(t.telemetry.figures.ingest.linesLost == 3)
+        #expect(t.telemetry.figures.problems.values.contains { $0.contains("3 lines lost") })
     }
 
     @Test func aRefusedCommitIsRetriedUntilAcceptedAndReadingWaits() throws {

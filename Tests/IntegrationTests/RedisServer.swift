@@ -18,15 +18,25 @@ final class RedisServer: @unchecked Sendable {
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    init(persistent: Bool = false) throws {
+    /// `arguments`: more redis-server options (e.g. `--replicaof 127.0.0.1 PORT`).
+    init(persistent: Bool = false, arguments: [String] = []) throws {
         port = Self.freePort()
         dir = NSTemporaryDirectory() + "aimon-redis-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.persistent = persistent
+        self.arguments = arguments
         try start()
     }
 
     private let persistent: Bool
+    private let arguments: [String]
+
+    /// Sends a signal to the server (SIGKILL: it dies without a word; SIGSTOP/SIGCONT: it freezes).
+    func signal(_ s: Int32) {
+        guard let p = process else { return }
+        kill(p.processIdentifier, s)
+        if s == SIGKILL { p.waitUntilExit(); process = nil }
+    }
 
     var url: String { "redis://127.0.0.1:\(port)/0" }
 
@@ -38,7 +48,7 @@ final class RedisServer: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: binary)
         var args = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--daemonize", "no", "--logfile", dir + "/redis.log"]
         args += persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]
-        p.arguments = args
+        p.arguments = args + arguments
         // Not the test runner's pipes: a server holding them open would keep `swift test` waiting.
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice

@@ -17,14 +17,12 @@ public protocol RuleEvaluating: AnyObject {
 
 /// `RuleEvaluating` on a real Redis: an `AlertEvaluator` and its own connection.
 public final class RedisRuleEvaluator: RuleEvaluating {
-    private let url: RedisURL
-    private let timeout: Double
+    private let settings: Config.Redis
     private let evaluator: AlertEvaluator
     private var redis: RedisConnection?
 
     public init(config: Config, sinks: [any AlertSink], logger: Logger, telemetry: Telemetry) {
-        url = config.redis.url
-        timeout = config.redis.timeout
+        settings = config.redis
         evaluator = AlertEvaluator(config: config.alerts, keys: config.keys, retention: config.retention, sinks: sinks,
                                    logger: logger, telemetry: telemetry)
     }
@@ -32,7 +30,7 @@ public final class RedisRuleEvaluator: RuleEvaluating {
     public var isConnected: Bool { redis != nil }
 
     public func connect() throws(RedisError) {
-        if redis == nil { redis = try RedisConnection(url: url, timeout: timeout) }
+        if redis == nil { redis = try settings.connect() }
     }
 
     public func disconnect() { redis = nil }

@@ -14,10 +14,22 @@ public struct Config: Equatable, Sendable {
     }
 
     public struct Redis: Equatable, Sendable {
+        /// Where Redis is; with `sentinel`, only its credentials and database are used.
         public var url: RedisURL
         public var keyPrefix: String
         /// Seconds allowed to connect and for each reply.
         public var timeout: Double
+        /// `redis.sentinel`: the master is asked of the sentinels at each new connection.
+        public var sentinel: RedisSentinel?
+
+        /// A new connection: to `url`, or to the master the sentinels name.
+        public func connect() throws(RedisError) -> RedisConnection {
+            if let sentinel { return try sentinel.connect(template: url, timeout: timeout) }
+            return try RedisConnection(url: url, timeout: timeout)
+        }
+
+        /// Where Redis is, for logs and errors (no password).
+        public var location: String { sentinel?.description ?? url.description }
     }
 
     public struct Ingest: Equatable, Sendable {

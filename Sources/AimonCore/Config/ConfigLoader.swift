@@ -65,9 +65,21 @@ public enum ConfigLoader {
         }
 
         if let n = top["redis"], let m = checker.mapping(n, key: "redis") {
-            checker.allowOnly(m, ["url", "key_prefix", "timeout"], in: "redis")
+            checker.allowOnly(m, ["url", "key_prefix", "timeout", "sentinel", "password_file"], in: "redis")
             if let u = m["url"], let s = checker.string(u, key: "redis.url") {
                 do { config.redis.url = try RedisURL(parsing: s) } catch { checker.fail("redis.url", u, error.description) }
+            }
+            if let n = m["password_file"], let s = checker.string(n, key: "redis.password_file"),
+               let secret = checker.secret(s, key: "redis.password_file", node: n) {
+                if config.redis.url.password != nil {
+                    checker.fail("redis.password_file", n, "redis.url has a password too: keep it in one place (the file)")
+                } else { config.redis.url.password = secret }
+            }
+            if let n = m["sentinel"], let sm = checker.mapping(n, key: "redis.sentinel") {
+                config.redis.sentinel = checker.sentinel(sm, node: n)
+                if case .unix = config.redis.url.endpoint, m["url"] != nil {
+                    checker.fail("redis.url", m["url"]!, "with redis.sentinel, redis.url gives only the master's password, user and database (redis://:PASSWORD@-/DB): the sentinels say where it is")
+                }
             }
             if let p = m["key_prefix"], let s = checker.string(p, key: "redis.key_prefix") {
                 if s.isEmpty || s.contains(where: { $0 == " " || $0 == "{" || $0 == "}" }) {

@@ -19,6 +19,11 @@ public enum MetricsText {
         out.metric("aimon_batches_committed_total", "counter", "Batches committed to Redis.", [([:], Double(f.ingest.batchesCommitted))])
         out.metric("aimon_commit_retries_total", "counter", "Commits sent again after a failure.", [([:], Double(f.ingest.commitRetries))])
         out.metric("aimon_redis_up", "gauge", "1 while ingest's Redis connection is up.", [([:], f.ingest.redisConnected ? 1 : 0)])
+        out.metric("aimon_redis_rewinds_total", "counter", "Times Redis was found without this host's last commits (a failover) and ingest read them again.",
+                   [([:], Double(f.ingest.rewinds))])
+        out.metric("aimon_lines_read_again_total", "counter", "Lines read again after a Redis failover lost their commit.", [([:], Double(f.ingest.linesReadAgain))])
+        out.metric("aimon_lines_lost_total", "counter", "Lines whose commit a Redis failover lost and whose file was gone before they could be read again.",
+                   [([:], Double(f.ingest.linesLost))])
         out.metric("aimon_files_open", "gauge", "Log files open.", [([:], Double(f.files.open))])
         out.metric("aimon_unread_bytes", "gauge", "Bytes written to the open files and not read yet.", [([:], Double(f.files.unreadBytes))])
         out.metric("aimon_file_rotations_total", "counter", "Rotations noticed.", [([:], Double(f.files.rotations))])

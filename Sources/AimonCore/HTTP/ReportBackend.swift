@@ -30,7 +30,7 @@ final class ReportBackend: @unchecked Sendable {
         let (taken, config) = state.withLock { s in (s.idle.popLast()?.connection, s.config) }
         let connection: RedisConnection
         if let taken { connection = taken } else {
-            do { connection = try RedisConnection(url: config.redis.url, timeout: config.redis.timeout) } catch {
+            do { connection = try config.redis.connect() } catch {
                 throw ReportError(.unavailable, error.description)
             }
         }

@@ -9,6 +9,9 @@ public enum IngestError: Error, CustomStringConvertible {
     case leaseLost(holder: String)
     /// Replay: files that could not be read (the others were counted).
     case filesNotRead([(path: String, reason: String)])
+    /// Redis holds fewer of this host's commits than this process made (a failover to a replica that
+    /// missed them): ingest starts again from Redis's checkpoints.
+    case redisBehind(mine: Int64, redis: Int64, report: BehindReport)
 
     public var description: String {
         switch self {
@@ -20,6 +23,9 @@ public enum IngestError: Error, CustomStringConvertible {
                 + "already, so they are not replayed (stop it first to replay them)"
         case let .leaseLost(holder):
             return "another aimon run took this host_id's lease: \(holder); each daemon needs its own host_id"
+        case let .redisBehind(mine, redis, report):
+            return "Redis holds \(redis) commits of this host, this process made \(mine): Redis lost the last \(mine - redis) "
+                + "(a failover to a replica that had not received them); starting again from Redis's checkpoints: \(report.summary)"
         case let .filesNotRead(files):
             return "\(files.count) file(s) not read (the others were counted; replay these again once readable):\n"
                 + files.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")

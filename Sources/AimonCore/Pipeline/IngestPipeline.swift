@@ -144,7 +144,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                           lastSweep: clock(), lastLease: clock())
         if follow { noteSources(config.sources.map(\.path)) }
         publishFiles()
-        logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.url)",
+        logger.info("ingest started", metadata: ["files": "\(tailer.openFiles)", "redis": "\(config.redis.location)",
                                                  "host_id": "\(config.hostID)"])
         telemetry.update { $0.ingestReady = true }
         return true
@@ -433,15 +433,17 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         guard let outcome = try commitWithRetry(commit) else { return false }
         var runs: [String: RunsEnded] = [:]
         switch outcome {
-        case let .applied(r, saturated, repaired):
+        case let .applied(r, saturated, repaired, seq):
             runs = r
+            sequence = (seq, store.connections)
             if saturated > 0 || repaired > 0 {
                 logger.warning("""
                     Redis sums held at the Int64 edge (\(saturated)) or replaced because they held no integer (\(repaired)): \
                     some totals of this batch's buckets are wrong
                     """)
             }
-        case .landed:
+        case let .landed(seq):
+            sequence = (seq, store.connections)
             // The runs it ended are lost to the engine; runs still in progress are in Redis.
             logger.notice("the batch had landed before the connection broke; it was not applied again")
         case let .conflict(id, found):
@@ -469,7 +471,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             f.ingest.skippedLines += read.skipped
             for (reason, n) in read.bad { f.ingest.badLines[reason, default: 0] += n }
             f.ingest.batchesCommitted += 1
-            if case let .applied(_, saturated, repaired) = outcome { f.ingest.saturated += saturated + repaired }
+            if case let .applied(_, saturated, repaired, _) = outcome { f.ingest.saturated += saturated + repaired }
         }
         return true
     }
@@ -498,7 +500,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             if store.isConnected { return true }
             do {
                 try store.connect()
-                if warned { logger.notice("Redis is back; catching up", metadata: ["redis": "\(config.redis.url)"]) }
+                if warned { logger.notice("Redis is back; catching up", metadata: ["redis": "\(config.redis.location)"]) }
                 telemetry.update { $0.ingest.redisConnected = true }
                 telemetry.problem(name, nil)
                 return true
@@ -511,7 +513,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                     warned = true
                 }
                 telemetry.problem(name, auth ? "Redis refuses aimon's credentials (redis.url): reading paused, retrying"
-                                  : "Redis unreachable (\(config.redis.url)): reading paused, retrying")
+                                  : "Redis unreachable (\(config.redis.location)): reading paused, retrying")
                 if rest(backoff.next()) { return false }
             }
         }
@@ -529,14 +531,24 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         while tries == 0 || !stopSignal.isStopped {
             tries += 1
             guard connected() else { return nil }
+            var behind: (mine: Int64, redis: Int64)?
             do {
-                let outcome = try store.commit(commit)
-                repeats.clear("commit")
-                if !lastRefusal.isEmpty {
-                    logger.notice("Redis takes batches again; reading resumes")
-                    telemetry.problem(name, nil)
+                // A new connection may reach another Redis (a failover): first, does it hold every
+                // commit this process made?
+                if let (mine, checkedOn) = sequence, checkedOn != store.connections {
+                    let theirs = try store.commitSequence()
+                    sequence = (mine, store.connections)
+                    if theirs < mine { behind = (mine, theirs) }
                 }
-                return outcome
+                if behind == nil {
+                    let outcome = try store.commit(commit)
+                    repeats.clear("commit")
+                    if !lastRefusal.isEmpty {
+                        logger.notice("Redis takes batches again; reading resumes")
+                        telemetry.problem(name, nil)
+                    }
+                    return outcome
+                }
             } catch {
                 telemetry.update { $0.ingest.commitRetries += 1 }
                 switch error.kind {
@@ -556,8 +568,33 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                     if error.needsNewConnection { store.disconnect() }
                 }
                 if rest(backoff.next()) { return nil }
+                continue
             }
+            if let behind { throw redisBehind(behind.mine, behind.redis) }
         }
         return nil
+    }
+
+    /// This host's commit sequence after this process's last commit, and the connection (count)
+    /// on which Redis was last seen to hold it.
+    private var sequence: (Int64, Int)?
+
+    /// Redis lost this process's last commits: what they covered is counted (read again, or lost)
+    /// and ingest stops, to start again from Redis's checkpoints (Daemon.swift restarts it).
+    private func redisBehind(_ mine: Int64, _ theirs: Int64) -> IngestError {
+        var report = BehindReport()
+        if let tailer = session?.tailer, let redis = try? store.loadCheckpoints().checkpoints {
+            report = tailer.behind(redis: redis)
+        }
+        telemetry.update { f in
+            f.ingest.rewinds += 1
+            f.ingest.linesReadAgain += report.linesReadAgain
+            f.ingest.linesLost += report.linesLost
+            f.ingest.bytesLost += report.bytesLost
+        }
+        if report.linesLost > 0 || report.bytesLost > 0 {
+            telemetry.problem(name, "a Redis failover lost commits whose files are gone: \(report.linesLost) lines lost")
+        }
+        return IngestError.redisBehind(mine: mine, redis: theirs, report: report)
     }
 }

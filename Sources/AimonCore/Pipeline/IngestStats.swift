@@ -12,6 +12,12 @@ public struct IngestStats: Sendable, Equatable {
     /// Redis sums held at the Int64 edge, or replaced because they held no integer.
     public var saturated: Int64 = 0
     public var redisConnected = false
+    /// Failovers to a Redis that lacked this host's last commits: lines read again from its
+    /// checkpoints, and lines no one could read again (their files gone meanwhile).
+    public var rewinds: Int64 = 0
+    public var linesReadAgain: Int64 = 0
+    public var linesLost: Int64 = 0
+    public var bytesLost: Int64 = 0
 
     public init() {}
 
@@ -29,6 +35,7 @@ public struct IngestStats: Sendable, Equatable {
         if skippedLines > 0 { parts.insert("\(skippedLines) not calls", at: 3) }
         if commitRetries > 0 { parts.append("\(commitRetries) commit retries") }
         if saturated > 0 { parts.append("\(saturated) sums saturated") }
+        if rewinds > 0 { parts.append("\(rewinds) Redis rewinds (\(linesReadAgain) lines read again, \(linesLost) lost\(bytesLost > 0 ? ", \(bytesLost) bytes lost" : ""))") }
         if !badLines.isEmpty {
             parts.append("bad by reason: " + badLines.sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " "))

@@ -7,6 +7,10 @@ public protocol IngestStore: AnyObject {
     func connect() throws(RedisError)
     /// Drops the connection: it broke, or is out of step.
     func disconnect()
+    /// Connections made so far: a new one may reach another Redis (a failover).
+    var connections: Int { get }
+    /// This host's commit sequence as Redis holds it (CommitScript.swift).
+    func commitSequence() throws(RedisError) -> Int64
     func loadCheckpoints() throws(RedisError) -> (checkpoints: [String: String], markers: [String: String])
     func loadModels(now: Int64) throws(RedisError) -> [String: Int64]
     func commit(_ commit: WindowStore.Commit) throws(RedisError) -> WindowStore.Outcome
@@ -17,25 +21,29 @@ public protocol IngestStore: AnyObject {
 
 /// `IngestStore` on a real Redis through hiredis.
 public final class RedisIngestStore: IngestStore {
-    private let url: RedisURL
-    private let timeout: Double
+    private let settings: Config.Redis
     private let store: WindowStore
     private let lease: DaemonLease
     private var redis: RedisConnection?
 
     public init(config: Config) {
-        url = config.redis.url
-        timeout = config.redis.timeout
+        settings = config.redis
         store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID,
                             maxErrorMessages: config.ingest.maxErrorMessages, modelTTL: Int64(config.ingest.modelTTL))
         lease = DaemonLease(key: config.keys.checkpoints(host: config.hostID))
     }
 
     public var isConnected: Bool { redis != nil }
+    public private(set) var connections = 0
 
     public func connect() throws(RedisError) {
-        if redis == nil { redis = try RedisConnection(url: url, timeout: timeout) }
+        if redis == nil {
+            redis = try settings.connect()
+            connections += 1
+        }
     }
+
+    public func commitSequence() throws(RedisError) -> Int64 { try store.commitSequence(on: connection()) }
 
     public func disconnect() { redis = nil }
 

@@ -100,6 +100,10 @@ public final class NotifierService: Service, @unchecked Sendable {
         var text = "tailing \(f.files.open) files, \(Int(rate.perSecond.rounded())) lines/s, \(f.files.unreadBytes) bytes unread, "
             + "Redis \(f.ingest.redisConnected ? "ok" : "unreachable"), \(f.ingest.lines) lines so far"
         if f.ingest.badTotal > 0 { text += ", \(f.ingest.badTotal) bad (\(f.ingest.topBadReasons))" }
+        if f.ingest.rewinds > 0 {
+            text += ", Redis lost commits \(f.ingest.rewinds)x: \(f.ingest.linesReadAgain) lines read again"
+            if f.ingest.linesLost > 0 || f.ingest.bytesLost > 0 { text += ", \(f.ingest.linesLost) lines LOST" + (f.ingest.bytesLost > 0 ? " (+\(f.ingest.bytesLost) bytes)" : "") }
+        }
         for name in f.sinks.keys.sorted() { if let t = f.sinks[name]?.trouble { text += ", " + t } }
         for p in f.problems.values.sorted() { text += ", " + p }
         return text + ", last alert: \(f.evaluation.lastAlert ?? "none")"

@@ -28,8 +28,12 @@
 /// | `r` | ttl, delta, saw-success, trailing, last-ms | - | a model's run of failures (WindowStore.commands) |
 /// | `c` | - | field, delta | saturating HINCRBY of KEYS[2] (ingest counters) |
 ///
-/// Returns `{"ok", saturated, repaired, n1, ended1, n2, ended2...}` (one pair per `r`, in order),
-/// `{"landed"}`, `{"conflict", field, found}`, or `{"refused", key, reason}`.
+/// Every commit applied raises the host's commit sequence, field `~seq` of KEYS[1]: after a failover
+/// to a replica that missed the last commits, Redis's sequence is behind the one this process last
+/// got, and ingest reads those lines again from Redis's checkpoints.
+///
+/// Returns `{"ok", saturated, repaired, seq, n1, ended1, n2, ended2...}` (one pair per `r`, in
+/// order), `{"landed", seq}`, `{"conflict", field, found}`, or `{"refused", key, reason}`.
 enum CommitScript {
     static let source = #"""
 local ck, counters = KEYS[1], KEYS[2]
@@ -45,7 +49,7 @@ for _ = 1, nc do
   else return {'conflict', ARGV[a], cur} end
   a = a + 3
 end
-if nc > 0 and atNew == nc then return {'landed'} end
+if nc > 0 and atNew == nc then return {'landed', tonumber(redis.call('HGET', ck, '~seq') or '') or 0} end
 if atNew > 0 then return {'conflict', '', 'partly applied'} end
 local nm = tonumber(ARGV[a]); a = a + 1
 local markers = a
@@ -120,7 +124,10 @@ end
 for i = markers, markers + 2 * (nm - 1), 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', ck, ARGV[i]) else redis.call('HSET', ck, ARGV[i], ARGV[i + 1]) end
 end
-if redis.call('EXISTS', ck) == 1 then redis.call('EXPIRE', ck, ttl) end
+-- The host's commit sequence: a Redis that lost commits (a failover) is seen behind it.
+local seq = (tonumber(redis.call('HGET', ck, '~seq') or '') or 0) + 1
+redis.call('HSET', ck, '~seq', seq)
+redis.call('EXPIRE', ck, ttl)
 local runs = {}
 each(function(op, key, n, p, items)
   if op == 'h' or op == 'e' or op == 'c' then
@@ -161,7 +168,7 @@ end)
 if saturated > 0 then incr(counters, 'saturated', saturated) end
 if repaired > 0 then incr(counters, 'repaired', repaired) end
 if saturated + repaired > 0 then redis.call('EXPIRE', counters, ttl) end
-local reply = {'ok', saturated, repaired}
+local reply = {'ok', saturated, repaired, seq}
 for _, v in ipairs(runs) do reply[#reply + 1] = v end
 return reply
 """#

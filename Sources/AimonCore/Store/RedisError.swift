@@ -35,12 +35,13 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    /// True when the connection cannot be used any more: broken, out of step, or no longer
-    /// authenticated (NOAUTH: Redis restarted with a password; a new connection authenticates).
+    /// True when the connection cannot be used any more: broken, out of step, no longer
+    /// authenticated (NOAUTH: Redis restarted with a password; a new connection authenticates), or
+    /// to a replica (READONLY: a master demoted by a failover; a new connection asks the sentinels).
     public var needsNewConnection: Bool {
         switch kind {
         case .connection, .io, .protocolViolation, .authentication: return true
-        case .reply: return message.contains("NOAUTH")
+        case .reply: return message.contains("NOAUTH") || message.contains("READONLY")
         case .refused: return false
         }
     }

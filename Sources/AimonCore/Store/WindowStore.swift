@@ -63,9 +63,10 @@ public struct WindowStore: Sendable {
         /// Applied now. `runs`: for each model whose run of failures ended in the batch, that run
         /// (its length, read atomically with the stored part it extended, and its number).
         /// `saturated`: increments held at the Int64 edge; `repaired`: fields that held no integer.
-        case applied(runs: [String: RunsEnded], saturated: Int64, repaired: Int64)
+        /// `sequence`: the host's commit sequence it raised (CommitScript.swift).
+        case applied(runs: [String: RunsEnded], saturated: Int64, repaired: Int64, sequence: Int64)
         /// It had landed before (its reply was lost with a connection): nothing was applied again.
-        case landed
+        case landed(sequence: Int64)
         /// A checkpoint held neither the expected nor the new text: another process moved the file.
         case conflict(id: String, found: String)
     }
@@ -162,19 +163,19 @@ public struct WindowStore: Sendable {
         }
         switch status {
         case "ok":
-            guard items.count == 3 + 2 * call.runModels.count else {
+            guard items.count == 4 + 2 * call.runModels.count, let sequence = items[3].integer else {
                 throw RedisError(.protocolViolation, "unexpected reply to the commit script: \(reply)")
             }
             var runs: [String: RunsEnded] = [:]
             let batchRuns = commit.batch.runs
             for (i, model) in call.runModels.enumerated() {
                 guard let run = batchRuns[model], run.sawSuccess,
-                      let length = items[3 + 2 * i].integer, let id = items[4 + 2 * i].integer else { continue }
+                      let length = items[4 + 2 * i].integer, let id = items[5 + 2 * i].integer else { continue }
                 runs[model] = RunsEnded(ended: .init(length: length, id: id), inside: run.longestInside)
             }
-            return .applied(runs: runs, saturated: items[1].integer ?? 0, repaired: items[2].integer ?? 0)
+            return .applied(runs: runs, saturated: items[1].integer ?? 0, repaired: items[2].integer ?? 0, sequence: sequence)
         case "landed":
-            return .landed
+            return .landed(sequence: items.count > 1 ? items[1].integer ?? 0 : 0)
         case "conflict":
             return .conflict(id: items.count > 1 ? items[1].text ?? "" : "", found: items.count > 2 ? items[2].text ?? "" : "")
         case "refused":
@@ -205,6 +206,16 @@ public struct WindowStore: Sendable {
         }
         return (checkpoints, markers)
     }
+
+    /// The host's commit sequence as Redis holds it (0: none yet).
+    public func commitSequence(on redis: RedisConnection) throws(RedisError) -> Int64 {
+        let reply = try redis.command(["HGET", keys.checkpoints(host: host), Self.sequenceField])
+        if case let .error(e) = reply { throw RedisError(.reply, "cannot read the commit sequence: \(e)") }
+        return reply.text.flatMap { Int64($0) } ?? 0
+    }
+
+    /// The checkpoint hash's field holding the commit sequence.
+    public static let sequenceField = markerPrefix + "seq"
 
     /// Models seen within `modelTTL` of `now`, with when they were last seen (for the model cap).
     public func loadModels(now: Int64, on redis: RedisConnection) throws(RedisError) -> [String: Int64] {

@@ -120,6 +120,14 @@ public final class Tailer {
     /// The commit that carried `changes` landed.
     public func committed(_ changes: [CheckpointChange]) { book.committed(changes) }
 
+    /// The checkpoint texts Redis holds as far as this process knows (loaded, or last committed).
+    var storedCheckpoints: [String: String] { book.stored }
+
+    /// The open file with this identity key, if any.
+    func openFile(id: String) -> TailedFile? { files.first { $0.key.key == id }?.value }
+
+    func sourceMatches(_ path: String) -> Bool { matchesASource(path) }
+
     /// Drops checkpoints of files let go before `cutoff` (epoch seconds): every line such a file can
     /// hold is then older than the retention, so a replay of it would count nothing anyway.
     public func pruneCheckpoints(before cutoff: Int64) { book.prune(before: cutoff) }
