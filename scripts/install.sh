@@ -52,11 +52,17 @@ else
   install -D -m 0644 config/aimon.yaml "$config"
   echo "installed the example configuration: $config"
 fi
+# Secrets the unit hands to aimon as credentials (LoadCredential=): empty until the operator fills them.
+credentials="$destdir/etc/aimon/credentials"
+install -d -m 0700 "$credentials"
+for secret in redis-password database-password; do
+  [ -e "$credentials/$secret" ] || install -m 0600 /dev/null "$credentials/$secret"
+done
 if [ -z "$destdir" ] && command -v journalctl >/dev/null; then journalctl --update-catalog || true; fi
 if $live; then systemctl daemon-reload; fi
 "$bin" check-config --config "$config" >/dev/null 2>&1 || echo "note: $config does not check yet: edit its sources, then aimon check-config --config $config"
 cat <<TEXT
-aimon installed: $bin, $unit, $catalog.
+aimon installed: $bin, $unit, $catalog, $credentials (secrets: see Docs/operations.md).
 Next: point $config at the gateway's logs, then
   systemctl enable --now aimon
   journalctl -u aimon -p warning -f        # alerts as they happen

@@ -111,3 +111,58 @@ import Testing
         #expect(l.stdout.contains("FAILED redis commands: the ACL refuses PFADD, UNLINK"), "\(l.stdout)")
     }
 }
+
+/// Least privilege: an ACL user that may touch only aimon's key prefix and the commands aimon uses,
+/// its password in a systemd credential (`$CREDENTIALS_DIRECTORY`), not in the YAML. The daemon and
+/// the CLI work with it; the user cannot touch other keys. The ACL line is Docs/operations.md's.
+@Suite struct RedisACLTests {
+    /// Docs/operations.md, "Least privilege": `ACL SETUSER aimon <these>` (with the password and prefix).
+    static func rules(prefix: String, password: String) -> [String] {
+        ["on", ">" + password, "resetkeys", "~\(prefix):*", "resetchannels", "-@all", "+@read", "+@write", "+@scripting",
+         "+@connection", "-@dangerous", "+role"]
+    }
+
+    @Test func anACLUserLimitedToThePrefixWithACredentialPassword() throws {
+        let server = try RedisServer()
+        let ws = Workspace()
+        _ = try server.connection().command(["ACL", "SETUSER", "aimon"] + Self.rules(prefix: ws.prefix, password: "c4red-\(ws.prefix)"))
+        let credentials = ws.path("credentials")
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try "c4red-\(ws.prefix)\n".write(toFile: credentials + "/redis-password", atomically: true, encoding: .utf8)
+        let config = ws.writeConfig(redis: server.url, extra: """
+        alerts:
+          database: sqlite://\(ws.path("alerts.db"))
+          evaluate_interval: 1s
+        """)
+        try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: "  key_prefix:", with: "  username: aimon\n  password_file: redis-password\n  key_prefix:")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let env = ["CREDENTIALS_DIRECTORY": credentials]
+        let daemon = try startDaemon(config: config, log: ws.path("daemon.log"), environment: env)
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        // Calls, and an outage so that the alert rules write their states too.
+        AlertIntegrationTests.publish(ws, "gw", (0..<30).map { ServicesTests.line("acl", ok: $0 < 20, at: Date().timeIntervalSince1970 - 30 + Double($0)) })
+        let admin = try server.connection()
+        #expect(eventually(timeout: 30) { committedLines(admin, prefix: ws.prefix, host: ws.host) == 30 })
+        #expect(eventually(timeout: 30) {
+            ((try? runAimon(["alerts", "--config", config, "--active", "--json"], environment: env))?.stdout ?? "").contains("consecutive_failures")
+        })
+        for command in [["stats"], ["system"], ["trend", "--days", "2"], ["status"], ["check-config", "--connect"]] {
+            let r = try runAimon(command + ["--config", config], environment: env)
+            #expect(r.status == 0, "\(command): \(r.status) \(r.stderr) \(r.stdout)")
+        }
+        // The user is held to the prefix.
+        let user = try RedisConnection(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port), username: "aimon", password: "c4red-\(ws.prefix)"))
+        for refused in [["SET", "other:key", "x"], ["FLUSHALL"], ["CONFIG", "GET", "requirepass"]] {
+            guard case .error = try user.command(refused) else { Issue.record("\(refused) was allowed"); continue }
+        }
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+        let log = (try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? ""
+        #expect(!log.contains("NOPERM") && !log.contains("no permissions"), "\(log)")
+        // Outside the service, a credential's name is looked up where the unit loads it from.
+        let r = try runAimon(["check-config", "--config", config], environment: ["CREDENTIALS_DIRECTORY": ""])
+        #expect(r.status == 78 && r.stderr.contains("cannot read /etc/aimon/credentials/redis-password"), "\(r.stderr)")
+    }
+}

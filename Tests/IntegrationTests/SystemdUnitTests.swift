@@ -62,6 +62,16 @@ import Testing
         try "# edited by the operator\n".write(toFile: config, atomically: true, encoding: .utf8)
         #expect(try install(["--binary", aimonBinary]) == 0)
         #expect(try String(contentsOfFile: config, encoding: .utf8) == "# edited by the operator\n")
+        // The credentials the unit loads (LoadCredential=) exist, readable by root only; a filled
+        // one is kept by a reinstall.
+        let secret = ws.path("root/etc/aimon/credentials/redis-password")
+        #expect(try FileManager.default.attributesOfItem(atPath: secret)[.posixPermissions] as? Int == 0o600)
+        #expect(try FileManager.default.attributesOfItem(atPath: ws.path("root/etc/aimon/credentials"))[.posixPermissions] as? Int == 0o700)
+        try "pw\n".write(toFile: secret, atomically: false, encoding: .utf8)
+        #expect(try install(["--binary", aimonBinary]) == 0)
+        #expect(try String(contentsOfFile: secret, encoding: .utf8) == "pw\n")
+        let unit = try String(contentsOfFile: ws.path("root/etc/systemd/system/aimon.service"), encoding: .utf8)
+        #expect(unit.contains("LoadCredential=redis-password:/etc/aimon/credentials/redis-password"))
         #expect(try install(["--uninstall"]) == 0)
         for f in files.dropLast() { #expect(!FileManager.default.fileExists(atPath: ws.path("root/" + f)), "\(f)") }
         #expect(FileManager.default.fileExists(atPath: config))

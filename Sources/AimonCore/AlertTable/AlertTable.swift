@@ -136,7 +136,7 @@ extension AlertsConfig.Database {
         switch self {
         case .none: return nil
         case let .sqlite(path): table = try SQLiteAlertTable(path: path)
-        case let .postgres(uri): table = try PostgresAlertTable(uri: uri, redacted: description)
+        case let .postgres(uri, password): table = try PostgresAlertTable(uri: uri, password: password, redacted: description)
         }
         if migrate { try table.migrate() }
         return table

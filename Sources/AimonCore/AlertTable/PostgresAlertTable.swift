@@ -8,12 +8,15 @@ import Glibc
 public final class PostgresAlertTable: AlertTable {
     private var conn: OpaquePointer?
     private let uri: String
+    private let password: String?
     private let redacted: String
     private let timeout: Int
 
-    /// Connects to `uri` (`postgres://user:password@host:port/db`).
-    public init(uri: String, redacted: String, timeout: Int = 5) throws(AlertTableError) {
+    /// Connects to `uri` (`postgres://user:password@host:port/db`); `password`, when given, wins over
+    /// the URI's.
+    public init(uri: String, password: String? = nil, redacted: String, timeout: Int = 5) throws(AlertTableError) {
         self.uri = uri
+        self.password = password
         self.redacted = redacted
         self.timeout = timeout
         try connect()
@@ -24,8 +27,9 @@ public final class PostgresAlertTable: AlertTable {
     private func connect() throws(AlertTableError) {
         PQfinish(conn)
         conn = nil
-        let keys = ["dbname", "connect_timeout", "application_name"]
-        let values = [uri, String(timeout), "aimon"]
+        // Later key words win over what the URI (expanded from dbname) says.
+        let keys = ["dbname", "connect_timeout", "application_name"] + (password == nil ? [] : ["password"])
+        let values = [uri, String(timeout), "aimon"] + (password.map { [$0] } ?? [])
         let c = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
         guard let c, PQstatus(c) == CONNECTION_OK else {
             let message = c.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"

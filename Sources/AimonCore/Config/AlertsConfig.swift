@@ -4,8 +4,10 @@ public struct AlertsConfig: Equatable, Sendable {
     public enum Database: Equatable, Sendable, CustomStringConvertible {
         /// A SQLite file (created with its folder).
         case sqlite(path: String)
-        /// A PostgreSQL connection URI, as libpq reads it.
-        case postgres(uri: String)
+        /// A PostgreSQL connection URI, as libpq reads it (multi-host URIs with
+        /// `target_session_attrs=read-write` follow a primary/standby failover); `password` from
+        /// `alerts.database_password_file`, given to libpq apart from the URI.
+        case postgres(uri: String, password: String? = nil)
         /// No table: alerts go to the journal only.
         case none
 
@@ -34,7 +36,7 @@ public struct AlertsConfig: Equatable, Sendable {
             switch self {
             case let .sqlite(path): return "sqlite://" + path
             case .none: return "none"
-            case let .postgres(uri):
+            case let .postgres(uri, _):
                 guard let at = uri.lastIndex(of: "@"), let scheme = uri.range(of: "://"),
                       let colon = uri[scheme.upperBound..<at].firstIndex(of: ":") else { return uri }
                 return String(uri[..<uri.index(after: colon)]) + "***" + String(uri[at...])

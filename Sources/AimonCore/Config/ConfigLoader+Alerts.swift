@@ -24,10 +24,15 @@ extension Checker {
         }
 
         if let n = top["alerts"], let m = mapping(n, key: "alerts") {
-            allowOnly(m, ["database", "evaluate_interval", "min_gap", "queue_size", "alertmanager"], in: "alerts")
+            allowOnly(m, ["database", "database_password_file", "evaluate_interval", "min_gap", "queue_size", "alertmanager"], in: "alerts")
             if let n = m["alertmanager"], let am = mapping(n, key: "alerts.alertmanager") { out.alertmanager = alertmanager(am, node: n) }
             if let d = m["database"], let s = string(d, key: "alerts.database") {
                 do { out.database = try AlertsConfig.Database(parsing: s) } catch { fail("alerts.database", d, error.message) }
+            }
+            if let n = m["database_password_file"], let s = string(n, key: "alerts.database_password_file"),
+               let secret = secret(s, key: "alerts.database_password_file", node: n) {
+                if case let .postgres(uri, _) = out.database { out.database = .postgres(uri: uri, password: secret) }
+                else { fail("alerts.database_password_file", n, "applies to a PostgreSQL alert table (alerts.database: postgres://...)") }
             }
             if let v = duration(m["evaluate_interval"], key: "alerts.evaluate_interval") {
                 if v < 1 || v > 300 { fail("alerts.evaluate_interval", m["evaluate_interval"]!, "must be between 1s and 5m") } else { out.evaluateInterval = v }

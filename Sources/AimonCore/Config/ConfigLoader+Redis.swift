@@ -59,19 +59,19 @@ extension Checker {
     }
 
     /// A secret from a file: an absolute path, or a bare name of a systemd credential
-    /// (`LoadCredential=NAME:...` in the unit: the file `$CREDENTIALS_DIRECTORY/NAME`). Its first line,
-    /// without the line break.
+    /// (`LoadCredential=NAME:...` in the unit: the file `$CREDENTIALS_DIRECTORY/NAME`; outside the
+    /// service, as for the CLI, `/etc/aimon/credentials/NAME`, where the unit loads it from). Its
+    /// first line, without the line break.
+    /// Where the unit loads credentials from (`LoadCredential=`), and the CLI reads them.
+    static let credentialStore = "/etc/aimon/credentials"
+
     mutating func secret(_ name: String, key: String, node: Node) -> String? {
         let path: String
         if name.hasPrefix("/") {
             path = name
         } else if !name.isEmpty, !name.contains("/") {
-            guard let dir = getenv("CREDENTIALS_DIRECTORY").map({ String(cString: $0) }), !dir.isEmpty else {
-                fail(key, node, "'\(name)' names a systemd credential, but $CREDENTIALS_DIRECTORY is not set "
-                     + "(LoadCredential=\(name):/path in the unit), or give an absolute path")
-                return nil
-            }
-            path = dir + "/" + name
+            let dir = getenv("CREDENTIALS_DIRECTORY").map { String(cString: $0) } ?? ""
+            path = (dir.isEmpty ? Self.credentialStore : dir) + "/" + name
         } else {
             fail(key, node, "'\(name)' must be an absolute path, or the name of a systemd credential")
             return nil

@@ -65,9 +65,13 @@ public enum ConfigLoader {
         }
 
         if let n = top["redis"], let m = checker.mapping(n, key: "redis") {
-            checker.allowOnly(m, ["url", "key_prefix", "timeout", "sentinel", "password_file"], in: "redis")
+            checker.allowOnly(m, ["url", "key_prefix", "timeout", "sentinel", "username", "password_file"], in: "redis")
             if let u = m["url"], let s = checker.string(u, key: "redis.url") {
                 do { config.redis.url = try RedisURL(parsing: s) } catch { checker.fail("redis.url", u, error.description) }
+            }
+            if let n = m["username"], let s = checker.string(n, key: "redis.username") {
+                if s.isEmpty || s.contains(where: { $0 == " " || $0.isNewline }) { checker.fail("redis.username", n, "must be an ACL user name") }
+                else { config.redis.url.username = s }
             }
             if let n = m["password_file"], let s = checker.string(n, key: "redis.password_file"),
                let secret = checker.secret(s, key: "redis.password_file", node: n) {

@@ -19,6 +19,7 @@ local function try(...)
 end
 try('HSET', KEYS[1], 'f', '1'); try('HINCRBY', KEYS[1], 'f', '1'); try('HGET', KEYS[1], 'f'); try('HEXISTS', KEYS[1], 'f')
 try('HLEN', KEYS[1]); try('HDEL', KEYS[1], 'f'); try('TYPE', KEYS[1]); try('EXISTS', KEYS[1]); try('EXPIRE', KEYS[1], 60)
+try('TTL', KEYS[1])
 try('PFADD', KEYS[2], 'u'); try('GETRANGE', KEYS[2], 0, 3); try('EXPIREAT', KEYS[2], 4000000000)
 try('SADD', KEYS[3], 'm'); try('SREM', KEYS[3], 'm')
 try('ZADD', KEYS[4], 1, 'm'); try('ZSCORE', KEYS[4], 'm'); try('ZREMRANGEBYSCORE', KEYS[4], '-inf', '+inf')
@@ -32,9 +33,10 @@ return refused
         public var refused: [String]
     }
 
-    /// Runs the probes on `redis` (already connected and authenticated). Throws for a connection
-    /// that breaks.
-    public static func run(on redis: RedisConnection, keys: KeySchema, host: String) throws(RedisError) -> Outcome {
+    /// Runs the probes on `redis` (already connected and authenticated); `sentinel`: ROLE too (aimon
+    /// checks the master's role). INFO is only read for the version: refusing it is fine. Throws for
+    /// a connection that breaks.
+    public static func run(on redis: RedisConnection, keys: KeySchema, host: String, sentinel: Bool = false) throws(RedisError) -> Outcome {
         let base = keys.prefix + ":check:" + KeySchema.escape(host)
         let scratch = [base + ":h", base + ":u", base + ":s", base + ":z"]
         var refused: [String] = []
@@ -52,7 +54,8 @@ return refused
         c.append(["ZRANGEBYSCORE", scratch[3], "-inf", "+inf"])
         c.append(["EXPIRE", scratch[0], "60"])
         let replies = try redis.pipeline(c)
-        for (name, reply) in zip(direct, replies) where noPerm(reply) { refused.append(name) }
+        for (name, reply) in zip(direct, replies) where noPerm(reply) && name != "INFO" { refused.append(name) }
+        if sentinel, noPerm(try redis.command(["ROLE"])) { refused.append("ROLE") }
         var version = "Redis (version unknown)"
         if let info = replies[1].text,
            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") }) {
