@@ -65,16 +65,19 @@ func spawnAndWait(_ path: String, _ args: [String], stdout: String? = nil) throw
 /// A private redis-server for the benchmark.
 final class PrivateRedis {
     let url: String
+    let port: Int
     private let pid: pid_t
     private let dir: String
 
-    init() throws {
-        dir = NSTemporaryDirectory() + "aimon-bench-redis-\(getpid())"
+    /// `offset`: a second server beside the first (a replica); `arguments`: more redis-server options.
+    init(offset: Int = 0, arguments: [String] = []) throws {
+        dir = NSTemporaryDirectory() + "aimon-bench-redis-\(getpid())-\(offset)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let port = 20000 + Int(getpid() % 20000)
+        port = 20000 + Int(getpid() % 20000) + offset
         url = "redis://127.0.0.1:\(port)/0"
         var p: pid_t = 0
         let args = ["redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir + "/redis.log"]
+            + arguments
         let argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         guard posix_spawnp(&p, "redis-server", nil, nil, argv, environ) == 0 else {

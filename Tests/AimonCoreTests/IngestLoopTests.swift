@@ -25,6 +25,7 @@ final class FakeIngestStore: IngestStore {
 
     var isConnected: Bool { connected }
     var connections = 0
+    var replicasShort = false
     /// The host's commit sequence, and Redis's state after each commit (for a failover).
     var sequence: Int64 = 0
     var history: [(checkpoints: [String: String], markers: [String: String], records: Int)] = []

@@ -56,4 +56,14 @@ import Testing
         unsetenv("CREDENTIALS_DIRECTORY")
         #expect(Self.problems("redis:\n  password_file: redis-password\n").contains { $0.contains("cannot read /etc/aimon/credentials/redis-password") })
     }
+
+    @Test func replicasAndCommitInterval() throws {
+        let c = try Self.parse("redis:\n  min_replicas: 2\n  min_replicas_timeout: 250ms\ningest:\n  commit_interval: 50ms\n")
+        #expect(c.redis.minReplicas == 2 && c.redis.minReplicasTimeout == 0.25 && c.ingest.commitInterval == 0.05)
+        let d = try Self.parse("")
+        #expect(d.redis.minReplicas == 0 && d.ingest.commitInterval == 0.01)
+        #expect(Self.problems("redis:\n  min_replicas: -1\n").contains { $0.contains("from 0 to 16") })
+        #expect(Self.problems("redis:\n  min_replicas_timeout: 2m\n").contains { $0.contains("between 10ms and 60s") })
+        #expect(Self.problems("ingest:\n  commit_interval: 2s\n").contains { $0.contains("at most 1s") })
+    }
 }

@@ -96,4 +96,34 @@ import Testing
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
     }
+
+    /// `redis.min_replicas: 1`: each commit waits for the replica; a frozen replica makes commits
+    /// short of it (counted, on /metrics), and ingest goes on: the lines are all counted.
+    @Test func commitsWaitForReplicasAndCountWhenShort() throws {
+        let master = try RedisServer()
+        let replica = try RedisServer(arguments: ["--replicaof", "127.0.0.1", "\(master.port)"])
+        #expect(eventually(timeout: 20) { Self.info(replica, "master_link_status") == "up" })
+        let ws = Workspace()
+        let port = RedisServer.freePort()
+        let config = ws.writeConfig(redis: master.url, extra: "alerts:\n  database: none\nhttp:\n  listen: 127.0.0.1:\(port)")
+        try String(contentsOfFile: config, encoding: .utf8)
+            .replacingOccurrences(of: "  timeout: 2s", with: "  timeout: 2s\n  min_replicas: 1\n  min_replicas_timeout: 200ms")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try startDaemon(config: config, log: ws.path("daemon.log"))
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        func short() -> Int? {
+            let text = (try? HTTPClient(timeout: 5).get("http://127.0.0.1:\(port)/metrics")) ?? ""
+            return text.split(separator: "\n").first { $0.hasPrefix("aimon_commits_short_of_replicas_total ") }
+                .flatMap { Double($0.split(separator: " ").last!) }.map { Int($0) }
+        }
+        let onMaster = try master.connection()
+        AlertIntegrationTests.publish(ws, "a", (0..<50).map { ServicesTests.line("wait", ok: true, at: Date().timeIntervalSince1970 - 60 + Double($0)) })
+        #expect(eventually(timeout: 30) { committedLines(onMaster, prefix: ws.prefix, host: ws.host) == 50 })
+        #expect(short() == 0)
+        replica.signal(SIGSTOP)
+        defer { replica.signal(SIGCONT) }
+        AlertIntegrationTests.publish(ws, "b", (0..<50).map { ServicesTests.line("wait", ok: true, at: Date().timeIntervalSince1970 - 60 + Double($0)) })
+        #expect(eventually(timeout: 30) { committedLines(onMaster, prefix: ws.prefix, host: ws.host) == 100 })
+        #expect(eventually(timeout: 10) { (short() ?? 0) >= 1 })
+    }
 }

@@ -21,6 +21,10 @@ public struct Config: Equatable, Sendable {
         public var timeout: Double
         /// `redis.sentinel`: the master is asked of the sentinels at each new connection.
         public var sentinel: RedisSentinel?
+        /// `redis.min_replicas`: each commit waits (WAIT) until this many replicas have it, at most
+        /// `minReplicasTimeout` seconds; 0: no wait.
+        public var minReplicas = 0
+        public var minReplicasTimeout = 1.0
 
         /// A new connection: to `url`, or to the master the sentinels name.
         public func connect() throws(RedisError) -> RedisConnection {
@@ -53,6 +57,10 @@ public struct Config: Equatable, Sendable {
         /// Seconds a file rotated away or deleted stays open once read to its end and idle: a writer
         /// may still hold it.
         public var rotateWait: Double = 60
+        /// Seconds at least between two commits of lines that trickle in (`ingest.commit_interval`):
+        /// a host writing a line at a time would otherwise commit each one, and Redis pays about
+        /// 0.2-0.5 ms per commit (Docs/capacity.md). Catching up is not slowed: full batches go at once.
+        public var commitInterval: Double = 0.01
 
         /// The value domains of records (RecordLimits.swift).
         public var limits: RecordLimits { RecordLimits(maxLatency: maxLatency, maxClockSkew: maxClockSkew) }

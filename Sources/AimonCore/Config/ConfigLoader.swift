@@ -65,7 +65,16 @@ public enum ConfigLoader {
         }
 
         if let n = top["redis"], let m = checker.mapping(n, key: "redis") {
-            checker.allowOnly(m, ["url", "key_prefix", "timeout", "sentinel", "username", "password_file"], in: "redis")
+            checker.allowOnly(m, ["url", "key_prefix", "timeout", "sentinel", "username", "password_file", "min_replicas",
+                                  "min_replicas_timeout"], in: "redis")
+            if let n = m["min_replicas"], let s = checker.string(n, key: "redis.min_replicas") {
+                if let v = Int(s), (0...16).contains(v) { config.redis.minReplicas = v }
+                else { checker.fail("redis.min_replicas", n, "must be a whole number from 0 to 16 (replicas each commit waits for)") }
+            }
+            if let t = checker.duration(m["min_replicas_timeout"], key: "redis.min_replicas_timeout") {
+                if t < 0.01 || t > 60 { checker.fail("redis.min_replicas_timeout", m["min_replicas_timeout"]!, "must be between 10ms and 60s") }
+                else { config.redis.minReplicasTimeout = t }
+            }
             if let u = m["url"], let s = checker.string(u, key: "redis.url") {
                 do { config.redis.url = try RedisURL(parsing: s) } catch { checker.fail("redis.url", u, error.description) }
             }
@@ -113,7 +122,11 @@ public enum ConfigLoader {
 
         if let n = top["ingest"], let m = checker.mapping(n, key: "ingest") {
             checker.allowOnly(m, ["max_line_bytes", "batch_bytes", "sweep_interval", "max_models", "max_deployments", "model_ttl", "max_latency",
-                                  "max_clock_skew", "max_error_messages", "rotate_wait"], in: "ingest")
+                                  "max_clock_skew", "max_error_messages", "rotate_wait", "commit_interval"], in: "ingest")
+            if let v = checker.duration(m["commit_interval"], key: "ingest.commit_interval") {
+                if v > 1 { checker.fail("ingest.commit_interval", m["commit_interval"]!, "must be at most 1s (alerts wait for it)") }
+                else { config.ingest.commitInterval = v }
+            }
             if let v = checker.size(m["max_line_bytes"], key: "ingest.max_line_bytes") {
                 if v < 64 || v > 1 << 30 { checker.fail("ingest.max_line_bytes", m["max_line_bytes"]!, "must be between 64 bytes and 1GiB") } else { config.ingest.maxLineBytes = v }
             }

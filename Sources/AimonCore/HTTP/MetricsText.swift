@@ -21,6 +21,8 @@ public enum MetricsText {
         out.metric("aimon_redis_up", "gauge", "1 while ingest's Redis connection is up.", [([:], f.ingest.redisConnected ? 1 : 0)])
         out.metric("aimon_redis_rewinds_total", "counter", "Times Redis was found without this host's last commits (a failover) and ingest read them again.",
                    [([:], Double(f.ingest.rewinds))])
+        out.metric("aimon_commits_short_of_replicas_total", "counter", "Commits that reached fewer replicas than redis.min_replicas within its timeout.",
+                   [([:], Double(f.ingest.replicasShort))])
         out.metric("aimon_lines_read_again_total", "counter", "Lines read again after a Redis failover lost their commit.", [([:], Double(f.ingest.linesReadAgain))])
         out.metric("aimon_lines_lost_total", "counter", "Lines whose commit a Redis failover lost and whose file was gone before they could be read again.",
                    [([:], Double(f.ingest.linesLost))])

@@ -243,7 +243,13 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         // At least once a second: the beat the watchdog looks for.
         let timeout = config.ingest.sweepInterval - (clock() - s.lastSweep)
         waker.wait(timeout: min(1, max(0.005, timeout)))
+        // Lines that trickle in wait for `commit_interval` after the last commit, to go together.
+        let gap = config.ingest.commitInterval - (monotonicSeconds() - lastCommit)
+        if gap > 0 { _ = stopSignal.sleep(gap) }
     }
+
+    /// When the last commit landed (monotonic seconds).
+    private var lastCommit = -Double.infinity
 
     private func publishFiles() {
         guard let t = session?.tailer else { return }
@@ -451,6 +457,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         }
         session!.tailer.committed(changes)
         session!.markers = [:]
+        lastCommit = monotonicSeconds()
         var calls: [String: BucketCounts] = [:]
         for (key, counts) in read.batch.hour {
             guard let model = key.model, !Deployment.isPair(model) else { continue }
@@ -472,6 +479,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             for (reason, n) in read.bad { f.ingest.badLines[reason, default: 0] += n }
             f.ingest.batchesCommitted += 1
             if case let .applied(_, saturated, repaired, _) = outcome { f.ingest.saturated += saturated + repaired }
+            if store.replicasShort { f.ingest.replicasShort += 1 }
         }
         return true
     }

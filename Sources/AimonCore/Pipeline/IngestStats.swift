@@ -18,6 +18,8 @@ public struct IngestStats: Sendable, Equatable {
     public var linesReadAgain: Int64 = 0
     public var linesLost: Int64 = 0
     public var bytesLost: Int64 = 0
+    /// Commits that reached fewer replicas than `redis.min_replicas` within its timeout.
+    public var replicasShort: Int64 = 0
 
     public init() {}
 
@@ -35,6 +37,7 @@ public struct IngestStats: Sendable, Equatable {
         if skippedLines > 0 { parts.insert("\(skippedLines) not calls", at: 3) }
         if commitRetries > 0 { parts.append("\(commitRetries) commit retries") }
         if saturated > 0 { parts.append("\(saturated) sums saturated") }
+        if replicasShort > 0 { parts.append("\(replicasShort) commits short of redis.min_replicas") }
         if rewinds > 0 { parts.append("\(rewinds) Redis rewinds (\(linesReadAgain) lines read again, \(linesLost) lost\(bytesLost > 0 ? ", \(bytesLost) bytes lost" : ""))") }
         if !badLines.isEmpty {
             parts.append("bad by reason: " + badLines.sorted { $0.key.rawValue < $1.key.rawValue }

@@ -9,6 +9,8 @@ public protocol IngestStore: AnyObject {
     func disconnect()
     /// Connections made so far: a new one may reach another Redis (a failover).
     var connections: Int { get }
+    /// Whether the last commit reached fewer replicas than `redis.min_replicas` in time.
+    var replicasShort: Bool { get }
     /// This host's commit sequence as Redis holds it (CommitScript.swift).
     func commitSequence() throws(RedisError) -> Int64
     func loadCheckpoints() throws(RedisError) -> (checkpoints: [String: String], markers: [String: String])
@@ -61,8 +63,18 @@ public final class RedisIngestStore: IngestStore {
     }
 
     public func commit(_ commit: WindowStore.Commit) throws(RedisError) -> WindowStore.Outcome {
-        try store.commit(commit, on: connection())
+        let redis = try connection()
+        let outcome = try store.commit(commit, on: redis)
+        if settings.minReplicas > 0, case .applied = outcome {
+            // Fewer replicas in time is not an error: the commit is on the master; the shortfall is counted.
+            let reply = try redis.command(["WAIT", String(settings.minReplicas), String(Int((settings.minReplicasTimeout * 1000).rounded()))])
+            replicasShort = (reply.integer ?? 0) < Int64(settings.minReplicas)
+        }
+        return outcome
     }
+
+    /// Whether the last commit reached fewer replicas than `redis.min_replicas` within its timeout.
+    public private(set) var replicasShort = false
 
     public func acquireLease(now: Double) throws(RedisError) -> DaemonLease.Holder? {
         try lease.acquire(now: now, on: connection())
