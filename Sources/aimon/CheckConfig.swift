@@ -112,7 +112,8 @@ struct CheckConfig: ParsableCommand {
             let redis = try config.redis.connect()
             line("redis", true, "reachable at \(config.redis.location)" + (config.redis.url.password == nil ? "" : ", password accepted"))
             do {
-                let o = try RedisCheck.run(on: redis, keys: config.keys, host: config.hostID, sentinel: config.redis.sentinel != nil)
+                let o = try RedisCheck.run(on: redis, keys: config.keys, host: config.hostID, sentinel: config.redis.sentinel != nil,
+                                           waits: config.redis.minReplicas > 0)
                 line("redis version", true, o.version)
                 line("redis commands", o.refused.isEmpty, o.refused.isEmpty ? "every command aimon sends is allowed"
                      : "the ACL refuses \(o.refused.joined(separator: ", ")): allow them for aimon's Redis user (ACL SETUSER)")

@@ -58,7 +58,9 @@ final class FakeIngestStore: IngestStore {
 
     func loadCheckpoints() throws(RedisError) -> (checkpoints: [String: String], markers: [String: String]) {
         try connect()
-        return (checkpoints, markers)
+        var m = markers
+        if sequence > 0 { m[WindowStore.sequenceField] = String(sequence) }  // as the commit script keeps it
+        return (checkpoints, m)
     }
 
     func loadModels(now: Int64) throws(RedisError) -> [String: Int64] { [:] }
@@ -191,8 +193,39 @@ final class FakeIngestStore: IngestStore {
         #expect(t.store.records == 10)  // 3 + 4 in a.log, 2 + 1 in b.log: each once
     }
 
-    /// The lost commit's file was rotated away and deleted before the failover was seen: its lines
-    /// cannot be read again; they are counted as lost, never silently.
+    /// A failover between loading the checkpoints and the first commit: Redis is behind what was
+    /// loaded (the previous run's last commits), and the lines are read again, not skipped.
+    @Test func aFailoverBeforeTheFirstCommitIsSeenToo() throws {
+        let t = Loop()
+        t.folder.append("a.log", Self.lines(3))
+        let first = t.pipeline()
+        #expect(try first.prepare())
+        #expect(try first.turn())
+        t.folder.append("a.log", Self.lines(2))
+        try first.sweepNow()
+        #expect(try first.turn())
+        #expect(t.store.records == 5)
+        // A new ingest (a restart) loads Redis's state, then Redis fails over to a replica without the
+        // second commit; the file gets no new line.
+        let second = t.pipeline()
+        #expect(try second.prepare())
+        t.store.failover(losing: 1)
+        t.folder.append("b.log", Self.lines(1))
+        try second.sweepNow()
+        #expect {
+            _ = try second.turn()
+        } throws: { e in
+            guard case let IngestError.redisBehind(mine, redis, report) = e else { return false }
+            return mine == 2 && redis == 1 && report.linesReadAgain == 2
+        }
+        let third = t.pipeline()
+        #expect(try third.prepare())
+        #expect(try third.turn())
+        #expect(t.store.records == 6)
+    }
+
+    /// The lost commit's file was rotated out of the globs before the failover was seen: its lines
+    /// cannot be read again by a new ingest; they are counted as lost, never silently.
     @Test func linesOfAFileGoneBeforeTheFailoverAreCountedLost() throws {
         let t = Loop()
         t.folder.append("a.log", Self.lines(2))

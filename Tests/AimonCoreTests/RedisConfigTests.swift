@@ -28,7 +28,7 @@ import Testing
         #expect(c.redis.location == "sentinel master 'mymaster' via 10.0.0.5:26379,[::1]:26380,sentinel-3:26379")
         #expect(Self.problems("redis:\n  sentinel: {addresses: [a:1]}\n").contains { $0.contains("redis.sentinel.master: is missing") })
         #expect(Self.problems("redis:\n  sentinel: {master: m}\n").contains { $0.contains("redis.sentinel.addresses: must list the sentinels") })
-        #expect(Self.problems("redis:\n  sentinel: {master: m, addresses: [a:0, b:x, \"c d\"]}\n").filter { $0.contains("is not host:port") }.count == 3)
+        #expect(Self.problems("redis:\n  sentinel: {master: m, addresses: [a:0, b:x, \"c d\", \"::1\"]}\n").filter { $0.contains("is not host:port") }.count == 4)
         #expect(Self.problems("redis:\n  sentinel: {master: m, addresses: [a]}\n  url: unix:///run/redis.sock\n")
             .contains { $0.contains("with redis.sentinel, redis.url gives only") })
     }
@@ -65,5 +65,6 @@ import Testing
         #expect(Self.problems("redis:\n  min_replicas: -1\n").contains { $0.contains("from 0 to 16") })
         #expect(Self.problems("redis:\n  min_replicas_timeout: 2m\n").contains { $0.contains("between 10ms and 60s") })
         #expect(Self.problems("ingest:\n  commit_interval: 2s\n").contains { $0.contains("at most 1s") })
+        #expect(Self.problems("redis:\n  timeout: 1s\n  min_replicas: 1\n  min_replicas_timeout: 1s\n").contains { $0.contains("must be shorter than redis.timeout") })
     }
 }

@@ -38,6 +38,30 @@ import Testing
 
     var minute: Int64 { Int64(now) - Int64(now) % 60 }
 
+    /// Every applied commit raises the host's commit sequence and says it; a commit that had landed
+    /// says it too (a failover that lost commits is seen by it: IngestPipeline).
+    @Test func commitsRaiseTheHostsSequence() throws {
+        let f = try Fixture()
+        let calls = [APICall(timestamp: now, model: "m", success: true)]
+        #expect(try f.store.commitSequence(on: f.redis) == 0)
+        guard case let .applied(_, _, _, one) = try commit(f, calls, CheckpointChange(id: "f", expected: "", new: "10 1 h0 /f")) else { Issue.record("not applied"); return }
+        guard case let .applied(_, _, _, two) = try commit(f, calls, CheckpointChange(id: "f", expected: "10 1 h0 /f", new: "20 1 h0 /f")) else { Issue.record("not applied"); return }
+        let stored = try f.store.commitSequence(on: f.redis)
+        #expect(one == 1 && two == 2 && stored == 2)
+        #expect(try commit(f, calls, CheckpointChange(id: "f", expected: "10 1 h0 /f", new: "20 1 h0 /f")) == .landed(sequence: 2))
+    }
+
+    /// A daemon's lease renewal keeps its checkpoint hash alive: an idle log for longer than the
+    /// retention does not lose its checkpoints.
+    @Test func theLeaseKeepsTheCheckpointsAlive() throws {
+        let f = try Fixture()
+        let key = f.keys.checkpoints(host: "h")
+        _ = try f.redis.command(["HSET", key, "f", "10 1 h0 /f"])
+        _ = try f.redis.command(["EXPIRE", key, "5"])
+        #expect(try DaemonLease(key: key, keepFor: 86400).acquire(now: now, on: f.redis) == nil)
+        #expect(try f.redis.command(["TTL", key]).integer ?? 0 > 86000)
+    }
+
     @Test func aCommitSentAgainAppliesOnceAndALateCopyAppliesNothing() throws {
         let f = try Fixture()
         let calls = (0..<100).map { _ in APICall(timestamp: now, model: "m") }

@@ -87,3 +87,39 @@ import Testing
         #expect(reportedCounts(try statsJSON(config: configs[3]))[outage] == ["total_calls": 12, "successful_calls": 0, "failed_calls": 12])
     }
 }
+
+/// The alert table on a PostgreSQL primary/standby pair, through a libpq multi-host URI with
+/// `target_session_attrs=read-write`: the primary stops, the standby is promoted, and the alerts of
+/// the switch are written to the new primary from the writer's queue: no row is lost.
+@Suite struct AlertTableFailoverTests {
+    @Test func aPromotedStandbyGetsTheQueuedRows() throws {
+        let primary = try PostgresServer()
+        let standby = try PostgresServer(standbyOf: primary)
+        let ws = Workspace()
+        let uri = "postgresql://postgres@127.0.0.1:\(primary.port),127.0.0.1:\(standby.port)/aimon?target_session_attrs=read-write&connect_timeout=2"
+        let config = ws.writeConfig(redis: RedisServer.shared.url, extra: """
+        rules:
+          high_hourly_failures: {enabled: false}
+        alerts:
+          database: "\(uri)"
+          evaluate_interval: 1s
+        """)
+        let daemon = try startDaemon(config: config, log: ws.path("daemon.log"))
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        func models(_ pg: PostgresServer) -> [String] {
+            ((try? pg.query("SELECT model FROM aimon_alerts ORDER BY model")) ?? []).map { $0[0] }
+        }
+        let first = "pgfo-a-\(ws.prefix)", second = "pgfo-b-\(ws.prefix)"
+        AlertIntegrationTests.publish(ws, "a", (0..<6).map { ServicesTests.line(first, ok: false, at: Date().timeIntervalSince1970 - 5 + Double($0) * 0.1) })
+        #expect(eventually(timeout: 30) { models(primary) == [first] })
+        #expect(eventually(timeout: 30) { models(standby) == [first] })  // replicated
+        try primary.stop()
+        // An outage while the table has no primary: its row waits in the queue.
+        AlertIntegrationTests.publish(ws, "b", (0..<6).map { ServicesTests.line(second, ok: false, at: Date().timeIntervalSince1970 - 5 + Double($0) * 0.1) })
+        #expect(eventually(timeout: 30) {
+            ((try? String(contentsOfFile: ws.path("daemon.log"), encoding: .utf8)) ?? "").contains("cannot write to the alert table")
+        })
+        try standby.promote()
+        #expect(eventually(timeout: 60) { models(standby) == [first, second] }, "\(models(standby))")
+    }
+}

@@ -9,7 +9,9 @@ final class PostgresServer: @unchecked Sendable {
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    init() throws {
+    /// A new cluster; with `standbyOf`, a streaming replica of that one (pg_basebackup -R: read-only
+    /// until promoted).
+    init(standbyOf primary: PostgresServer? = nil) throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let v = versions.compactMap(Int.init).max() else {
             throw Failure(description: "PostgreSQL is not installed: run `apt-get install postgresql` (.ci/run does)")
@@ -22,9 +24,19 @@ final class PostgresServer: @unchecked Sendable {
             guard let pw = getpwnam("postgres") else { throw Failure(description: "no 'postgres' user to run initdb as") }
             chown(dir, pw.pointee.pw_uid, pw.pointee.pw_gid)
         }
+        if let primary {
+            try run("pg_basebackup", ["-h", "127.0.0.1", "-p", "\(primary.port)", "-U", "postgres", "-D", dir + "/data", "-R", "-X", "stream", "-c", "fast"])
+            try start()
+            return
+        }
         try run("initdb", ["-D", dir + "/data", "-A", "trust", "-U", "postgres", "--no-sync"])
         try start()
         try run("createdb", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "aimon"])
+    }
+
+    /// A standby becomes the primary.
+    func promote() throws {
+        try run("pg_ctl", ["-D", dir + "/data", "-w", "-t", "60", "promote"])
     }
 
     var uri: String { "postgres://postgres:secret@127.0.0.1:\(port)/aimon" }

@@ -40,7 +40,7 @@ import Testing
         redis:
           sentinel:
             master: \(name)
-            addresses: [\(sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ", "))]
+            addresses: [127.0.0.1:\(RedisServer.freePort()), \(sentinels.map { "127.0.0.1:\($0.port)" }.joined(separator: ", "))]  # the first is down
           key_prefix: \(ws.prefix)
           timeout: 1s
         ingest:
@@ -68,7 +68,11 @@ import Testing
         let onMaster = try master.connection()
         append("a.jsonl", 2000)
         #expect(eventually(timeout: 30) { committedLines(onMaster, prefix: ws.prefix, host: ws.host) == 2000 })
-        #expect(eventually(timeout: 10) { Self.info(master, "slave0")?.contains("offset=\(Self.info(master, "master_repl_offset") ?? "")") == true })
+        // The replica has every commit so far.
+        #expect(eventually(timeout: 10) {
+            guard let offset = Self.info(master, "master_repl_offset"), let replica = Self.info(master, "slave0") else { return false }
+            return replica.contains("offset=\(offset),")
+        })
 
         // The replica freezes and its link is cut (what a frozen replica had in its socket buffer
         // would still arrive): the master takes commits it will never pass on.
@@ -125,5 +129,23 @@ import Testing
         AlertIntegrationTests.publish(ws, "b", (0..<50).map { ServicesTests.line("wait", ok: true, at: Date().timeIntervalSince1970 - 60 + Double($0)) })
         #expect(eventually(timeout: 30) { committedLines(onMaster, prefix: ws.prefix, host: ws.host) == 100 })
         #expect(eventually(timeout: 10) { (short() ?? 0) >= 1 })
+    }
+
+    /// A commit sent to a replica (a master demoted by a failover, or a replica named by mistake) is
+    /// refused with READONLY: an error that needs a new connection (which asks the sentinels again),
+    /// not a key to remove.
+    @Test func aCommitOnAReplicaAsksForANewConnection() throws {
+        let master = try RedisServer()
+        let replica = try RedisServer(arguments: ["--replicaof", "127.0.0.1", "\(master.port)"])
+        let store = WindowStore(keys: KeySchema(prefix: "ro"), retention: Retention(), host: "h")
+        var batch = WindowBatch(retention: Retention())
+        var models = ModelRegistry(capacity: 10)
+        try batch.add(APICall(timestamp: Date().timeIntervalSince1970, userID: "u", model: "m", success: true), registry: &models, now: Date().timeIntervalSince1970)
+        #expect {
+            _ = try store.commit(.init(batch: batch, changes: [CheckpointChange(id: "f", expected: "", new: "1 1 h0 /f")]), on: try replica.connection())
+        } throws: { e in
+            guard let e = e as? RedisError else { return false }
+            return e.kind == .reply && e.message.contains("READONLY") && e.needsNewConnection
+        }
     }
 }

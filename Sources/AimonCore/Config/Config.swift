@@ -32,6 +32,9 @@ public struct Config: Equatable, Sendable {
             return try RedisConnection(url: url, timeout: timeout)
         }
 
+        /// The longest a new connection can take: every sentinel asked, then the master (the watchdog's budget).
+        public var longestConnect: Double { timeout * Double((sentinel?.addresses.count ?? 0) * 2 + 1) }
+
         /// Where Redis is, for logs and errors (no password).
         public var location: String { sentinel?.description ?? url.description }
     }

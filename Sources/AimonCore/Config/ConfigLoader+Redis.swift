@@ -49,6 +49,8 @@ extension Checker {
                 guard after.hasPrefix(":"), let p = Int(after.dropFirst()), (1...65535).contains(p) else { return nil }
                 port = p
             }
+        } else if host.filter({ $0 == ":" }).count > 1 {
+            return nil  // an IPv6 address needs brackets: [::1]:26379
         } else if let colon = host.lastIndex(of: ":") {
             guard let p = Int(host[host.index(after: colon)...]), (1...65535).contains(p) else { return nil }
             port = p

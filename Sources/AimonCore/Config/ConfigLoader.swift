@@ -104,6 +104,10 @@ public enum ConfigLoader {
             }
         }
 
+        if config.redis.minReplicas > 0, config.redis.minReplicasTimeout >= config.redis.timeout, let m = top["redis"] {
+            checker.fail("redis.min_replicas_timeout", m, "must be shorter than redis.timeout (\(AlertRule.durationText(config.redis.timeout))): the wait is one reply")
+        }
+
         if let n = top["retention"], let m = checker.mapping(n, key: "retention") {
             checker.allowOnly(m, ["minute_buckets", "hour_buckets"], in: "retention")
             if let v = checker.duration(m["minute_buckets"], key: "retention.minute_buckets") {

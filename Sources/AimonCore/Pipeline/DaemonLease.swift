@@ -17,10 +17,14 @@ public struct DaemonLease: Sendable {
     /// `<pid>@<machine>`
     public let owner: String
 
-    public init(key: String, owner: String = DaemonLease.currentOwner()) {
+    /// `keepFor`: seconds the checkpoint hash is kept after each renewal (`retention.hour_buckets`).
+    public init(key: String, owner: String = DaemonLease.currentOwner(), keepFor: Int64 = 35 * 86400) {
         self.key = key
         self.owner = owner
+        self.keepFor = keepFor
     }
+
+    private let keepFor: Int64
 
     public static func currentOwner() -> String { "\(getpid())@\(Config.hostname())" }
 
@@ -56,7 +60,7 @@ public struct DaemonLease: Sendable {
         var staleText = ""
         for _ in 0..<2 {
             let reply = try redis.evaluate(Self.acquireScript, keys: [key],
-                                           arguments: [owner, String(Int64(now + Self.length)), String(Int64(now)), staleText])
+                                           arguments: [owner, String(Int64(now + Self.length)), String(Int64(now)), staleText, String(keepFor)])
             if case let .error(e) = reply { throw RedisError(.reply, "cannot take the daemon lease: \(e)") }
             guard let items = reply.array, items.first?.text != "ok" else { return nil }
             guard let text = items.count > 1 ? items[1].text : nil, let holder = Holder(text) else {
@@ -78,7 +82,8 @@ public struct DaemonLease: Sendable {
         markers[field].flatMap(Holder.init).flatMap { $0.isLive(now: now) ? $0 : nil }
     }
 
-    /// KEYS[1]: the checkpoint hash. ARGV: owner, expires, now, the text of a holder known dead ("").
+    /// KEYS[1]: the checkpoint hash. ARGV: owner, expires, now, the text of a holder known dead (""),
+    /// the hash's TTL: a running daemon keeps its checkpoints alive, even over months of an idle log.
     static let acquireScript = """
     local cur = redis.call('HGET', KEYS[1], '\(field)')
     if cur and cur ~= ARGV[4] then
@@ -86,6 +91,7 @@ public struct DaemonLease: Sendable {
       if who ~= ARGV[1] and expires and tonumber(expires) >= tonumber(ARGV[3]) then return {'held', cur} end
     end
     redis.call('HSET', KEYS[1], '\(field)', ARGV[2] .. ' ' .. ARGV[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[5])
     return {'ok'}
     """
 

@@ -139,6 +139,9 @@ public final class IngestPipeline: Service, @unchecked Sendable {
            let problem = FileSystem.openFileLimitProblem(files: tailer.openFiles, soft: limit.soft) {
             logger.warning("\(problem)")
         }
+        // What Redis held when the checkpoints were read: a failover before this ingest's first
+        // commit is seen as well.
+        sequence = (loaded.markers[WindowStore.sequenceField].flatMap { Int64($0) } ?? 0, store.connections)
         session = Session(tailer: tailer, parsers: formats.map { $0.makeParser(limits: config.ingest.limits) },
                           policies: formats.map(\.policy), registry: loaded.registry, started: started, markers: [:],
                           lastSweep: clock(), lastLease: clock())
@@ -591,8 +594,10 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// and ingest stops, to start again from Redis's checkpoints (Daemon.swift restarts it).
     private func redisBehind(_ mine: Int64, _ theirs: Int64) -> IngestError {
         var report = BehindReport()
-        if let tailer = session?.tailer, let redis = try? store.loadCheckpoints().checkpoints {
-            report = tailer.behind(redis: redis)
+        if let tailer = session?.tailer {
+            do { report = tailer.behind(redis: try store.loadCheckpoints().checkpoints) } catch {
+                report.uncounted = "Redis's checkpoints could not be read to count them: \(error)"
+            }
         }
         telemetry.update { f in
             f.ingest.rewinds += 1

@@ -32,7 +32,7 @@ public final class RedisIngestStore: IngestStore {
         settings = config.redis
         store = WindowStore(keys: config.keys, retention: config.retention, host: config.hostID,
                             maxErrorMessages: config.ingest.maxErrorMessages, modelTTL: Int64(config.ingest.modelTTL))
-        lease = DaemonLease(key: config.keys.checkpoints(host: config.hostID))
+        lease = DaemonLease(key: config.keys.checkpoints(host: config.hostID), keepFor: config.retention.hourBuckets)
     }
 
     public var isConnected: Bool { redis != nil }
@@ -64,9 +64,11 @@ public final class RedisIngestStore: IngestStore {
 
     public func commit(_ commit: WindowStore.Commit) throws(RedisError) -> WindowStore.Outcome {
         let redis = try connection()
+        replicasShort = false
         let outcome = try store.commit(commit, on: redis)
         if settings.minReplicas > 0, case .applied = outcome {
-            // Fewer replicas in time is not an error: the commit is on the master; the shortfall is counted.
+            // Fewer replicas in time is not an error: the commit is on the master; the shortfall is
+            // counted (an error reply too: check-config --connect says if the ACL refuses WAIT).
             let reply = try redis.command(["WAIT", String(settings.minReplicas), String(Int((settings.minReplicasTimeout * 1000).rounded()))])
             replicasShort = (reply.integer ?? 0) < Int64(settings.minReplicas)
         }

@@ -81,7 +81,7 @@ public final class Daemon: @unchecked Sendable {
             self?.post(.exited(service: service, error: error))
         }
         notifierService = NotifierService(notifier: notifier, telemetry: telemetry, watched: ["ingest", "evaluation"],
-                                          longestCall: config.redis.timeout, logger: logger, clock: clock)
+                                          longestCall: config.redis.longestConnect, logger: logger, clock: clock)
         group.start(notifierService, rank: Rank.notifier.rawValue)
         http = makeHTTP(config)
         if let http { group.start(http, rank: Rank.notifier.rawValue) }
@@ -163,7 +163,7 @@ public final class Daemon: @unchecked Sendable {
         }
         let old = config
         config = new
-        notifierService.update(longestCall: new.redis.timeout)
+        notifierService.update(longestCall: new.redis.longestConnect)
         if old.http != new.http {
             if let http { group.stop(http, timeout: 5) }
             http = makeHTTP(new)

@@ -36,7 +36,8 @@ return refused
     /// Runs the probes on `redis` (already connected and authenticated); `sentinel`: ROLE too (aimon
     /// checks the master's role). INFO is only read for the version: refusing it is fine. Throws for
     /// a connection that breaks.
-    public static func run(on redis: RedisConnection, keys: KeySchema, host: String, sentinel: Bool = false) throws(RedisError) -> Outcome {
+    public static func run(on redis: RedisConnection, keys: KeySchema, host: String, sentinel: Bool = false,
+                           waits: Bool = false) throws(RedisError) -> Outcome {
         let base = keys.prefix + ":check:" + KeySchema.escape(host)
         let scratch = [base + ":h", base + ":u", base + ":s", base + ":z"]
         var refused: [String] = []
@@ -56,6 +57,7 @@ return refused
         let replies = try redis.pipeline(c)
         for (name, reply) in zip(direct, replies) where noPerm(reply) && name != "INFO" { refused.append(name) }
         if sentinel, noPerm(try redis.command(["ROLE"])) { refused.append("ROLE") }
+        if waits, noPerm(try redis.command(["WAIT", "0", "1"])) { refused.append("WAIT") }
         var version = "Redis (version unknown)"
         if let info = replies[1].text,
            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") }) {

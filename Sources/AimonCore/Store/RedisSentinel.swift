@@ -28,39 +28,48 @@ public struct RedisSentinel: Equatable, Sendable, CustomStringConvertible {
         "sentinel master '\(master)' via " + addresses.map { "\($0.host.contains(":") ? "[\($0.host)]" : $0.host):\($0.port)" }.joined(separator: ",")
     }
 
-    /// The master's address as the first sentinel that answers knows it.
-    public func masterAddress(timeout: Double) throws(RedisError) -> (host: String, port: Int) {
+    /// Asks the sentinels in turn where the master is, and connects to the first answer that is a
+    /// master (with `template`'s credentials and database): a sentinel that is down, or that still
+    /// names a demoted master, does not stop the others from being heard.
+    public func connect(template: RedisURL, timeout: Double) throws(RedisError) -> RedisConnection {
         var problems: [String] = []
+        var tried = Set<String>()
         for a in addresses {
             let url = RedisURL(endpoint: .tcp(host: a.host, port: a.port), username: username, password: password)
+            let address: (host: String, port: Int)
             do {
                 let sentinel = try RedisConnection(url: url, timeout: timeout)
                 let reply = try sentinel.command(["SENTINEL", "get-master-addr-by-name", master])
-                if case let .error(e) = reply { problems.append("\(a.host):\(a.port): \(e)"); continue }
+                if case let .error(e) = reply { problems.append("sentinel \(a.host):\(a.port): \(e)"); continue }
                 guard let parts = reply.array, parts.count == 2, let host = parts[0].text, let port = parts[1].text.flatMap({ Int($0) }) else {
-                    problems.append("\(a.host):\(a.port) does not know a master named '\(master)'")
+                    problems.append("sentinel \(a.host):\(a.port) does not know a master named '\(master)'")
                     continue
                 }
-                return (host, port)
+                address = (host, port)
+            } catch {
+                problems.append(error.message)
+                continue
+            }
+            guard tried.insert("\(address.host):\(address.port)").inserted else { continue }
+            var target = template
+            target.endpoint = .tcp(host: address.host, port: address.port)
+            do throws(RedisError) {
+                let redis = try RedisConnection(url: target, timeout: timeout)
+                let role = try redis.command(["ROLE"])
+                if case let .error(e) = role, e.hasPrefix("NOPERM") {
+                    throw RedisError(.authentication, "Redis at \(target) refuses ROLE to aimon's user, which redis.sentinel needs: "
+                        + "add +role to its ACL (Docs/operations.md)")
+                }
+                if role.array?.first?.text == "master" { return redis }
+                problems.append("\(address.host):\(address.port), named master by sentinel \(a.host):\(a.port), says it is "
+                    + "\(role.array?.first?.text ?? "\(role)") (a failover in progress)")
+            } catch where error.kind == .authentication {
+                throw error
             } catch {
                 problems.append(error.message)
             }
         }
-        throw RedisError(.connection, "no sentinel told where master '\(master)' is (\(problems.joined(separator: "; "))): "
-            + "check redis.sentinel (master name, addresses, password)")
-    }
-
-    /// Connects to the master with `template`'s credentials and database, and checks it is one.
-    public func connect(template: RedisURL, timeout: Double) throws(RedisError) -> RedisConnection {
-        let address = try masterAddress(timeout: timeout)
-        var url = template
-        url.endpoint = .tcp(host: address.host, port: address.port)
-        let redis = try RedisConnection(url: url, timeout: timeout)
-        let role = try redis.command(["ROLE"])
-        guard let first = role.array?.first?.text, first == "master" else {
-            throw RedisError(.connection, "the sentinels name \(address.host):\(address.port) as master '\(master)', but it says it is "
-                + "\(role.array?.first?.text ?? "\(role)"): a failover is in progress; asking again")
-        }
-        return redis
+        throw RedisError(.connection, "no master '\(master)' found through the sentinels (\(problems.joined(separator: "; "))): "
+            + "retrying; check redis.sentinel (master name, addresses, password) if it lasts")
     }
 }

@@ -181,6 +181,11 @@ public struct WindowStore: Sendable {
         case "refused":
             let key = items.count > 1 ? items[1].text ?? "" : ""
             let why = items.count > 2 ? items[2].text ?? "" : ""
+            // Not the key's fault: a replica (a master demoted by a failover: a new connection asks
+            // the sentinels again), or a Redis out of memory (retried; nothing was written).
+            if why.hasPrefix("READONLY") || why.hasPrefix("OOM") || why.hasPrefix("MISCONF") {
+                throw RedisError(.reply, "Redis refused the batch: \(why)")
+            }
             throw RedisError(.refused, "Redis key \(key) \(why): aimon cannot write its batch there. "
                 + "Keys under '\(keys.prefix):' must be left to aimon: remove that key (or choose another redis.key_prefix); "
                 + "reading is paused until then, and nothing is lost")

@@ -14,8 +14,11 @@ public struct BehindReport: Equatable, Sendable {
     /// Bytes lost whose lines could not be counted (the file is gone and was not open).
     public var bytesLost: Int64 = 0
     public var lostFiles: [String] = []
+    /// Why the lines could not be counted (they are read again all the same), if so.
+    public var uncounted: String?
 
     public var summary: String {
+        if let uncounted { return "the lines are read again from Redis's checkpoints; " + uncounted }
         var s = "\(linesReadAgain) line\(linesReadAgain == 1 ? "" : "s") in \(filesReadAgain) file\(filesReadAgain == 1 ? "" : "s") are read again"
         if linesLost > 0 || bytesLost > 0 {
             s += "; \(linesLost) lines\(bytesLost > 0 ? " and \(bytesLost) bytes" : "") are lost (\(lostFiles.joined(separator: ", ")): "
