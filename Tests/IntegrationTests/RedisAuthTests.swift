@@ -116,16 +116,25 @@ import Testing
 /// its password in a systemd credential (`$CREDENTIALS_DIRECTORY`), not in the YAML. The daemon and
 /// the CLI work with it; the user cannot touch other keys. The ACL line is Docs/operations.md's.
 @Suite struct RedisACLTests {
-    /// Docs/operations.md, "Least privilege": `ACL SETUSER aimon <these>` (with the password and prefix).
-    static func rules(prefix: String, password: String) -> [String] {
-        ["on", ">" + password, "resetkeys", "~\(prefix):*", "resetchannels", "-@all", "+@read", "+@write", "+@scripting",
-         "+@connection", "-@dangerous", "+role"]
+    /// The `ACL SETUSER aimon ...` line of Docs/operations.md, with this test's password and prefix:
+    /// the documented line is the one tested.
+    static func rules(prefix: String, password: String) throws -> [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("Docs/operations.md"), encoding: .utf8)
+        guard let line = doc.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("ACL SETUSER aimon ") }) else {
+            throw RedisServer.Failure(description: "no ACL SETUSER line in Docs/operations.md")
+        }
+        return line.split(separator: " ").dropFirst(3).map { word in
+            word == ">PASSWORD" ? ">" + password : word == "~aimon:*" ? "~\(prefix):*" : String(word)
+        }
     }
 
     @Test func anACLUserLimitedToThePrefixWithACredentialPassword() throws {
         let server = try RedisServer()
         let ws = Workspace()
-        _ = try server.connection().command(["ACL", "SETUSER", "aimon"] + Self.rules(prefix: ws.prefix, password: "c4red-\(ws.prefix)"))
+        let rules = try Self.rules(prefix: ws.prefix, password: "c4red-\(ws.prefix)")
+        #expect(rules.contains("~\(ws.prefix):*") && rules.contains(">c4red-\(ws.prefix)"))
+        _ = try server.connection().command(["ACL", "SETUSER", "aimon"] + rules)
         let credentials = ws.path("credentials")
         try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
         try "c4red-\(ws.prefix)\n".write(toFile: credentials + "/redis-password", atomically: true, encoding: .utf8)
