@@ -88,6 +88,7 @@ import Testing
         for check in ["redis", "redis version", "redis commands", "alert table", "journal"] {
             #expect(r.stdout.contains("ok     \(check):"), "\(check): \(r.stdout)")
         }
+        #expect(r.stdout.contains("ok     redis version: Redis 7."), "\(r.stdout)")
         // The scratch keys are gone.
         let keys = try RedisServer.shared.connection().command(["KEYS", ws.prefix + ":check:*"]).array ?? []
         #expect(keys.isEmpty)
@@ -160,6 +161,9 @@ import Testing
             let r = try runAimon(command + ["--config", config], environment: env)
             #expect(r.status == 0, "\(command): \(r.status) \(r.stderr) \(r.stdout)")
         }
+        // Nothing aimon sent was refused: Redis logs every command its ACL denies.
+        let denied = try admin.command(["ACL", "LOG"])
+        #expect(denied.array?.isEmpty == true, "\(denied)")
         // The user is held to the prefix.
         let user = try RedisConnection(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port), username: "aimon", password: "c4red-\(ws.prefix)"))
         for refused in [["SET", "other:key", "x"], ["FLUSHALL"], ["CONFIG", "GET", "requirepass"]] {

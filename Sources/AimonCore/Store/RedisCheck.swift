@@ -4,7 +4,7 @@
 /// prefix, which are removed after.
 public enum RedisCheck {
     /// The commands aimon sends itself.
-    static let direct = ["PING", "INFO", "SCAN", "HGET", "HGETALL", "HMGET", "SMEMBERS", "PFCOUNT", "ZRANGEBYSCORE", "EXPIRE",
+    static let direct = ["PING", "HELLO", "SCAN", "HGET", "HGETALL", "HMGET", "SMEMBERS", "PFCOUNT", "ZRANGEBYSCORE", "EXPIRE",
                          "UNLINK", "SCRIPT", "EVALSHA"]
 
     /// Tries from a script every command aimon's scripts call; returns the ones the ACL refuses.
@@ -34,8 +34,8 @@ return refused
     }
 
     /// Runs the probes on `redis` (already connected and authenticated); `sentinel`: ROLE too (aimon
-    /// checks the master's role). INFO is only read for the version: refusing it is fine. Throws for
-    /// a connection that breaks.
+    /// checks the master's role). The version comes from HELLO (Redis 6 and later). Throws for a
+    /// connection that breaks.
     public static func run(on redis: RedisConnection, keys: KeySchema, host: String, sentinel: Bool = false,
                            waits: Bool = false) throws(RedisError) -> Outcome {
         let base = keys.prefix + ":check:" + KeySchema.escape(host)
@@ -45,7 +45,7 @@ return refused
 
         var c = RedisCommands()
         c.append(["PING"])
-        c.append(["INFO", "server"])
+        c.append(["HELLO"])  // the version, from a command every ACL for aimon allows (INFO is @dangerous)
         c.append(["SCAN", "0", "MATCH", base + ":*", "COUNT", "10"])
         c.append(["HGET", scratch[0], "f"])
         c.append(["HGETALL", scratch[0]])
@@ -55,13 +55,14 @@ return refused
         c.append(["ZRANGEBYSCORE", scratch[3], "-inf", "+inf"])
         c.append(["EXPIRE", scratch[0], "60"])
         let replies = try redis.pipeline(c)
-        for (name, reply) in zip(direct, replies) where noPerm(reply) && name != "INFO" { refused.append(name) }
+        for (name, reply) in zip(direct, replies) where noPerm(reply) && name != "HELLO" { refused.append(name) }
         if sentinel, noPerm(try redis.command(["ROLE"])) { refused.append("ROLE") }
         if waits, noPerm(try redis.command(["WAIT", "0", "1"])) { refused.append("WAIT") }
         var version = "Redis (version unknown)"
-        if let info = replies[1].text,
-           let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") }) {
-            version = "Redis " + line.dropFirst("redis_version:".count)
+        // HELLO's reply (RESP2): server, redis, version, 7.0.15, proto, 2...
+        let fields = replies[1].array ?? []
+        if let i = fields.firstIndex(where: { $0.text == "version" }), i + 1 < fields.count, let v = fields[i + 1].text {
+            version = "Redis " + v
         }
 
         let loaded = try redis.command(["SCRIPT", "LOAD", scriptProbe])
