@@ -551,3 +551,37 @@ import AimonSamples
         #expect(FileSystem.openFileLimitProblem(files: 900, soft: 1024)?.contains("LimitNOFILE=") == true)  // with headroom
     }
 }
+
+/// An idle daemon stays idle: inotify reports writes in watched folders, so a sweep stats only the
+/// files it cannot vouch for (rotated away or deleted ones), and every file once a minute.
+@Suite struct IdleSweepTests {
+    @Test func sweepsStatOnlyWhatInotifyCannotSee() throws {
+        let folder = LogFolder()
+        for i in 0..<5 { folder.append("f\(i).log", "{}\n") }
+        let h = try TailerHarness(folder: folder, rotateWait: 3600)
+        h.tailer.counters.filesSwept = 0
+        let t0 = wallClock()
+        try h.tailer.sweep(fullRescan: nil, now: t0)          // the first sweep is a full one
+        #expect(h.tailer.counters.filesSwept == 5)
+        for s in 1...10 { try h.tailer.sweep(fullRescan: nil, now: t0 + Double(s)) }
+        #expect(h.tailer.counters.filesSwept == 5)           // ten quiet sweeps stat nothing
+        // A file rotated out of the globs is no longer in a watched name: every sweep looks at it.
+        folder.rename("f0.log", "f0.old")
+        try h.tailer.sweep(fullRescan: true, now: t0 + 11)
+        #expect(h.tailer.counters.filesSwept == 10)
+        try h.tailer.sweep(fullRescan: nil, now: t0 + 12)
+        try h.tailer.sweep(fullRescan: nil, now: t0 + 13)
+        #expect(h.tailer.counters.filesSwept == 12)
+        // A minute after the last full sweep, everything again.
+        try h.tailer.sweep(fullRescan: nil, now: t0 + 11 + Tailer.fullSweepEvery)
+        #expect(h.tailer.counters.filesSwept == 17)
+    }
+
+    @Test func networkFileSystemsAreSwept() {
+        // NFS, CIFS, FUSE: their writes can come from another machine, unseen by inotify.
+        for magic: UInt64 in [0x6969, 0xFF53_4D42, 0x6573_5546] { #expect(FileSystem.remoteFileSystems.contains(magic)) }
+        let fd = open("/tmp", O_RDONLY)
+        defer { close(fd) }
+        #expect(FileSystem.inotifySeesWrites(fd: fd))  // tmpfs or ext4 here
+    }
+}

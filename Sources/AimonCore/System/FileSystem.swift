@@ -1,3 +1,4 @@
+import CByteScan
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,6 +53,18 @@ public enum FileSystem {
     public static func isDirectory(_ path: String) -> Bool {
         var st = Glibc.stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// File systems whose writes can come from elsewhere, unseen by inotify (statfs(2) f_type):
+    /// NFS, SMB/CIFS, FUSE (sshfs...), 9p, Ceph, AFS, GlusterFS (a FUSE), Lustre, OCFS2, GFS2.
+    static let remoteFileSystems: Set<UInt64> = [0x6969, 0x517B, 0xFF53_4D42, 0xFE53_4D42, 0x6573_5546, 0x0102_1997,
+                                                 0x00C3_6400, 0x5346_414F, 0x0BD0_0BD0, 0x7461_636F, 0x0116_1970]
+
+    /// Whether inotify reports the writes to this open file: not on a network or FUSE file system
+    /// (unknown: no).
+    public static func inotifySeesWrites(fd: Int32) -> Bool {
+        let type = aimon_fs_type(fd)
+        return type != 0 && !remoteFileSystems.contains(type)
     }
 
     /// `fstat(2)`.

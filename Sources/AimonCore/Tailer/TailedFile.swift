@@ -28,6 +28,8 @@ public final class TailedFile {
     var fingerprint: UInt64?
     /// No longer at a watched path (rotated away or deleted): read to the end, then let go.
     var detached = false
+    /// On a file system whose writes inotify reports (a local one): sweeps may skip it.
+    var inotifyCovers = false
     /// Something may have been written since the last read.
     var dirty = true
     var sizeAtLastSweep: Int64 = -1

@@ -16,12 +16,15 @@ public final class Tailer {
         public var filesOpened = 0
         public var filesClosed = 0
         public var replacedWhileStopped = 0
+        /// Files a sweep looked at (fstat): every file at a full sweep, else only those inotify
+        /// cannot vouch for.
+        public var filesSwept = 0
     }
 
     public private(set) var sources: [TailSource]
     public let maxLineBytes: Int
     public let follow: Bool
-    public private(set) var counters = Counters()
+    public internal(set) var counters = Counters()
     /// Files whose position moved (lines read, opened, truncation noticed) since the last
     /// `pendingChanges`.
     private var changed: [FileIdentity: TailedFile] = [:]
@@ -42,7 +45,11 @@ public final class Tailer {
     private var sweeps = 0
     /// Some source folder could not be watched at the last rescan (it does not exist yet).
     private var unwatchedFolders = false
-    static let rescanEverySweeps = 5
+    /// Seconds between two full sweeps (every file stat'ed, the globs matched again) when inotify
+    /// watches the sources' folders: it reports writes, creations and renames at once, so the full
+    /// sweep is only the safety net, and an idle daemon stays idle (Docs/benchmarks.md).
+    static let fullSweepEvery = 60.0
+    private var lastFullSweep = -Double.infinity
     private var rescanNeeded = true
     private let inotify: Inotify?
     private let logger: Logger
@@ -224,12 +231,16 @@ public final class Tailer {
     /// hold them: a gateway that reopens its log late, a careless delete). `now`: seconds, injected by
     /// tests.
     ///
-    /// inotify reports creations at once, so the full glob (`fullRescan`) runs only every 5th sweep
-    /// by default, and every sweep while a source's folder is not watched yet (a folder created later
-    /// is found within a sweep). Tests pass `true` to look at everything now.
+    /// inotify reports writes, creations and renames in watched folders at once, so a sweep stats
+    /// only the files it cannot vouch for: rotated-away or deleted ones (no longer in a watched
+    /// folder), ones on network or FUSE file systems (their writes come from other machines), all of
+    /// them while a source's folder is not watched; everything, and the globs, every
+    /// `fullSweepEvery` seconds. Tests pass `true` to look at everything now.
     public func sweep(fullRescan: Bool? = nil, now: Double = wallClock()) throws {
         sweeps &+= 1
-        if fullRescan ?? (inotify == nil || unwatchedFolders || sweeps % Self.rescanEverySweeps == 0) { try rescan() }
+        let full = fullRescan ?? (inotify == nil || unwatchedFolders || now - lastFullSweep >= Self.fullSweepEvery)
+        if full { lastFullSweep = now }
+        if full { try rescan() }
         if follow {
             for index in sources.indices where !sourceHadFiles.contains(index) {
                 guard let next = nextEmptyWarning[index] else { nextEmptyWarning[index] = now + 300; continue }
@@ -240,7 +251,8 @@ public final class Tailer {
             }
         }
         var idleDetached: [(file: TailedFile, links: UInt64)] = []
-        for file in files.values {
+        for file in files.values where full || file.detached || !file.inotifyCovers {
+            counters.filesSwept += 1
             let st = try FileSystem.fstat(file.fd, path: file.path)
             try checkContent(file, size: st.size)
             if st.size > file.splitter.fedOffset { file.dirty = true }
@@ -491,6 +503,7 @@ public final class Tailer {
         }
         let file = TailedFile(identity: identity, path: path, sourceIndex: sourceIndex, fd: fd,
                               maxLineBytes: maxLineBytes, offset: offset)
+        file.inotifyCovers = inotify != nil && FileSystem.inotifySeesWrites(fd: fd)
         owned = true
         file.fingerprint = fingerprint
         files[identity] = file

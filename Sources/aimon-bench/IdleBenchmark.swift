@@ -1,0 +1,67 @@
+import AimonCore
+import ArgumentParser
+import Foundation
+
+/// What `aimon run` costs when nothing happens: N tailed files, no writes, CPU time of the process
+/// (utime + stime from /proc/PID/stat) over a fixed span, after it has settled.
+struct IdleCost: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "idle",
+        abstract: "CPU of an idle aimon run tailing many files (percent of one core).",
+        discussion: "Build in release mode, then:  .build/release/aimon-bench idle --files 1000 --seconds 60")
+
+    @Option(help: "Files tailed (one line each).")
+    var files = 1000
+
+    @Option(help: "Seconds measured, after 5 s to settle.")
+    var seconds = 60.0
+
+    @Option(help: "Where the files go.")
+    var workDir = "/tmp/aimon-bench-idle"
+
+    func run() throws {
+        try? FileManager.default.removeItem(atPath: workDir)
+        try FileManager.default.createDirectory(atPath: workDir + "/logs", withIntermediateDirectories: true)
+        let line = "{\"timestamp\":\"\(AlertRow.timestamp(Date().timeIntervalSince1970))\",\"model_name\":\"m\",\"success\":true,\"response_time\":0.1}\n"
+        for i in 0..<files { FileManager.default.createFile(atPath: "\(workDir)/logs/gw-\(i).jsonl", contents: Data(line.utf8)) }
+        let server = try PrivateRedis()
+        defer { server.stop() }
+        let config = "\(workDir)/idle.yaml"
+        try """
+        host_id: idle
+        sources:
+          - path: \(workDir)/logs/*.jsonl
+            start_at: beginning
+        redis:
+          url: \(server.url)
+          key_prefix: idle
+        alerts:
+          database: none
+        log_level: warning
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let pid = try spawn(siblingExecutable("aimon"), ["run", "--config", config])
+        defer { kill(pid, SIGTERM); var s: Int32 = 0; waitpid(pid, &s, 0) }
+        let redis = try RedisConnection(url: try RedisURL(parsing: server.url))
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (try redis.command(["HGET", KeySchema(prefix: "idle").ingestCounters(host: "idle"), "lines"]).integer ?? 0) < Int64(files) {
+            usleep(100_000)
+        }
+        usleep(5_000_000)
+        let before = try Self.cpuSeconds(pid)
+        let start = Date()
+        usleep(useconds_t(seconds * 1_000_000))
+        let cpu = try Self.cpuSeconds(pid) - before
+        let span = Date().timeIntervalSince(start)
+        print(String(format: "idle aimon run, %d files, %.0f s: %.3f s of CPU = %.3f %% of one core", files, span, cpu, cpu / span * 100))
+    }
+
+    /// utime + stime of a process, in seconds.
+    static func cpuSeconds(_ pid: pid_t) throws -> Double {
+        let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // Fields after the command name in parentheses: state is field 3; utime 14, stime 15.
+        guard let close = text.lastIndex(of: ")") else { throw ValidationErrorText("cannot read /proc/\(pid)/stat") }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { throw ValidationErrorText("bad /proc/\(pid)/stat") }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
