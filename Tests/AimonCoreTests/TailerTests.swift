@@ -577,6 +577,19 @@ import AimonSamples
         #expect(h.tailer.counters.filesSwept == 17)
     }
 
+    /// The bytes not read yet follow the reads too, not only the (now rare) sweeps of a file.
+    @Test func unreadBytesFollowWhatReadsSee() throws {
+        let folder = LogFolder()
+        folder.append("big.log", String(repeating: "{\"a\":1}\n", count: 1000))
+        let h = try TailerHarness(folder: folder)
+        try h.tailer.sweep(fullRescan: true)
+        folder.append("big.log", String(repeating: "{\"a\":1}\n", count: 1000))  // after the sweep
+        _ = try h.tailer.poll(maxBytes: 4096) { _, _, _ in }
+        let size = Int64(2000 * 8)
+        let file = try #require(h.tailer.openFile(id: h.tailer.storedCheckpoints.keys.first ?? ""))
+        #expect(h.tailer.unreadBytes == size - file.committedOffset)
+    }
+
     @Test func networkFileSystemsAreSwept() {
         // NFS, CIFS, FUSE: their writes can come from another machine, unseen by inotify.
         for magic: UInt64 in [0x6969, 0xFF53_4D42, 0x6573_5546] { #expect(FileSystem.remoteFileSystems.contains(magic)) }

@@ -33,6 +33,8 @@ public final class TailedFile {
     /// Something may have been written since the last read.
     var dirty = true
     var sizeAtLastSweep: Int64 = -1
+    /// The size last seen, by a sweep or a read (for the bytes not read yet).
+    var sizeSeen: Int64 = -1
     /// When a sweep last saw the file grow or unread (nil before its first sweep).
     var lastActivity: Double?
     /// The size when the content was last compared with what was read (`Tailer.checkContent`).

@@ -110,7 +110,7 @@ public final class Tailer {
     public var watchedDirectories: Int { inotify?.watchedDirectories ?? 0 }
     /// Bytes of partial lines waiting for their newline, over all files.
     /// Bytes written to the open files (as of the last sweep) and not yet read: how far behind we are.
-    public var unreadBytes: Int64 { files.values.reduce(0) { $0 + max(0, $1.sizeAtLastSweep - $1.committedOffset) } }
+    public var unreadBytes: Int64 { files.values.reduce(0) { $0 + max(0, $1.sizeSeen - $1.committedOffset) } }
 
     public var pendingBytes: Int64 { files.values.reduce(unfinishedBytesClosed) { $0 + $1.splitter.pendingBytes } }
 
@@ -165,7 +165,9 @@ public final class Tailer {
             while i < queue.count, let file = queue[i] {
                 queue[i] = nil  // held no longer than its turn: a replayed file is closed when read
                 i += 1
-                try checkContent(file, size: try FileSystem.fstat(file.fd, path: file.path).size)
+                let size = try FileSystem.fstat(file.fd, path: file.path).size
+                file.sizeSeen = size
+                try checkContent(file, size: size)
                 var allowance = min(share, budget)
                 while allowance > 0 {
                     let want = min(Self.chunkSize, allowance)
@@ -259,6 +261,7 @@ public final class Tailer {
             let grew = st.size != file.sizeAtLastSweep
             if file.dirty || grew || file.lastActivity == nil { file.lastActivity = now }
             file.sizeAtLastSweep = st.size
+            file.sizeSeen = st.size
             // Idle: read to its end, and unchanged since the last sweep (whatever rotate_wait is).
             if file.detached, !file.dirty, !grew { idleDetached.append((file, st.links)) }
         }
