@@ -227,7 +227,8 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             session!.lastPrune = clock()
             session!.tailer.pruneCheckpoints(before: Int64(clock()) - config.retention.hourBuckets - 86_400)
         }
-        if clock() - session!.lastSweep >= config.ingest.sweepInterval { try sweepNow(full: nil) }
+        // A clock stepped back sweeps at once, rather than not for as long as it stepped.
+        if clock() - session!.lastSweep >= config.ingest.sweepInterval || clock() < session!.lastSweep { try sweepNow(full: nil) }
     }
 
     /// The tailer's sweep (`full`: the whole glob too; nil: when it is due).

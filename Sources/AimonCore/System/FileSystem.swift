@@ -55,16 +55,26 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// File systems whose writes can come from elsewhere, unseen by inotify (statfs(2) f_type):
-    /// NFS, SMB/CIFS, FUSE (sshfs...), 9p, Ceph, AFS, GlusterFS (a FUSE), Lustre, OCFS2, GFS2.
-    static let remoteFileSystems: Set<UInt64> = [0x6969, 0x517B, 0xFF53_4D42, 0xFE53_4D42, 0x6573_5546, 0x0102_1997,
-                                                 0x00C3_6400, 0x5346_414F, 0x0BD0_0BD0, 0x7461_636F, 0x0116_1970]
+    /// Local file systems, whose writes inotify reports (statfs(2) f_type): ext2/3/4, XFS, Btrfs,
+    /// tmpfs, ZFS, F2FS, JFS, ReiserFS. Anything else (NFS, SMB, FUSE, overlay, 9p...) may be written
+    /// from elsewhere unseen, and is swept every `sweep_interval`.
+    static let localFileSystems: Set<UInt64> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994, 0x2FC1_2FC1, 0xF2F5_2010,
+                                                0x3153_464A, 0x5265_4973]
 
-    /// Whether inotify reports the writes to this open file: not on a network or FUSE file system
-    /// (unknown: no).
-    public static func inotifySeesWrites(fd: Int32) -> Bool {
-        let type = aimon_fs_type(fd)
-        return type != 0 && !remoteFileSystems.contains(type)
+    /// Whether inotify reports the writes to this open file (a local file system).
+    public static func inotifySeesWrites(fd: Int32) -> Bool { localFileSystems.contains(aimon_fs_type(fd)) }
+
+    /// The path with every symlink resolved (realpath(3)); the path itself when that fails.
+    public static func realPath(_ path: String) -> String {
+        guard let p = realpath(path, nil) else { return path }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// Whether `path` itself is a symbolic link (lstat).
+    public static func isSymlink(_ path: String) -> Bool {
+        var st = Glibc.stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
     }
 
     /// `fstat(2)`.

@@ -21,6 +21,9 @@ public final class Inotify: @unchecked Sendable {
     private struct State {
         var watches: [Int32: String] = [:]
         var byPath: [String: Int32] = [:]
+        /// The folder each watch was added on (device, inode): a folder replaced under its path
+        /// (renamed and made again, a symlink flipped, a mount) is watched again.
+        var folders: [Int32: (UInt64, UInt64)] = [:]
         var events: [Event] = []
         var overflowed = false
     }
@@ -52,7 +55,21 @@ public final class Inotify: @unchecked Sendable {
     /// Watches a directory (idempotent). Returns false when it does not exist (yet).
     @discardableResult
     public func watch(directory: String) throws(SystemError) -> Bool {
-        if state.withLock({ $0.byPath[directory] != nil }) { return true }
+        var st = Glibc.stat()
+        let now: (UInt64, UInt64)? = stat(directory, &st) == 0 ? (UInt64(st.st_dev), UInt64(st.st_ino)) : nil
+        let known = state.withLock { s in s.byPath[directory].map { ($0, s.folders[$0]) } }
+        if let (wd, folder) = known {
+            if let now, let folder, folder == now { return true }
+            // Another folder is at this path now: the old watch tells nothing about it. Everything
+            // is looked at again (as after an overflow).
+            inotify_rm_watch(fd, wd)
+            state.withLock {
+                $0.watches[wd] = nil
+                $0.byPath[directory] = nil
+                $0.folders[wd] = nil
+                $0.overflowed = true
+            }
+        }
         let wd = inotify_add_watch(fd, directory, Self.directoryMask)
         if wd < 0 {
             if errno == ENOENT || errno == ENOTDIR { return false }
@@ -61,6 +78,7 @@ public final class Inotify: @unchecked Sendable {
         state.withLock {
             $0.watches[wd] = directory
             $0.byPath[directory] = wd
+            if let now { $0.folders[wd] = now }
         }
         return true
     }
@@ -101,6 +119,7 @@ public final class Inotify: @unchecked Sendable {
             for (wd, mask, name) in gathered {
                 if mask & UInt32(IN_IGNORED) != 0, let dir = s.watches.removeValue(forKey: wd) {
                     s.byPath[dir] = nil
+                    s.folders[wd] = nil
                     s.overflowed = true  // a watched folder went away: look again
                     continue
                 }

@@ -240,9 +240,12 @@ public final class Tailer {
     /// `fullSweepEvery` seconds. Tests pass `true` to look at everything now.
     public func sweep(fullRescan: Bool? = nil, now: Double = wallClock()) throws {
         sweeps &+= 1
-        let full = fullRescan ?? (inotify == nil || unwatchedFolders || now - lastFullSweep >= Self.fullSweepEvery)
+        // A clock stepped back counts as due: the safety net is never off for that long.
+        let full = fullRescan ?? (inotify == nil || unwatchedFolders || now - lastFullSweep >= Self.fullSweepEvery || now < lastFullSweep)
         if full { lastFullSweep = now }
-        if full { try rescan() }
+        // Folders found by a wildcard, or reached through a symlink, may change under the watches:
+        // their globs run every 5th sweep, as new folders and flipped links are not reported.
+        if full || (looseFolders && sweeps % 5 == 0) { try rescan() }
         if follow {
             for index in sources.indices where !sourceHadFiles.contains(index) {
                 guard let next = nextEmptyWarning[index] else { nextEmptyWarning[index] = now + 300; continue }
@@ -256,6 +259,7 @@ public final class Tailer {
         for file in files.values where full || file.detached || !file.inotifyCovers {
             counters.filesSwept += 1
             let st = try FileSystem.fstat(file.fd, path: file.path)
+            if full { file.inotifyCovers = covered(file, links: st.links) }
             try checkContent(file, size: st.size)
             if st.size > file.splitter.fedOffset { file.dirty = true }
             let grew = st.size != file.sizeAtLastSweep
@@ -326,7 +330,11 @@ public final class Tailer {
             if let id = byPath[path], let f = files[id] {
                 f.dirty = true
                 if !e.isModify { rescanNeeded = true }  // renamed or deleted
-            } else if !rescanNeeded, matchesASource(path) {
+            } else if matchesASource(path) {
+                // A file open under another path (a folder reached two ways): read it now.
+                if let st = try? FileSystem.status(of: path), let f = files[FileIdentity(device: st.device, inode: st.inode)] {
+                    f.dirty = true
+                }
                 rescanNeeded = true  // a new file of ours (other files in the folder cost nothing)
             }
         }
@@ -506,7 +514,7 @@ public final class Tailer {
         }
         let file = TailedFile(identity: identity, path: path, sourceIndex: sourceIndex, fd: fd,
                               maxLineBytes: maxLineBytes, offset: offset)
-        file.inotifyCovers = inotify != nil && FileSystem.inotifySeesWrites(fd: fd)
+        file.inotifyCovers = covered(file, links: st.links)
         owned = true
         file.fingerprint = fingerprint
         files[identity] = file
@@ -550,7 +558,25 @@ public final class Tailer {
 
     /// Watches the folder(s) a pattern's files live in; folders that do not exist yet are found by
     /// a later sweep.
+    /// Whether inotify vouches for a file: it has one name (a hard link written through another
+    /// folder, or a symlink to a file elsewhere, is reported in a folder nobody watches), on a local
+    /// file system.
+    private func covered(_ file: TailedFile, links: UInt64) -> Bool {
+        inotify != nil && links == 1 && !FileSystem.isSymlink(file.path) && FileSystem.inotifySeesWrites(fd: file.fd)
+    }
+
+    /// A source's folder found by a wildcard, or reached through a symlink (found at each rescan).
+    private var looseFolders = false
+
+    private func findLooseFolders() -> Bool {
+        sources.contains { s in
+            let folder = FileSystem.folders(of: s.pattern).folder
+            return folder.contains(where: { "*?[".contains($0) }) || FileSystem.realPath(folder) != folder
+        }
+    }
+
     private func watchDirectories(of pattern: String, _ inotify: Inotify) {
+        looseFolders = findLooseFolders()
         let dirs = FileSystem.folders(of: pattern).paths
         if dirs.isEmpty { unwatchedFolders = true }
         for d in dirs {
