@@ -37,15 +37,8 @@ enum EndToEndBenchmark {
     }
 }
 
-/// A program installed beside this one (both are built into the same folder).
-func siblingExecutable(_ name: String) -> String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
-}
-
-/// posix_spawn + wait4: the exit status and wait4's ru_maxrss (KiB). `stdout` names a file for the
-/// child's standard output (/dev/null to silence it).
-func spawnAndWait(_ path: String, _ args: [String], stdout: String? = nil) throws -> (Int32, Int) {
+/// posix_spawn: the child's pid. `stdout` names a file for its standard output (nil: this one's).
+func spawn(_ path: String, _ args: [String], stdout: String? = nil) throws -> pid_t {
     var pid: pid_t = 0
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
     defer { for a in argv { free(a) } }
@@ -55,6 +48,19 @@ func spawnAndWait(_ path: String, _ args: [String], stdout: String? = nil) throw
     if let stdout { posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
     let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
     guard rc == 0 else { throw ValidationErrorText("cannot start \(path): \(String(cString: strerror(rc)))") }
+    return pid
+}
+
+/// A program installed beside this one (both are built into the same folder).
+func siblingExecutable(_ name: String) -> String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
+}
+
+/// posix_spawn + wait4: the exit status and wait4's ru_maxrss (KiB). `stdout` names a file for the
+/// child's standard output (/dev/null to silence it).
+func spawnAndWait(_ path: String, _ args: [String], stdout: String? = nil) throws -> (Int32, Int) {
+    let pid = try spawn(path, args, stdout: stdout)
     var status: Int32 = 0
     var usage = rusage()
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}

@@ -77,7 +77,7 @@ struct FleetCapacity: ParsableCommand {
             let before = try Self.redisFigures(redis)
             let start = DispatchTime.now().uptimeNanoseconds
             let aimon = siblingExecutable("aimon")
-            let pids = try (0..<k).map { i in try spawn(aimon, ["replay", "--config", configs[i], logs[i]]) }
+            let pids = try (0..<k).map { i in try spawn(aimon, ["replay", "--config", configs[i], logs[i]], stdout: "/dev/null") }
             for pid in pids {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -110,18 +110,4 @@ struct FleetCapacity: ParsableCommand {
         let calls = field(stats, "cmdstat_evalsha").flatMap { $0.split(separator: ",").first?.split(separator: "=").last }.flatMap { Int64($0) } ?? 0
         return (seconds, calls)
     }
-}
-
-/// posix_spawn with stdout and stderr to /dev/null; the child's pid.
-func spawn(_ path: String, _ args: [String]) throws -> pid_t {
-    var pid: pid_t = 0
-    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
-    defer { for a in argv { free(a) } }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
-    guard rc == 0 else { throw ValidationErrorText("cannot start \(path): \(String(cString: strerror(rc)))") }
-    return pid
 }

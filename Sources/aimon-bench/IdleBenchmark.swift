@@ -39,7 +39,7 @@ struct IdleCost: ParsableCommand {
           database: none
         log_level: warning
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let pid = try spawn(siblingExecutable("aimon"), ["run", "--config", config])
+        let pid = try spawn(siblingExecutable("aimon"), ["run", "--config", config], stdout: "/dev/null")
         defer { kill(pid, SIGTERM); var s: Int32 = 0; waitpid(pid, &s, 0) }
         let redis = try RedisConnection(url: try RedisURL(parsing: server.url))
         let deadline = Date().addingTimeInterval(60)
