@@ -21,6 +21,12 @@ struct AlertLatency: ParsableCommand {
     @Option(help: "Milliseconds between two writes (more than the alert latency being measured).")
     var gap = 150
 
+    @Option(help: "Lines per second written meanwhile to another tailed file (successes of other models): the latency under load.")
+    var load = 0
+
+    @Option(help: "alerts.min_gap for the daemon (e.g. 5ms; default: aimon's own).")
+    var minGap: String?
+
     @Option(help: "Use this Redis instead of starting a private one.")
     var redisURL: String?
 
@@ -38,10 +44,13 @@ struct AlertLatency: ParsableCommand {
         let host = "bench-alerts-\(UInt32.random(in: 0...UInt32.max))"
         let log = "\(workDir)/gateway.jsonl"
         FileManager.default.createFile(atPath: log, contents: nil)
+        let loadLog = "\(workDir)/load.jsonl"
+        FileManager.default.createFile(atPath: loadLog, contents: nil)
         let yaml = """
         host_id: \(host)
         sources:
           - path: \(log)
+          - path: \(loadLog)
         redis:
           url: \(redisURL ?? server!.url)
           key_prefix: \(host)
@@ -49,6 +58,7 @@ struct AlertLatency: ParsableCommand {
           consecutive_failures: {keep_firing_for: 0s}   # resolve at the success, so both transitions are timed
         alerts:
           database: sqlite://\(workDir)/alerts.db
+        \(minGap.map { "  min_gap: \($0)" } ?? "")
         log_level: warning
         """
         FileManager.default.createFile(atPath: "\(workDir)/aimon.yaml", contents: Data(yaml.utf8))
@@ -59,6 +69,8 @@ struct AlertLatency: ParsableCommand {
         try daemon.run()
         defer { daemon.terminate(); daemon.waitUntilExit() }
         usleep(500_000)  // let it open the file and do its first evaluation
+        let loader = load > 0 ? Loader(path: loadLog, linesPerSecond: load) : nil
+        defer { loader?.stop() }
 
         let handle = FileHandle(forWritingAtPath: log)!
         var writes: [String: Double] = [:]  // "state model" -> write time (µs since the epoch)
@@ -74,6 +86,7 @@ struct AlertLatency: ParsableCommand {
                 usleep(UInt32(gap) * 1000)
             }
         }
+        let loaded = loader?.stop() ?? 0
         usleep(500_000)
         var latencies: [Double] = []
         for entry in try journalEntries(host: host) {
@@ -87,7 +100,8 @@ struct AlertLatency: ParsableCommand {
         }
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
         print(String(format: "alert latency, line appended -> entry in the journal (%d alerts): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                     latencies.count, pct(0.5), pct(0.99), latencies.last!))
+                     latencies.count, pct(0.5), pct(0.99), latencies.last!)
+              + (load > 0 ? String(format: ", while %.0f lines/s were written to another file", loaded) : ""))
     }
 
     func journalEntries(host: String) throws -> [[String: String]] {
@@ -98,5 +112,61 @@ struct AlertLatency: ParsableCommand {
         return text.split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?.compactMapValues { $0 as? String }
         }
+    }
+}
+
+/// Appends successes of other models to a file at a steady rate, every 10 ms, on its own thread.
+final class Loader: @unchecked Sendable {
+    private let path: String
+    private let linesPerSecond: Int
+    private let running = NSLock()
+    private var stopped = false
+    private var written = 0
+    private let done = DispatchSemaphore(value: 0)
+    private let started = wallClock()
+    private var finished = 0.0
+
+    init(path: String, linesPerSecond: Int) {
+        self.path = path
+        self.linesPerSecond = linesPerSecond
+        Thread.detachNewThread { [self] in loop() }
+    }
+
+    private func loop() {
+        let handle = FileHandle(forWritingAtPath: path)!
+        var second = -1.0
+        var line = ""
+        while true {
+            running.lock()
+            let stop = stopped
+            running.unlock()
+            if stop { break }
+            let now = wallClock()
+            if now.rounded(.down) != second {
+                second = now.rounded(.down)
+                line = "{\"timestamp\":\"\(AlertRow.timestamp(now))\",\"model_name\":\"load-\(Int(now) % 5)\",\"success\":true,\"response_time\":0.3,\"status_code\":200}\n"
+            }
+            // Keep to the rate since the start (at most 100 ms worth of lines a write).
+            let due = Int((now - started) * Double(linesPerSecond)) - written
+            if due > 0 {
+                let n = min(due, max(1, linesPerSecond / 10))
+                handle.write(Data(String(repeating: line, count: n).utf8))
+                written += n
+            }
+            usleep(10_000)
+        }
+        finished = wallClock()
+        done.signal()
+    }
+
+    /// Stops the writer; the rate it kept (lines per second). Idempotent.
+    @discardableResult
+    func stop() -> Double {
+        running.lock()
+        let first = !stopped
+        stopped = true
+        running.unlock()
+        if first { done.wait() }
+        return Double(written) / max(0.001, finished - started)
     }
 }
