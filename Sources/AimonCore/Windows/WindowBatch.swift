@@ -272,51 +272,57 @@ public struct ModelRegistry: Sendable {
     /// Seconds a model keeps its place after it was last seen.
     public let ttl: Double
     /// Model -> when it was last seen (seconds since the epoch).
-    public private(set) var lastSeen: [String: Double]
-    private var lastEviction = -Double.infinity
+    public var lastSeen: [String: Double] { models.seen }
+    private var models: Slots
     /// (model, deployment) pairs kept (`ingest.max_deployments`), by pair name, as models are.
-    public let deploymentCapacity: Int
-    private var pairsSeen: [String: Double] = [:]
-    private var lastPairEviction = -Double.infinity
+    public var deploymentCapacity: Int { pairs.capacity }
+    private var pairs: Slots
+
+    /// Names holding a place under a cap, by when each was last seen.
+    private struct Slots: Sendable {
+        let capacity: Int
+        var seen: [String: Double]
+        var lastEviction = -Double.infinity
+
+        init(capacity: Int, seen: [String: Double] = [:]) {
+            self.capacity = capacity
+            self.seen = seen
+        }
+
+        /// Whether `name` has (or now takes) a place; names unseen for `ttl` give theirs up, looked
+        /// for at most once a minute (a cap full of fresh names costs nothing per new name).
+        mutating func admit(_ name: String, now: Double, ttl: Double) -> Bool {
+            if seen[name] != nil {
+                seen[name] = now
+                return true
+            }
+            if seen.count >= capacity, now - lastEviction >= 60 {
+                lastEviction = now
+                seen = seen.filter { $0.value >= now - ttl }
+            }
+            guard seen.count < capacity else { return false }
+            seen[name] = now
+            return true
+        }
+    }
 
     public init(capacity: Int, ttl: Double = 86_400, known: [String: Double] = [:], deployments: Int = 1000) {
         self.capacity = capacity
         self.ttl = ttl
-        self.lastSeen = known
-        deploymentCapacity = deployments
+        models = Slots(capacity: capacity, seen: known)
+        pairs = Slots(capacity: deployments)
     }
 
     /// The name a (model, deployment) pair is stored under: `Deployment.pair(model, deployment)`
     /// while there is room, else the model's overflow pair, shown as "(other deployments)".
     public mutating func canonicalPair(model: String, deployment: String, now: Double) -> String {
         let name = Deployment.pair(model, deployment)
-        if pairsSeen[name] != nil {
-            pairsSeen[name] = now
-            return name
-        }
-        if pairsSeen.count >= deploymentCapacity, now - lastPairEviction >= 60 {
-            lastPairEviction = now
-            pairsSeen = pairsSeen.filter { $0.value >= now - ttl }
-        }
-        guard pairsSeen.count < deploymentCapacity else { return Deployment.pair(model, Deployment.overflowName) }
-        pairsSeen[name] = now
-        return name
+        return pairs.admit(name, now: now, ttl: ttl) ? name : Deployment.pair(model, Deployment.overflowName)
     }
 
     /// The name a record is stored under: itself while there is room, else the overflow name.
     public mutating func canonical(_ model: String, now: Double) -> String {
-        if lastSeen[model] != nil {
-            lastSeen[model] = now
-            return model
-        }
-        if lastSeen.count >= capacity, now - lastEviction >= 60 {
-            // At most once a minute: a registry full of fresh names costs nothing per new name.
-            lastEviction = now
-            lastSeen = lastSeen.filter { $0.value >= now - ttl }
-        }
-        guard lastSeen.count < capacity else { return Self.overflowName }
-        lastSeen[model] = now
-        return model
+        models.admit(model, now: now, ttl: ttl) ? model : Self.overflowName
     }
 
     /// How a stored model name is shown.
