@@ -24,6 +24,9 @@ struct AlertLatency: ParsableCommand {
     @Option(help: "Lines per second written meanwhile to another tailed file (successes of other models): the latency under load.")
     var load = 0
 
+    @Option(help: "Models the load's lines name, in turn (every batch then touches all of them).")
+    var loadModels = 5
+
     @Option(help: "alerts.min_gap for the daemon (e.g. 5ms; default: aimon's own).")
     var minGap: String?
 
@@ -54,6 +57,8 @@ struct AlertLatency: ParsableCommand {
         redis:
           url: \(redisURL ?? server!.url)
           key_prefix: \(host)
+        ingest:
+          max_models: \(loadModels + cycles + 100)
         rules:
           consecutive_failures: {keep_firing_for: 0s}   # resolve at the success, so both transitions are timed
         alerts:
@@ -69,8 +74,13 @@ struct AlertLatency: ParsableCommand {
         try daemon.run()
         defer { daemon.terminate(); daemon.waitUntilExit() }
         usleep(500_000)  // let it open the file and do its first evaluation
-        let loader = load > 0 ? Loader(path: loadLog, linesPerSecond: load) : nil
+        let loader = load > 0 ? Loader(path: loadLog, linesPerSecond: load, models: loadModels) : nil
         defer { loader?.stop() }
+        // What the measured span costs: the daemon's CPU and Redis's.
+        let redis = try RedisConnection(url: try RedisURL(parsing: redisURL ?? server!.url))
+        let cpuBefore = try IdleCost.cpuSeconds(daemon.processIdentifier)
+        let redisBefore = try FleetCapacity.redisFigures(redis).cpu
+        let spanStart = wallClock()
 
         let handle = FileHandle(forWritingAtPath: log)!
         var writes: [String: Double] = [:]  // "state model" -> write time (µs since the epoch)
@@ -87,6 +97,9 @@ struct AlertLatency: ParsableCommand {
             }
         }
         let loaded = loader?.stop() ?? 0
+        let span = wallClock() - spanStart
+        let cpu = try IdleCost.cpuSeconds(daemon.processIdentifier) - cpuBefore
+        let redisCPU = try FleetCapacity.redisFigures(redis).cpu - redisBefore
         usleep(500_000)
         var latencies: [Double] = []
         for entry in try journalEntries(host: host) {
@@ -101,7 +114,8 @@ struct AlertLatency: ParsableCommand {
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
         print(String(format: "alert latency, line appended -> entry in the journal (%d alerts): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                      latencies.count, pct(0.5), pct(0.99), latencies.last!)
-              + (load > 0 ? String(format: ", while %.0f lines/s were written to another file", loaded) : ""))
+              + (load > 0 ? String(format: ", while %.0f lines/s of %d models were written to another file", loaded, loadModels) : ""))
+        print(String(format: "CPU meanwhile (%.1f s): aimon %.1f %% of a core, Redis %.1f %%", span, cpu / span * 100, redisCPU / span * 100))
     }
 
     func journalEntries(host: String) throws -> [[String: String]] {
@@ -119,6 +133,7 @@ struct AlertLatency: ParsableCommand {
 final class Loader: @unchecked Sendable {
     private let path: String
     private let linesPerSecond: Int
+    private let models: Int
     private let running = NSLock()
     private var stopped = false
     private var written = 0
@@ -126,16 +141,18 @@ final class Loader: @unchecked Sendable {
     private let started = wallClock()
     private var finished = 0.0
 
-    init(path: String, linesPerSecond: Int) {
+    init(path: String, linesPerSecond: Int, models: Int) {
         self.path = path
         self.linesPerSecond = linesPerSecond
+        self.models = max(1, models)
         Thread.detachNewThread { [self] in loop() }
     }
 
     private func loop() {
         let handle = FileHandle(forWritingAtPath: path)!
         var second = -1.0
-        var line = ""
+        var lines: [String] = []  // one per model, this second's timestamp
+        var next = 0
         while true {
             running.lock()
             let stop = stopped
@@ -144,13 +161,22 @@ final class Loader: @unchecked Sendable {
             let now = wallClock()
             if now.rounded(.down) != second {
                 second = now.rounded(.down)
-                line = "{\"timestamp\":\"\(AlertRow.timestamp(now))\",\"model_name\":\"load-\(Int(now) % 5)\",\"success\":true,\"response_time\":0.3,\"status_code\":200}\n"
+                let stamp = AlertRow.timestamp(now)
+                lines = (0..<models).map {
+                    "{\"timestamp\":\"\(stamp)\",\"model_name\":\"load-\($0)\",\"success\":true,\"response_time\":0.3,\"status_code\":200}\n"
+                }
             }
             // Keep to the rate since the start (at most 100 ms worth of lines a write).
             let due = Int((now - started) * Double(linesPerSecond)) - written
             if due > 0 {
                 let n = min(due, max(1, linesPerSecond / 10))
-                handle.write(Data(String(repeating: line, count: n).utf8))
+                var text = ""
+                text.reserveCapacity(n * lines[0].utf8.count)
+                for _ in 0..<n {
+                    text += lines[next]
+                    next = (next + 1) % models
+                }
+                handle.write(Data(text.utf8))
                 written += n
             }
             usleep(10_000)

@@ -10,6 +10,8 @@ final class FakeRules: RuleEvaluating {
     var calls: [String] = []
     var failures: [RedisError] = []
     var connects = 0
+    /// Runs inside each evaluation (a test advances its clock: an evaluation that takes time).
+    var during: () -> Void = {}
     let telemetry: Telemetry
     init(telemetry: Telemetry) { self.telemetry = telemetry }
 
@@ -20,20 +22,37 @@ final class FakeRules: RuleEvaluating {
         connected = true
     }
     func disconnect() { connected = false }
-    func note(_ post: EvaluationMailbox.Post) { touched.formUnion(post.touched) }
+    var urgent: Set<String> = []
+    func note(_ post: EvaluationMailbox.Post) {
+        touched.formUnion(post.touched)
+        urgent.formUnion(post.urgent)
+    }
     var hasTouched: Bool { !touched.isEmpty }
+    var hasUrgent: Bool { !urgent.isEmpty }
     private func attempt(_ what: String) throws(RedisError) {
         if !failures.isEmpty { throw failures.removeFirst() }
         calls.append(what)
+        during()
         telemetry.update { $0.evaluation.evaluations += 1 }
     }
-    func evaluateAll(now: Double) throws(RedisError) {
+    /// Runs inside a pass over every model, as the real one runs `between` after each part.
+    var midPass: () -> Void = {}
+    func evaluateAll(now: Double, between: () throws(RedisError) -> Void) throws(RedisError) {
         try attempt("all@\(Int(now))")
         touched = []
+        urgent = []
+        midPass()
+        try between()
     }
     func evaluateTouched(now: Double) throws(RedisError) {
         try attempt("touched:\(touched.sorted().joined(separator: ","))@\(now)")
         touched = []
+        urgent = []
+    }
+    func evaluateUrgent(now: Double) throws(RedisError) {
+        try attempt("urgent:\(urgent.sorted().joined(separator: ","))@\(now)")
+        touched.subtract(urgent)
+        urgent = []
     }
     func update(config: AlertsConfig, sinks: [any AlertSink]) { calls.append("update") }
 }
@@ -72,6 +91,70 @@ final class FakeRules: RuleEvaluating {
         #expect(rules.calls.last == "all@1010")
         #expect(telemetry.figures.evaluation.missed == 0)
         #expect(telemetry.figures.beats["evaluation"] != nil)
+    }
+
+    /// Evaluations of touched models pace themselves: one that took 20 ms waits 4 times that before
+    /// the next (min_gap is 5 ms), so with many models under steady load the engine takes at most a
+    /// quarter of its thread instead of reading every model after every batch.
+    @Test func touchedEvaluationsWaitAMultipleOfWhatTheLastOneCost() {
+        let clock = Clock()
+        let (s, rules, _) = loop(clock, minGap: 0.005)
+        _ = s.tick()
+        clock.set(1000.01)
+        s.mailbox.post(runs: [:], touched: ["m1"])
+        rules.during = { clock.set(1000.03) }  // this evaluation takes 20 ms
+        _ = s.tick()
+        #expect(rules.calls.last == "touched:m1@1000.01")
+        rules.during = {}
+        s.mailbox.post(runs: [:], touched: ["m1"])
+        #expect(abs(s.tick() - 1000.09) < 1e-9)  // 1000.01 + 4 x 0.02
+        clock.set(1000.05)
+        _ = s.tick()
+        #expect(rules.calls.last == "touched:m1@1000.01")  // not yet
+        clock.set(1000.09)
+        _ = s.tick()
+        #expect(rules.calls.last == "touched:m1@1000.09")
+        // A cheap one brings the gap back to min_gap.
+        s.mailbox.post(runs: [:], touched: ["m2"])
+        #expect(abs(s.tick() - 1000.095) < 1e-9)
+    }
+
+    /// Models whose batches carried failures do not wait for the pace of the others: after a
+    /// touched evaluation that took 100 ms (the next waits 400 ms), a failing model is evaluated at
+    /// once, alone; the healthy ones keep their turn.
+    @Test func failingModelsGoAheadOfTheHealthyOnes() {
+        let clock = Clock()
+        let (s, rules, _) = loop(clock, minGap: 0.005)
+        _ = s.tick()
+        clock.set(1000.01)
+        s.mailbox.post(runs: [:], touched: ["h1", "h2"])
+        rules.during = { clock.set(1000.11) }  // a thousand healthy models: 100 ms
+        _ = s.tick()
+        rules.during = {}
+        clock.set(1000.12)
+        s.mailbox.post(runs: [:], touched: ["h1", "f"], urgent: ["f"])
+        #expect(abs(s.tick() - 1000.41) < 1e-9)  // the healthy one's turn; f went at once
+        #expect(rules.calls.suffix(2) == ["touched:h1,h2@1000.01", "urgent:f@1000.12"])
+        clock.set(1000.2)
+        _ = s.tick()
+        #expect(rules.calls.count == 3)
+        clock.set(1000.42)
+        _ = s.tick()
+        #expect(rules.calls.last == "touched:h1@1000.42")
+    }
+
+    /// A pass over every model takes long with many models: a failing model posted meanwhile is
+    /// evaluated between its parts, not after it.
+    @Test func failingModelsAreEvaluatedInTheMiddleOfAPassOverAll() {
+        let clock = Clock()
+        let (s, rules, _) = loop(clock, minGap: 0.005)
+        rules.midPass = {
+            clock.set(1000.3)
+            s.mailbox.post(runs: [:], touched: ["h", "f"], urgent: ["f"])
+        }
+        _ = s.tick()
+        #expect(rules.calls == ["all@1000", "urgent:f@1000.3"])
+        #expect(rules.hasTouched)  // h waits for its turn
     }
 
     /// A long stall (Redis down, a slow evaluation) counts the slots that passed without one.

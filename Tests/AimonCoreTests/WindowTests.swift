@@ -84,6 +84,41 @@ import AimonSamples
         #expect(BucketCounts(fields: fields) == c)
     }
 
+    /// Every Int64 stored in a bucket is a named field of the layout (a new one cannot be left out
+    /// of merges, reads and writes), and merge adds each field.
+    @Test func everyStoredFigureIsAFieldAndMergesFieldByField() {
+        let scalars = Mirror(reflecting: BucketCounts()).children.filter { $0.value is Int64 }.count
+        #expect(scalars == BucketCounts.Scalar.allCases.count)
+        let inLayout = BucketCounts.layout.compactMap { if case let .scalar(k) = $0.slot { k } else { nil } }
+        #expect(Set(inLayout.map { "\($0)" }) == Set(BucketCounts.Scalar.allCases.map { "\($0)" }))
+        #expect(inLayout.count == BucketCounts.Scalar.allCases.count)
+        var a = BucketCounts(), b = BucketCounts()
+        for (i, field) in BucketCounts.layout.enumerated() {
+            a[field.slot] = Int64(i + 1)
+            b[field.slot] = Int64(1000 * (i + 1))
+        }
+        var sum = a
+        sum.merge(b)
+        for (i, field) in BucketCounts.layout.enumerated() { #expect(sum[field.slot] == Int64(1001 * (i + 1)), "\(field.name)") }
+        #expect(Mirror(reflecting: a).children.filter { $0.value is Int64 }.allSatisfy { ($0.value as! Int64) > 0 })
+    }
+
+    /// A finished batch (its current buckets put with the others) shows the same views.
+    @Test func finishingABatchChangesNoView() throws {
+        var b = WindowBatch(retention: retention)
+        var registry = ModelRegistry(capacity: 10)
+        for i in 0..<300 {
+            try b.add(APICall(timestamp: now - Double(i * 37 % 5000), userID: "u\(i % 7)", model: ["a", "b"][i % 2], success: i % 5 != 0,
+                              responseTime: 0.1, statusCode: 200), registry: &registry, now: now)
+        }
+        let (minute, hour) = (b.minute, b.hour)
+        b.finish()
+        #expect(b.minute == minute)
+        #expect(b.hour == hour)
+        try b.add(APICall(timestamp: now, model: "a", success: true, responseTime: 0.1, statusCode: 200), registry: &registry, now: now)
+        #expect(b.hour.values.reduce(0) { $0 + $1.calls } == 2 * 301)
+    }
+
     @Test func failureRunsFoldInEventOrder() {
         func fold(_ outcomes: String) -> FailureRun {
             var r = FailureRun()

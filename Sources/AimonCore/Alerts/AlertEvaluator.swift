@@ -43,17 +43,23 @@ public final class AlertEvaluator {
     }
 
     /// Records a committed batch: the models it touched and the runs of failures it ended.
-    public func noteBatch(_ runs: [String: RunsEnded], touched models: Set<String>) {
+    public func noteBatch(_ runs: [String: RunsEnded], touched models: Set<String>, urgent: Set<String> = []) {
         for m in models where dirty[m] == nil { dirty[m] = [] }
         let pairs = config.evaluatesDeployments
         for (model, r) in runs where pairs || !Deployment.isPair(model) { dirty[model, default: []].append(r) }
+        for m in urgent where dirty[m] != nil { self.urgent.insert(m) }
     }
 
     /// Batches noted and not evaluated yet.
     public var hasTouched: Bool { !dirty.isEmpty }
+    /// Models of those batches that carried failures, not evaluated yet (a subset of the touched).
+    private var urgent: Set<String> = []
+    public var hasUrgent: Bool { !urgent.isEmpty }
 
-    /// Every model seen within the longest window, every model with an alert, and those touched.
-    public func evaluateAll(on redis: RedisConnection, now: Double) throws(RedisError) {
+    /// Every model seen within the longest window, every model with an alert, and those touched,
+    /// `touchedChunk` at a time; `between` runs after each chunk (the evaluation service evaluates
+    /// urgent models there: a pass over a thousand models takes half a second).
+    public func evaluateAll(on redis: RedisConnection, now: Double, between: () throws(RedisError) -> Void = {}) throws(RedisError) {
         let from = Int64(now - config.longestWindow)
         let reader = WindowReader(keys: store.keys, redis: redis)
         var models = Set(try reader.models(from: from, to: Int64(now) + 1))
@@ -62,7 +68,21 @@ public final class AlertEvaluator {
         models.formUnion(dirty.keys)
         let subjects = [nil] + models.sorted()
         firing = []
-        let alerting = try evaluate(subjects, now: now, refresh: true, on: redis)
+        var alerting: [String?] = []
+        var done = 0
+        while done < subjects.count {
+            let chunk = Array(subjects[done..<min(subjects.count, done + Self.touchedChunk)])
+            alerting += try evaluate(chunk, now: now, refresh: true, on: redis, counted: false)
+            done += chunk.count
+            if done < subjects.count { try between() }
+        }
+        telemetry.update { $0.evaluation.evaluations += 1 }
+        // A model evaluated again in between is listed by its latest evaluation.
+        struct Alert: Hashable { let type: AlertType, model: String? }
+        var latest: [Alert: Int] = [:]
+        for (i, t) in firing.enumerated() { latest[Alert(type: t.type, model: t.model)] = i }
+        firing = firing.enumerated().filter { latest[Alert(type: $1.type, model: $1.model)] == $0 }.map(\.element)
+        alerting = Array(Set(alerting))
         // A state that fires for longer than its TTL must not expire under it (a new episode, and
         // a table row left active for ever): the timer renews the states it saw.
         try store.keepAlive(alerting, on: redis)
@@ -74,15 +94,38 @@ public final class AlertEvaluator {
         telemetry.update { $0.firing = seen }
     }
 
-    /// The models of the batches noted since the last evaluation (and all models together).
+    /// The models of the batches noted since the last evaluation (and all models together): the
+    /// urgent ones first, then in turn from where the last evaluation stopped, at most
+    /// `touchedChunk` a time (the others stay due: an urgent model never waits behind a thousand).
     public func evaluateTouched(on redis: RedisConnection, now: Double) throws(RedisError) {
         guard !dirty.isEmpty else { return }
-        try evaluate([nil] + dirty.keys.sorted(), now: now, refresh: false, on: redis)
+        var chosen = Array(urgent.sorted().prefix(Self.touchedChunk))
+        var taken: [String] = []
+        if chosen.count < Self.touchedChunk {
+            let rest = dirty.keys.filter { !urgent.contains($0) }.sorted()
+            let start = rest.firstIndex { $0 > touchedCursor } ?? 0
+            taken = Array((rest[start...] + rest[..<start]).prefix(Self.touchedChunk - chosen.count))
+            chosen += taken
+        }
+        try evaluate([nil] + chosen, now: now, refresh: false, on: redis)
+        if let last = taken.last { touchedCursor = last }
+    }
+
+    /// Models one evaluation of touched models reads at most.
+    static let touchedChunk = 100
+    /// The last model (by name) the previous evaluation of touched models took in turn.
+    private var touchedCursor = ""
+
+    /// Only the touched models whose batches carried failures (and all models together); the others
+    /// stay due for the next `evaluateTouched`.
+    public func evaluateUrgent(on redis: RedisConnection, now: Double) throws(RedisError) {
+        guard !urgent.isEmpty else { return }
+        try evaluate([nil] + urgent.sorted().prefix(Self.touchedChunk).map { $0 }, now: now, refresh: false, on: redis)
     }
 
     /// Evaluates the subjects; returns those left with a state that is not inactive.
     @discardableResult
-    private func evaluate(_ models: [String?], now: Double, refresh: Bool, on redis: RedisConnection) throws(RedisError) -> [String?] {
+    private func evaluate(_ models: [String?], now: Double, refresh: Bool, on redis: RedisConnection, counted: Bool = true) throws(RedisError) -> [String?] {
         var pending = models
         var alerting: [String?] = []
         var evaluated = Set<String?>()
@@ -108,8 +151,11 @@ public final class AlertEvaluator {
             pending = attempt == 0 ? lost : []
         }
         // A model whose swaps were both lost stays due: the runs it ended are known to this process only.
-        for case let m? in models where evaluated.contains(m) { dirty[m] = nil }
-        telemetry.update { $0.evaluation.evaluations += 1 }
+        for case let m? in models where evaluated.contains(m) {
+            dirty[m] = nil
+            urgent.remove(m)
+        }
+        if counted { telemetry.update { $0.evaluation.evaluations += 1 } }
         return alerting
     }
 

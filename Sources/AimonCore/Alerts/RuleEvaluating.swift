@@ -9,8 +9,13 @@ public protocol RuleEvaluating: AnyObject {
     func disconnect()
     func note(_ post: EvaluationMailbox.Post)
     var hasTouched: Bool { get }
-    func evaluateAll(now: Double) throws(RedisError)
+    /// Touched models whose batches carried failures (`EvaluationMailbox.Post.urgent`) wait.
+    var hasUrgent: Bool { get }
+    /// Every model; `between` runs between parts of a long pass (urgent evaluations go there).
+    func evaluateAll(now: Double, between: () throws(RedisError) -> Void) throws(RedisError)
     func evaluateTouched(now: Double) throws(RedisError)
+    /// Only the urgent touched models (the others stay due).
+    func evaluateUrgent(now: Double) throws(RedisError)
     /// Reload: new rules, thresholds and sinks (the same Redis).
     func update(config: AlertsConfig, sinks: [any AlertSink])
 }
@@ -39,19 +44,25 @@ public final class RedisRuleEvaluator: RuleEvaluating {
         for (model, runs) in post.runs {
             for r in runs { evaluator.noteBatch([model: r], touched: []) }
         }
-        evaluator.noteBatch([:], touched: post.touched)
+        evaluator.noteBatch([:], touched: post.touched, urgent: post.urgent)
     }
 
     public var hasTouched: Bool { evaluator.hasTouched }
+    public var hasUrgent: Bool { evaluator.hasUrgent }
 
-    public func evaluateAll(now: Double) throws(RedisError) {
+    public func evaluateAll(now: Double, between: () throws(RedisError) -> Void) throws(RedisError) {
         try connect()
-        try evaluator.evaluateAll(on: redis!, now: now)
+        try evaluator.evaluateAll(on: redis!, now: now, between: between)
     }
 
     public func evaluateTouched(now: Double) throws(RedisError) {
         try connect()
         try evaluator.evaluateTouched(on: redis!, now: now)
+    }
+
+    public func evaluateUrgent(now: Double) throws(RedisError) {
+        try connect()
+        try evaluator.evaluateUrgent(on: redis!, now: now)
     }
 
     public func update(config: AlertsConfig, sinks: [any AlertSink]) { evaluator.update(config: config, sinks: sinks) }

@@ -77,7 +77,7 @@ public struct AlertsConfig: Equatable, Sendable {
     public var queueSize: Int
 
     public static let defaults = AlertsConfig(
-        engine: .defaults, database: Database.defaultValue, alertmanager: nil, evaluateInterval: 10, minGap: 0.05, queueSize: 10000)
+        engine: .defaults, database: Database.defaultValue, alertmanager: nil, evaluateInterval: 10, minGap: 0.005, queueSize: 10000)
 
     /// The longest window any rule reads.
     public var longestWindow: Double { engine.rules.filter(\.mayRun).map(\.window).max() ?? 60 }

@@ -411,6 +411,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                 }
             }
         }
+        read.batch.finish()
         let total = monotonicSeconds() - started
         let scale = Double(Telemetry.Stages.sampleEvery)
         telemetry.update { f in
@@ -470,7 +471,11 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         // Pairs too when a rule judges deployments: their alerts then come after the batch, not
         // only with the timer.
         let pairs = config.alerts.evaluatesDeployments ? Set(read.batch.deployments.values.joined()) : []
-        mailbox?.post(runs: runs, touched: read.batch.models.union(pairs))
+        let touched = read.batch.models.union(pairs)
+        // Failures, and runs of them ended: evaluated ahead of models that only had successes.
+        var urgent = Set(runs.filter { $0.value.ended.length > 0 || $0.value.inside > 0 }.keys)
+        for (model, run) in read.batch.runs where run.lastFailure != nil { urgent.insert(model) }
+        mailbox?.post(runs: runs, touched: touched, urgent: urgent.intersection(touched))
         telemetry.update { f in
             for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
             for (model, c) in calls { f.calls[model, default: BucketCounts()].merge(c) }

@@ -7,6 +7,9 @@ public final class EvaluationMailbox: Sendable {
     public struct Post: Sendable {
         public var touched: Set<String> = []
         public var runs: [String: [RunsEnded]] = [:]
+        /// Touched models whose batch carried a counted failure or ended a run of them: evaluated
+        /// ahead of the others (their alerts are the ones a second matters for).
+        public var urgent: Set<String> = []
         public var isEmpty: Bool { touched.isEmpty && runs.isEmpty }
     }
 
@@ -16,10 +19,11 @@ public final class EvaluationMailbox: Sendable {
 
     public init() {}
 
-    public func post(runs: [String: RunsEnded], touched: Set<String>) {
+    public func post(runs: [String: RunsEnded], touched: Set<String>, urgent: Set<String> = []) {
         guard !runs.isEmpty || !touched.isEmpty else { return }
         box.withLock { p in
             p.touched.formUnion(touched)
+            p.urgent.formUnion(urgent)
             for (model, r) in runs { p.runs[model, default: []].append(r) }
         }
         waker.wake()

@@ -90,6 +90,7 @@ public struct WindowStore: Sendable {
         args.append(ttl)
 
         let batch = commit.batch
+        let hour = batch.hour  // a view built from the batch: once
         let hourExpiry = { (start: Int64) in String(start + 3600 + retention.hourBuckets) }
         for (k, users) in batch.users {
             args += ["u", key(keys.users(k.model, hour: k.start)), String(users.count), hourExpiry(k.start)]
@@ -105,7 +106,7 @@ public struct WindowStore: Sendable {
         for (k, counts) in batch.minute {
             bucket(keys.bucket(k.model, .minute, start: k.start), counts, expireAt: k.start + 60 + retention.minuteBuckets)
         }
-        for (k, counts) in batch.hour {
+        for (k, counts) in hour {
             bucket(keys.bucket(k.model, .hour, start: k.start), counts, expireAt: k.start + 3600 + retention.hourBuckets)
         }
         for (k, messages) in batch.errors {
@@ -123,7 +124,7 @@ public struct WindowStore: Sendable {
                      run.sawSuccess ? "1" : "0", String(run.trailing), last]
         }
         var modelsByHour: [Int64: [String]] = [:]
-        for k in batch.hour.keys { if let m = k.model, !Deployment.isPair(m) { modelsByHour[k.start, default: []].append(m) } }
+        for k in hour.keys { if let m = k.model, !Deployment.isPair(m) { modelsByHour[k.start, default: []].append(m) } }
         for (hour, models) in modelsByHour {
             args += ["s", key(keys.models(hour: hour)), String(models.count), hourExpiry(hour)]
             args += models

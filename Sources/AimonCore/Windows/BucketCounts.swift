@@ -140,17 +140,24 @@ public struct BucketCounts: Equatable, Sendable {
     // MARK: - Hash fields
 
     /// Where a stored field lives.
-    enum Slot: @unchecked Sendable {  // key paths are immutable
-        case scalar(WritableKeyPath<BucketCounts, Int64>)
+    enum Slot: Sendable {
+        case scalar(Scalar)
         case status(Int)
         case latency(Int)
         case ttft(Int)
     }
 
+    /// The scalar fields, named. (Not key paths: a key path is read through generic code, and
+    /// merging the buckets of a commit spent most of its time there.)
+    enum Scalar: Sendable, CaseIterable {
+        case calls, successes, failures, latencyCount, latencySumMicros, inputSum, outputSum, clientErrors, rateLimited,
+             providerErrors, tokenCalls, inputTokens, outputTokens, cachedInputTokens, costCalls, costNanos, ttftCount, ttftSumMicros
+    }
+
     subscript(slot: Slot) -> Int64 {
         get {
             switch slot {
-            case let .scalar(k): return self[keyPath: k]
+            case let .scalar(k): return self[k]
             case let .status(i): return statusClasses[i]
             case let .latency(i): return histogram[i]
             case let .ttft(i): return ttftHistogram[i]
@@ -158,10 +165,57 @@ public struct BucketCounts: Equatable, Sendable {
         }
         set {
             switch slot {
-            case let .scalar(k): self[keyPath: k] = newValue
+            case let .scalar(k): self[k] = newValue
             case let .status(i): statusClasses[i] = newValue
             case let .latency(i): histogram[i] = newValue
             case let .ttft(i): ttftHistogram[i] = newValue
+            }
+        }
+    }
+
+    subscript(field: Scalar) -> Int64 {
+        @inline(__always) get {
+            switch field {
+            case .calls: calls
+            case .successes: successes
+            case .failures: failures
+            case .latencyCount: latencyCount
+            case .latencySumMicros: latencySumMicros
+            case .inputSum: inputSum
+            case .outputSum: outputSum
+            case .clientErrors: clientErrors
+            case .rateLimited: rateLimited
+            case .providerErrors: providerErrors
+            case .tokenCalls: tokenCalls
+            case .inputTokens: inputTokens
+            case .outputTokens: outputTokens
+            case .cachedInputTokens: cachedInputTokens
+            case .costCalls: costCalls
+            case .costNanos: costNanos
+            case .ttftCount: ttftCount
+            case .ttftSumMicros: ttftSumMicros
+            }
+        }
+        @inline(__always) set {
+            switch field {
+            case .calls: calls = newValue
+            case .successes: successes = newValue
+            case .failures: failures = newValue
+            case .latencyCount: latencyCount = newValue
+            case .latencySumMicros: latencySumMicros = newValue
+            case .inputSum: inputSum = newValue
+            case .outputSum: outputSum = newValue
+            case .clientErrors: clientErrors = newValue
+            case .rateLimited: rateLimited = newValue
+            case .providerErrors: providerErrors = newValue
+            case .tokenCalls: tokenCalls = newValue
+            case .inputTokens: inputTokens = newValue
+            case .outputTokens: outputTokens = newValue
+            case .cachedInputTokens: cachedInputTokens = newValue
+            case .costCalls: costCalls = newValue
+            case .costNanos: costNanos = newValue
+            case .ttftCount: ttftCount = newValue
+            case .ttftSumMicros: ttftSumMicros = newValue
             }
         }
     }
@@ -170,15 +224,15 @@ public struct BucketCounts: Equatable, Sendable {
     /// are the latency histogram's and with `s` the status classes' (`fieldIndex` relies on it);
     /// new fields go at the end.
     static let layout: [(name: String, slot: Slot)] = {
-        var out: [(String, Slot)] = [("calls", .scalar(\.calls)), ("ok", .scalar(\.successes)), ("fail", .scalar(\.failures)),
-                                     ("lat_n", .scalar(\.latencyCount)), ("lat_us", .scalar(\.latencySumMicros)),
-                                     ("in", .scalar(\.inputSum)), ("out", .scalar(\.outputSum))]
+        var out: [(String, Slot)] = [("calls", .scalar(.calls)), ("ok", .scalar(.successes)), ("fail", .scalar(.failures)),
+                                     ("lat_n", .scalar(.latencyCount)), ("lat_us", .scalar(.latencySumMicros)),
+                                     ("in", .scalar(.inputSum)), ("out", .scalar(.outputSum))]
         out += ["s0", "s1", "s2", "s3", "s4", "s5", "sx"].enumerated().map { ($1, .status($0)) }
         out += (0...LatencyBuckets.bounds.count).map { ("h\($0)", .latency($0)) }
-        out += [("cli", .scalar(\.clientErrors)), ("rl", .scalar(\.rateLimited)), ("prov", .scalar(\.providerErrors))]
-        out += [("tk_n", .scalar(\.tokenCalls)), ("tk_in", .scalar(\.inputTokens)), ("tk_out", .scalar(\.outputTokens)),
-                ("tk_cache", .scalar(\.cachedInputTokens)), ("cost_n", .scalar(\.costCalls)), ("cost_nusd", .scalar(\.costNanos)),
-                ("ttft_n", .scalar(\.ttftCount)), ("ttft_us", .scalar(\.ttftSumMicros))]
+        out += [("cli", .scalar(.clientErrors)), ("rl", .scalar(.rateLimited)), ("prov", .scalar(.providerErrors))]
+        out += [("tk_n", .scalar(.tokenCalls)), ("tk_in", .scalar(.inputTokens)), ("tk_out", .scalar(.outputTokens)),
+                ("tk_cache", .scalar(.cachedInputTokens)), ("cost_n", .scalar(.costCalls)), ("cost_nusd", .scalar(.costNanos)),
+                ("ttft_n", .scalar(.ttftCount)), ("ttft_us", .scalar(.ttftSumMicros))]
         out += (0...LatencyBuckets.bounds.count).map { ("t\($0)", .ttft($0)) }
         return out
     }()

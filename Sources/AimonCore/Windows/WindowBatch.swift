@@ -197,14 +197,20 @@ public struct WindowBatch: Sendable {
 
     // MARK: - Views, built once per batch (model nil: all models)
 
+    /// Puts every slot's current buckets with the others, once the batch is read: the views then
+    /// need no copy of the slots (adding more records after it is fine).
+    public mutating func finish() {
+        for i in slots.indices { slots[i].flush() }
+    }
+
     private var flushedSlots: [Slot] {
-        slots.map { var s = $0; s.flush(); return s }
+        slots.contains { $0.currentMinute != .min || $0.currentHour != .min } ? slots.map { var s = $0; s.flush(); return s } : slots
     }
 
     /// Minute buckets by (model or pair, start), with the all-models sums (of models only).
-    public var minute: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, slotIsPair, \.minute) }
+    public var minute: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, slotIsPair, minutes: true) }
     /// Hour buckets by (model or pair, start), with the all-models sums (of models only).
-    public var hour: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, slotIsPair, \.hour) }
+    public var hour: [BucketKey: BucketCounts] { Self.view(flushedSlots, slotNames, slotIsPair, minutes: false) }
 
     /// The (model, deployment) pairs of each hour the batch touched.
     public var deployments: [Int64: Set<String>] {
@@ -244,10 +250,10 @@ public struct WindowBatch: Sendable {
     /// The models the batch touched (not the pairs).
     public var models: Set<String> { Set(slotNames.indices.filter { !slotIsPair[$0] }.map { slotNames[$0] }) }
 
-    private static func view(_ slots: [Slot], _ names: [String], _ pairs: [Bool], _ part: KeyPath<Slot, [Int64: BucketCounts]>) -> [BucketKey: BucketCounts] {
+    private static func view(_ slots: [Slot], _ names: [String], _ pairs: [Bool], minutes: Bool) -> [BucketKey: BucketCounts] {
         var out: [BucketKey: BucketCounts] = [:]
         for (i, (name, slot)) in zip(names, slots).enumerated() {
-            for (start, counts) in slot[keyPath: part] {
+            for (start, counts) in minutes ? slot.minute : slot.hour {
                 out[BucketKey(model: name, start: start)] = counts
                 if !pairs[i] { out[BucketKey(model: nil, start: start), default: BucketCounts()].merge(counts) }
             }
