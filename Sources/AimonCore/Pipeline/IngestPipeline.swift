@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 
@@ -106,9 +107,14 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// Runs until stopped (follow) or until the files are read (replay). Throws only for problems a
     /// retry cannot fix (`IngestError`, a file that fails to read in replay...).
     public func run() throws {
-        defer { if follow { try? store.releaseLease() } }
+        defer {
+            waitForInflight()
+            if follow { try? store.releaseLease() }
+        }
         guard try prepare() else { return }
         while !stopSignal.isStopped, try turn() { waitForLines() }
+        // A commit sent before the stop is tried, as every batch read is.
+        _ = try land()
         try finish()
     }
 
@@ -155,16 +161,25 @@ public final class IngestPipeline: Service, @unchecked Sendable {
 
     /// One turn: take a reload, read a batch, commit it, housekeeping (then `run` waits when all is read).
     /// False when done: replay read everything, or a stop came before the batch landed.
+    ///
+    /// With more to read at once (a backlog), a batch's commit is sent from the committer thread and
+    /// the next batch is read meanwhile; it lands before the next commit is built (commits stay in
+    /// order, one at a time) and before anything else uses the Redis connection.
     func turn() throws -> Bool {
         telemetry.beat(name)
-        try applyPendingConfig()
-        let read = try readBatch(now: clock())
-        guard try commitBatch(read) else { return false }
-        publishFiles()
-        if stall { _ = stopSignal.sleep(1e6) }
-        guard follow else { return session!.more }
-        try housekeeping()
-        return true
+        do {
+            if inflight != nil, pendingConfig.withLock({ $0 != nil }), !(try land()) { return false }
+            try applyPendingConfig()
+            let read = try readBatch(now: clock())
+            guard try commitBatch(read, overlap: session!.more && !stopSignal.isStopped) else { return false }
+            publishFiles()
+            if stall { _ = stopSignal.sleep(1e6) }
+            guard follow else { return session!.more || inflight != nil }
+            return try housekeeping()
+        } catch {
+            waitForInflight()  // the connection is the committer's until it returns
+            throw error
+        }
     }
 
     /// The last words: what was left unread, and the totals.
@@ -211,9 +226,12 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         logger.info("ingest took the new configuration", metadata: ["sources": "\(new.sources.count)"])
     }
 
-    /// Lease renewal, pruning, the sweep; then waits for more lines when all was read.
-    private func housekeeping() throws {
-        if clock() - session!.lastLease >= DaemonLease.renewEvery {
+    /// Lease renewal, pruning, the sweep. False when stopped before a commit in flight landed.
+    private func housekeeping() throws -> Bool {
+        let leaseDue = clock() - session!.lastLease >= DaemonLease.renewEvery
+        // The lease uses the connection, pruning the checkpoints: the commit in flight lands first.
+        if leaseDue || clock() - session!.lastPrune >= 3600, !(try land()) { return false }
+        if leaseDue {
             session!.lastLease = clock()
             // One try, never a wait: with Redis down the next commit reconnects.
             do {
@@ -229,6 +247,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         }
         // A clock stepped back sweeps at once, rather than not for as long as it stepped.
         if clock() - session!.lastSweep >= config.ingest.sweepInterval || clock() < session!.lastSweep { try sweepNow(full: nil) }
+        return true
     }
 
     /// The tailer's sweep (`full`: the whole glob too; nil: when it is due).
@@ -423,9 +442,47 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         return read
     }
 
+    /// A commit sent from the committer thread, not yet landed.
+    private final class Inflight: @unchecked Sendable {
+        let read: Read
+        let commit: WindowStore.Commit
+        let started: Double
+        let sinkTotals: [String: Int64]
+        let notice: Notice
+        let done = DispatchSemaphore(value: 0)
+        /// Set on the committer thread before `done` is signalled.
+        var result: Result<WindowStore.Outcome?, any Error> = .success(nil)
+        init(read: Read, commit: WindowStore.Commit, started: Double, sinkTotals: [String: Int64], notice: Notice) {
+            self.notice = notice
+            self.read = read
+            self.commit = commit
+            self.started = started
+            self.sinkTotals = sinkTotals
+        }
+    }
+
+    private var inflight: Inflight?
+    private let committer = DispatchQueue(label: "aimon.ingest.commit")
+
+    /// Waits for the commit in flight and takes its outcome: false when stopped before it landed.
+    private func land() throws -> Bool {
+        guard let job = inflight else { return true }
+        job.done.wait()
+        inflight = nil
+        return try landed(job.read, job.commit, try outcome(job.result.get), started: job.started, sinkTotals: job.sinkTotals)
+    }
+
+    /// After an error: the committer's outcome no longer matters, its use of the connection does.
+    private func waitForInflight() {
+        inflight?.done.wait()
+        inflight = nil
+    }
+
     /// Commits what was read with the checkpoints it moved (nothing to do when no checkpoint moved:
-    /// then no line was read either). False when stopped before it landed.
-    private func commitBatch(_ read: Read) throws -> Bool {
+    /// then no line was read either). False when stopped before it landed. `overlap`: sent from the
+    /// committer thread, landed by the next call (or `land`).
+    private func commitBatch(_ read: Read, overlap: Bool = false) throws -> Bool {
+        guard try land() else { return false }
         let now = clock()
         let changes = try session!.tailer.pendingChanges(now: Int64(now))
         guard !changes.isEmpty || !session!.markers.isEmpty else { return true }
@@ -441,11 +498,65 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         }
         let commit = WindowStore.Commit(batch: read.batch, changes: changes, counters: counters, markers: session!.markers, now: Int64(now))
         let started = monotonicSeconds()
-        guard let outcome = try commitWithRetry(commit) else { return false }
+        let notice = Notice(read.batch, deployments: config.alerts.evaluatesDeployments)
+        if overlap {
+            let job = Inflight(read: read, commit: commit, started: started, sinkTotals: sinkTotals, notice: notice)
+            session!.tailer.sent(changes)
+            inflight = job
+            committer.async { [self] in
+                job.result = Result { try commitWithRetry(commit) }
+                // Evaluation hears of it at once, not when the next batch has been read.
+                if case let .success(outcome?) = job.result { tell(notice, outcome) }
+                job.done.signal()
+            }
+            return true
+        }
+        let result = try outcome { try commitWithRetry(commit) }
+        if let result { tell(notice, result) }
+        return try landed(read, commit, result, started: started, sinkTotals: sinkTotals)
+    }
+
+    /// What evaluation is told of a batch: the models it touched (pairs too when a rule judges
+    /// deployments), and those with failures (evaluated first).
+    private struct Notice: Sendable {
+        var touched: Set<String>
+        var failing: Set<String>
+        init(_ batch: WindowBatch, deployments: Bool) {
+            // Pairs too when a rule judges deployments: their alerts then come after the batch, not
+            // only with the timer.
+            let pairs = deployments ? Set(batch.deployments.values.joined()) : []
+            touched = batch.models.union(pairs)
+            failing = Set(batch.runs.filter { $0.value.lastFailure != nil }.keys).intersection(touched)
+        }
+    }
+
+    /// Tells evaluation of a commit that applied or had landed (any thread: the mailbox is shared).
+    private func tell(_ notice: Notice, _ outcome: WindowStore.Outcome) {
         var runs: [String: RunsEnded] = [:]
         switch outcome {
-        case let .applied(r, saturated, repaired, seq):
-            runs = r
+        case let .applied(r, _, _, _): runs = r
+        case .landed: break
+        case .conflict: return
+        }
+        // Failures, and runs of them ended: evaluated ahead of models that only had successes.
+        let ended = Set(runs.filter { $0.value.ended.length > 0 || $0.value.inside > 0 }.keys).intersection(notice.touched)
+        mailbox?.post(runs: runs, touched: notice.touched, urgent: notice.failing.union(ended))
+    }
+
+    /// The committer's answer, with a failover seen turned into the ingest restart (on this thread:
+    /// it reads the tailer).
+    private func outcome(_ body: () throws -> WindowStore.Outcome?) throws -> WindowStore.Outcome? {
+        do { return try body() } catch let behind as BehindSeen { throw redisBehind(behind.mine, behind.redis) }
+    }
+
+    /// What follows a commit's outcome: the checkpoints it moved, the alerts it may raise, the
+    /// figures. False when it did not land (stopped first).
+    private func landed(_ read: Read, _ commit: WindowStore.Commit, _ outcome: WindowStore.Outcome?, started: Double,
+                        sinkTotals: [String: Int64]) throws -> Bool {
+        let changes = commit.changes
+        guard let outcome else { return false }
+        switch outcome {
+        case let .applied(_, saturated, repaired, seq):
             sequence = (seq, store.connections)
             if saturated > 0 || repaired > 0 {
                 logger.warning("""
@@ -468,14 +579,6 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             guard let model = key.model, !Deployment.isPair(model) else { continue }
             calls[ModelRegistry.label(model), default: BucketCounts()].merge(counts)
         }
-        // Pairs too when a rule judges deployments: their alerts then come after the batch, not
-        // only with the timer.
-        let pairs = config.alerts.evaluatesDeployments ? Set(read.batch.deployments.values.joined()) : []
-        let touched = read.batch.models.union(pairs)
-        // Failures, and runs of them ended: evaluated ahead of models that only had successes.
-        var urgent = Set(runs.filter { $0.value.ended.length > 0 || $0.value.inside > 0 }.keys)
-        for (model, run) in read.batch.runs where run.lastFailure != nil { urgent.insert(model) }
-        mailbox?.post(runs: runs, touched: touched, urgent: urgent.intersection(touched))
         telemetry.update { f in
             for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
             for (model, c) in calls { f.calls[model, default: BucketCounts()].merge(c) }
@@ -587,10 +690,13 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                 if rest(backoff.next()) { return nil }
                 continue
             }
-            if let behind { throw redisBehind(behind.mine, behind.redis) }
+            if let behind { throw BehindSeen(mine: behind.mine, redis: behind.redis) }
         }
         return nil
     }
+
+    /// Redis holds fewer of this host's commits than this process made (`redisBehind`).
+    private struct BehindSeen: Error { let mine: Int64, redis: Int64 }
 
     /// This host's commit sequence after this process's last commit, and the connection (count)
     /// on which Redis was last seen to hold it.

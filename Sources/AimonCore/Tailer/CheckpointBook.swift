@@ -12,6 +12,9 @@ struct CheckpointBook {
     private(set) var idle: [String: Checkpoint] = [:]
     /// What the next commit writes, by identity key (nil: delete).
     private var pending: [String: Checkpoint?] = [:]
+    /// What a commit sent and not yet landed writes, by identity key ("": delete): positions noted
+    /// meanwhile are compared with these, not with what Redis held before it.
+    private var inflight: [String: String] = [:]
 
     init(stored: [String: String]) {
         self.stored = stored
@@ -25,7 +28,7 @@ struct CheckpointBook {
 
     /// The file's position is now `cp`: due at the next commit, unless Redis already holds it.
     mutating func note(_ id: String, _ cp: Checkpoint) {
-        if let text = stored[id], let current = Checkpoint(encoded: text), Self.same(current, cp) {
+        if let text = inflight[id] ?? stored[id], let current = Checkpoint(encoded: text), Self.same(current, cp) {
             pending[id] = nil
         } else {
             pending[id] = .some(cp)
@@ -60,8 +63,10 @@ struct CheckpointBook {
     }
 
     /// The changes of the next commit, each stamped `now`. The book is unchanged until `committed`.
+    /// Not while a commit is in flight (its landing decides what the next one expects).
     func changes(now: Int64) -> [CheckpointChange] {
-        pending.sorted { $0.key < $1.key }.map { id, cp in
+        precondition(inflight.isEmpty, "the next commit is built after the one in flight landed")
+        return pending.sorted { $0.key < $1.key }.map { id, cp in
             var new = ""
             if var cp {
                 cp.updated = now
@@ -71,11 +76,21 @@ struct CheckpointBook {
         }
     }
 
+    /// A commit carrying `changes` was sent; `committed` follows once it landed. What is noted
+    /// meanwhile is due in the next commit, and its landing does not clear it.
+    mutating func sent(_ changes: [CheckpointChange]) {
+        for ch in changes {
+            inflight[ch.id] = ch.new
+            pending[ch.id] = nil
+        }
+    }
+
     /// The commit that carried `changes` landed: Redis now holds their new texts.
     mutating func committed(_ changes: [CheckpointChange]) {
         for ch in changes {
             stored[ch.id] = ch.new.isEmpty ? nil : ch.new
-            pending[ch.id] = nil
+            // Sent ahead (`sent`): pending holds only what was noted since. Else it holds this commit's.
+            if inflight.removeValue(forKey: ch.id) == nil { pending[ch.id] = nil }
             // A file let go is pruned by when it was let go: the time just written, not the 0 of a
             // checkpoint made in memory (which `prune` took for "long ago").
             if idle[ch.id] != nil, let written = Checkpoint(encoded: ch.new) { idle[ch.id]?.updated = written.updated }

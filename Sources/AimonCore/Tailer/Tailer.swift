@@ -127,6 +127,10 @@ public final class Tailer {
     /// The commit that carried `changes` landed.
     public func committed(_ changes: [CheckpointChange]) { book.committed(changes) }
 
+    /// A commit carrying `changes` is on its way (it lands, `committed`, before the next is built):
+    /// reading goes on meanwhile.
+    public func sent(_ changes: [CheckpointChange]) { book.sent(changes) }
+
     /// The checkpoint texts Redis holds as far as this process knows (loaded, or last committed).
     var storedCheckpoints: [String: String] { book.stored }
 
