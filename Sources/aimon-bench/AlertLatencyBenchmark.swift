@@ -36,7 +36,21 @@ struct AlertLatency: ParsableCommand {
     @Option(help: "Working folder (log, config, alert table).")
     var workDir = "/tmp/aimon-bench-alerts"
 
+    struct Figures {
+        var alerts: Int, p50: Double, p99: Double, max: Double
+        /// Lines per second the load kept; CPU of aimon and of Redis meanwhile (fractions of a core).
+        var loaded: Double, cpu: Double, redisCPU: Double, span: Double
+    }
+
     func run() throws {
+        let f = try measure()
+        print(String(format: "alert latency, line appended -> entry in the journal (%d alerts): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                     f.alerts, f.p50, f.p99, f.max)
+              + (load > 0 ? String(format: ", while %.0f lines/s of %d models were written to another file", f.loaded, loadModels) : ""))
+        print(String(format: "CPU meanwhile (%.1f s): aimon %.1f %% of a core, Redis %.1f %%", f.span, f.cpu * 100, f.redisCPU * 100))
+    }
+
+    func measure() throws -> Figures {
         guard FileManager.default.fileExists(atPath: JournalSink.socketPath) else {
             throw ValidationErrorText("no journal at \(JournalSink.socketPath): run scripts/start-journal.sh (as root) first")
         }
@@ -112,10 +126,8 @@ struct AlertLatency: ParsableCommand {
             throw ValidationErrorText("expected \(2 * cycles) alerts in the journal, found \(latencies.count)")
         }
         func pct(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)] }
-        print(String(format: "alert latency, line appended -> entry in the journal (%d alerts): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                     latencies.count, pct(0.5), pct(0.99), latencies.last!)
-              + (load > 0 ? String(format: ", while %.0f lines/s of %d models were written to another file", loaded, loadModels) : ""))
-        print(String(format: "CPU meanwhile (%.1f s): aimon %.1f %% of a core, Redis %.1f %%", span, cpu / span * 100, redisCPU / span * 100))
+        return Figures(alerts: latencies.count, p50: pct(0.5), p99: pct(0.99), max: latencies.last!,
+                       loaded: loaded, cpu: cpu / span, redisCPU: redisCPU / span, span: span)
     }
 
     func journalEntries(host: String) throws -> [[String: String]] {

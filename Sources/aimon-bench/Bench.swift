@@ -8,7 +8,7 @@ struct BenchTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aimon-bench",
         abstract: "Developer tools for aimon: the benchmark, and a generator of sample gateway logs.",
-        subcommands: [Bench.self, FormatBench.self, Generate.self, AlertLatency.self, ReportLatency.self, ScrapeCost.self, FleetCapacity.self, IdleCost.self],
+        subcommands: [Bench.self, SpeedTable.self, FormatBench.self, Generate.self, AlertLatency.self, ReportLatency.self, ScrapeCost.self, FleetCapacity.self, IdleCost.self],
         defaultSubcommand: Bench.self)
 }
 

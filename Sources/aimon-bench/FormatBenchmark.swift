@@ -30,14 +30,8 @@ struct FormatBench: ParsableCommand {
         let wanted = only.map { $0.split(separator: ",").map(String.init) }
         var below: [String] = []
         for format in LogFormat.allCases where wanted?.contains(format.rawValue) ?? true {
-            var log = GatewayLog(format: format)
-            var text = ""
-            text.reserveCapacity(lines * 400)
-            for i in 0..<lines { text += log.line(at: 1_795_773_600 + Double(i) * 0.01) }
-            let bytes = Array(text.utf8)
-            let r = bytes.withUnsafeBufferPointer { buf in
-                (0..<passes).map { _ in ParseBenchmark.parseAll(buf, format: .preset(format)) }.max { $0.linesPerSecond < $1.linesPerSecond }!
-            }
+            let bytes = Self.log(format, lines: lines)
+            let r = Self.best(bytes, format: format, passes: passes)
             let name = format.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
             print(String(format: "%@ %10.0f lines/s  %7.0f MB/s  (%d bytes/line, %d records, %d bad, %d not calls)",
                          name, r.linesPerSecond, r.linesPerSecond * Double(bytes.count / lines) / 1e6, bytes.count / lines,
@@ -52,6 +46,24 @@ struct FormatBench: ParsableCommand {
         }
         print(below.isEmpty ? "target (1M lines/s per preset): met by every preset measured"
                             : "target (1M lines/s per preset): not met by \(below.joined(separator: ", ")) (Docs/benchmarks.md)")
+    }
+}
+
+extension FormatBench {
+    /// `lines` lines of the preset's shape, in memory.
+    static func log(_ format: LogFormat, lines: Int) -> [UInt8] {
+        var log = GatewayLog(format: format)
+        var text = ""
+        text.reserveCapacity(lines * 400)
+        for i in 0..<lines { text += log.line(at: 1_795_773_600 + Double(i) * 0.01) }
+        return Array(text.utf8)
+    }
+
+    /// The best of `passes` passes of split and parse on this thread.
+    static func best(_ bytes: [UInt8], format: LogFormat, passes: Int) -> ParseBenchmark.Result {
+        bytes.withUnsafeBufferPointer { buf in
+            (0..<passes).map { _ in ParseBenchmark.parseAll(buf, format: .preset(format)) }.max { $0.linesPerSecond < $1.linesPerSecond }!
+        }
     }
 }
 

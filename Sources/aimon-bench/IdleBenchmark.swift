@@ -20,6 +20,12 @@ struct IdleCost: ParsableCommand {
     var workDir = "/tmp/aimon-bench-idle"
 
     func run() throws {
+        let (cpu, span) = try Self.measure(files: files, seconds: seconds, workDir: workDir)
+        print(String(format: "idle aimon run, %d files, %.0f s: %.3f s of CPU = %.3f %% of one core", files, span, cpu, cpu / span * 100))
+    }
+
+    /// CPU seconds of an idle `aimon run` over about `seconds`, and the exact span.
+    static func measure(files: Int, seconds: Double, workDir: String) throws -> (cpu: Double, span: Double) {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir + "/logs", withIntermediateDirectories: true)
         let line = "{\"timestamp\":\"\(AlertRow.timestamp(Date().timeIntervalSince1970))\",\"model_name\":\"m\",\"success\":true,\"response_time\":0.1}\n"
@@ -51,8 +57,7 @@ struct IdleCost: ParsableCommand {
         let start = Date()
         usleep(useconds_t(seconds * 1_000_000))
         let cpu = try Self.cpuSeconds(pid) - before
-        let span = Date().timeIntervalSince(start)
-        print(String(format: "idle aimon run, %d files, %.0f s: %.3f s of CPU = %.3f %% of one core", files, span, cpu, cpu / span * 100))
+        return (cpu, Date().timeIntervalSince(start))
     }
 
     /// utime + stime of a process, in seconds.

@@ -27,12 +27,43 @@ struct ReportLatency: ParsableCommand {
     var workDir = "/tmp/aimon-bench"
 
     func run() throws {
+        let (server, config, httpPort) = try prepareHistory()
+        defer { server?.stop() }
+        let aimon = siblingExecutable("aimon")
+        let reports: [(String, [String])] = [
+            ("stats --hours 24", ["stats", "--hours", "24"]),
+            ("stats --hours 168", ["stats", "--hours", "168"]),
+            ("system --hours 24", ["system", "--hours", "24"]),
+            ("trend --days 7", ["trend", "--days", "7"]),
+            ("stats --json --model gpt-4o", ["stats", "--json", "--model", "gpt-4o"]),
+        ]
+        for (name, args) in reports {
+            let times = try Self.times(aimon: aimon, args: args, config: config, runs: runs)
+            print(String(format: "aimon %-28@ median %6.1f ms   (min %.1f, max %.1f, %d runs)", name as NSString, times[times.count / 2], times[0], times[times.count - 1], runs))
+        }
+        try measureAPI(aimon: aimon, config: config, port: httpPort)
+    }
+
+    /// Wall times of `aimon ARGS --config CONFIG` as whole processes, in ms, sorted.
+    static func times(aimon: String, args: [String], config: String, runs: Int) throws -> [Double] {
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let (rc, _) = try spawnAndWait(aimon, args + ["--config", config], stdout: "/dev/null")
+            guard rc == 0 else { throw ValidationErrorText("aimon \(args.joined(separator: " ")) exited with \(rc)") }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        return times.sorted()
+    }
+
+    /// The history generated (or reused) and ingested with `aimon replay`: the Redis started for it
+    /// (none with --redis-url), a configuration naming it, and a free port for the HTTP API.
+    func prepareHistory() throws -> (PrivateRedis?, String, Int) {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let log = "\(workDir)/history-7d-\(lines).jsonl"
         let bytes = try BenchLog.ensure(path: log, lines: lines, hours: 7 * 24)
         print("history: \(log), \(lines) calls over 7 days, \(bytes / 1_000_000) MB")
         let server = redisURL == nil ? try PrivateRedis() : nil
-        defer { server?.stop() }
         let prefix = "rep\(UInt32.random(in: 0...UInt32.max))"
         let httpPort = 30000 + Int(getpid() % 20000)
         let config = "\(workDir)/reports.yaml"
@@ -59,26 +90,7 @@ struct ReportLatency: ParsableCommand {
         let memory = try redis.command(["INFO", "memory"]).text ?? ""
         let used = memory.split(separator: "\r\n").first { $0.hasPrefix("used_memory_human:") }?.split(separator: ":").last ?? "?"
         print("Redis memory for the history: \(used)")
-
-        let reports: [(String, [String])] = [
-            ("stats --hours 24", ["stats", "--hours", "24"]),
-            ("stats --hours 168", ["stats", "--hours", "168"]),
-            ("system --hours 24", ["system", "--hours", "24"]),
-            ("trend --days 7", ["trend", "--days", "7"]),
-            ("stats --json --model gpt-4o", ["stats", "--json", "--model", "gpt-4o"]),
-        ]
-        for (name, args) in reports {
-            var times: [Double] = []
-            for _ in 0..<runs {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                let (rc, _) = try spawnAndWait(aimon, args + ["--config", config], stdout: "/dev/null")
-                guard rc == 0 else { throw ValidationErrorText("aimon \(name) exited with \(rc)") }
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-            }
-            times.sort()
-            print(String(format: "aimon %-28@ median %6.1f ms   (min %.1f, max %.1f, %d runs)", name as NSString, times[times.count / 2], times[0], times[times.count - 1], runs))
-        }
-        try measureAPI(aimon: aimon, config: config, port: httpPort)
+        return (server, config, httpPort)
     }
 
     /// The same reports from the daemon's HTTP API: one client, requests one after another.

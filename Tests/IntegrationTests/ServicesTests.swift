@@ -48,6 +48,22 @@ import Testing
 
     /// A file renamed outside the globs just before a reload is read to its end: nothing lost or
     /// doubled (the reload used to start a new tailer that rescanned the globs only).
+    /// A write to a Redis connection its server reset raises SIGPIPE, which ends a process silently:
+    /// the daemon ignores it (the write then fails with EPIPE, and the connection is made again).
+    @Test func theDaemonIgnoresSIGPIPE() throws {
+        let ws = Workspace()
+        let socket = try NotifyTests.NotifySocket(path: ws.path("notify.sock"))
+        let path = ws.path("aimon.yaml")
+        try Self.write(Self.config(ws), path)
+        ws.writeLog("gw.jsonl", [Self.line("m1", ok: true, at: Date().timeIntervalSince1970)])
+        let daemon = try startDaemon(config: path, log: ws.path("aimon.log"), environment: ["NOTIFY_SOCKET": socket.path])
+        defer { if daemon.isRunning { daemon.terminate() }; daemon.waitUntilExit() }
+        #expect(socket.collect(timeout: 30) { $0.contains("READY=1") }.last?.contains("READY=1") == true)
+        let status = try String(contentsOfFile: "/proc/\(daemon.processIdentifier)/status", encoding: .utf8)
+        let ignored = status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+        #expect(ignored & (1 << (UInt64(SIGPIPE) - 1)) != 0, "SigIgn: \(String(ignored, radix: 16))")
+    }
+
     @Test func aReloadDuringARotationLosesAndDoublesNothing() throws {
         let ws = Workspace()
         let socket = try NotifyTests.NotifySocket(path: ws.path("notify.sock"))

@@ -15,8 +15,16 @@ public final class RedisConnection {
     /// Seconds a reply may take (`redis.timeout`).
     private let timeout: Double
 
+    /// hiredis writes with write(2): on a connection the server reset, that raises SIGPIPE, whose
+    /// default action ends the process without a word. Ignored once, process-wide, before the first
+    /// connection (the write then fails with EPIPE, an `.io` error, and the connection is made again).
+    /// Every other socket aimon writes (libpq, libcurl, libmicrohttpd, journald) already uses
+    /// MSG_NOSIGNAL.
+    private static let sigpipeIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     /// Connects, authenticates and selects the database. `timeout` bounds connect and each reply.
     public init(url: RedisURL, timeout: Double = 5) throws(RedisError) {
+        Self.sigpipeIgnored
         self.url = url
         self.timeout = timeout
         let tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))

@@ -1,0 +1,101 @@
+import AimonCore
+import ArgumentParser
+import Foundation
+
+/// The speed issue's whole table in one run: each figure measured by the benchmark that owns it,
+/// with its target and whether this run met it. mtail runs on the same log as aimon.
+struct SpeedTable: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "table",
+        abstract: "Every speed figure in one run (end to end beside mtail, parse, RSS, reports, idle, alert latency), with targets.",
+        discussion: """
+        Build in release mode first:  swift build -c release --product aimon && swift build -c release --product aimon-bench
+        Needs redis-server, a journal (scripts/start-journal.sh) for the alert latency, and mtail for the \
+        comparison (apt-get install mtail). Takes about 3 minutes with the defaults, once the logs exist \
+        (they are generated on the first run and reused: about 4 GB for the defaults in --work-dir).
+        """)
+
+    @Option(help: "Lines of the end-to-end log (mtail reads the same).")
+    var lines = 1_000_000
+
+    @Option(help: "Lines of the second log, for peak RSS as the log grows.")
+    var bigLines = 4_000_000
+
+    @Option(help: "Calls of history under `aimon stats` (7 days, 5 models).")
+    var history = 10_000_000
+
+    @Option(help: "Seconds of the idle measure (1,000 files).")
+    var idleSeconds = 30.0
+
+    @Option(help: "Alert cycles of the latency measure (under 200k lines/s of load).")
+    var cycles = 40
+
+    @Option(help: "Where logs are written (reused when they exist).")
+    var workDir = "/tmp/aimon-bench"
+
+    struct Row { var measure: String, figure: String, target: String, met: Bool? }
+
+    func run() throws {
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+        var rows: [Row] = []
+        func say(_ row: Row) {
+            rows.append(row)
+            print("  \(row.measure): \(row.figure)", terminator: "\n")
+        }
+        let server = try PrivateRedis()
+        defer { server.stop() }
+
+        // End to end beside mtail, on the same log.
+        let log = "\(workDir)/gateway-\(lines).jsonl"
+        _ = try BenchLog.ensure(path: log, lines: lines)
+        let e2e = try EndToEndBenchmark.run(logPath: log, lines: lines, redisURL: server.url, workDir: workDir)
+        let mtail = try MtailBenchmark.run(logPath: log, lines: lines, workDir: workDir)
+        let ratio = mtail.map { e2e.linesPerSecond / $0.linesPerSecond }
+        say(Row(measure: "end to end, `aimon replay` file -> committed Redis (\(lines / 1_000_000)M lines)",
+                figure: String(format: "%.0fk lines/s", e2e.linesPerSecond / 1000)
+                    + (mtail.map { String(format: "; mtail %.0fk lines/s: %.1fx", $0.linesPerSecond / 1000, ratio!) } ?? "; mtail not installed"),
+                target: ">= 1M lines/s, >= 15x mtail", met: e2e.linesPerSecond >= 1_000_000 && (ratio ?? 0) >= 15))
+
+        // Parse only: native, then every preset (its slowest).
+        let native = try ParseBenchmark.run(path: log)
+        say(Row(measure: "parse only, native format, one core", figure: String(format: "%.2fM lines/s", native.linesPerSecond / 1e6),
+                target: ">= 3M lines/s", met: native.linesPerSecond >= 3_000_000))
+        var slowest: (String, Double) = ("", .infinity)
+        for format in LogFormat.allCases {
+            let r = FormatBench.best(FormatBench.log(format, lines: 200_000), format: format, passes: 3)
+            if r.linesPerSecond < slowest.1 { slowest = (format.rawValue, r.linesPerSecond) }
+        }
+        say(Row(measure: "parse only, slowest preset (200k lines each)", figure: String(format: "%@ %.2fM lines/s", slowest.0, slowest.1 / 1e6),
+                target: ">= 2M lines/s", met: slowest.1 >= 2_000_000))
+
+        // Peak RSS as the log grows.
+        let big = "\(workDir)/gateway-\(bigLines).jsonl"
+        _ = try BenchLog.ensure(path: big, lines: bigLines)
+        let e2eBig = try EndToEndBenchmark.run(logPath: big, lines: bigLines, redisURL: server.url, workDir: workDir)
+        say(Row(measure: "peak RSS of `aimon replay`, \(lines / 1_000_000)M and \(bigLines / 1_000_000)M lines",
+                figure: String(format: "%d and %d MiB (%.0fk lines/s at %dM)", e2e.peakRSSMiB, e2eBig.peakRSSMiB, e2eBig.linesPerSecond / 1000, bigLines / 1_000_000),
+                target: "<= 24 MiB", met: max(e2e.peakRSSMiB, e2eBig.peakRSSMiB) <= 24))
+
+        // `aimon stats` as a process over a long history.
+        var reports = try ReportLatency.parse(["--lines", "\(history)", "--work-dir", workDir])
+        reports.runs = 9
+        let (historyServer, config, _) = try reports.prepareHistory()
+        defer { historyServer?.stop() }
+        let stats = try ReportLatency.times(aimon: siblingExecutable("aimon"), args: ["stats", "--hours", "24"], config: config, runs: 9)
+        say(Row(measure: "`aimon stats` over \(history / 1_000_000)M calls, as a process (median of 9)",
+                figure: String(format: "%.1f ms", stats[stats.count / 2]), target: "<= 20 ms", met: stats[stats.count / 2] <= 20))
+
+        // Idle.
+        let (cpu, span) = try IdleCost.measure(files: 1000, seconds: idleSeconds, workDir: "/tmp/aimon-bench-idle")
+        say(Row(measure: "idle CPU, 1,000 tailed files, no writes (\(Int(idleSeconds)) s)", figure: String(format: "%.3f %% of a core", cpu / span * 100),
+                target: "< 0.05 %", met: cpu / span * 100 < 0.05))
+
+        // Alert latency under load.
+        let latency = try AlertLatency.parse(["--cycles", "\(cycles)", "--load", "200000"]).measure()
+        say(Row(measure: "line appended -> alert in the journal, while 200k lines/s are ingested (\(latency.alerts) alerts)",
+                figure: String(format: "p50 %.1f ms, p99 %.1f ms", latency.p50, latency.p99), target: "p99 <= 20 ms", met: latency.p99 <= 20))
+
+        print("\n| measure | this run | target | met |\n|---|---|---|---|")
+        for r in rows { print("| \(r.measure) | \(r.figure) | \(r.target) | \(r.met.map { $0 ? "yes" : "**no**" } ?? "-") |") }
+    }
+}
