@@ -74,10 +74,18 @@ public final class AlertEvaluator {
             let chunk = Array(subjects[done..<min(subjects.count, done + Self.touchedChunk)])
             alerting += try evaluate(chunk, now: now, refresh: true, on: redis, counted: false)
             done += chunk.count
-            if done < subjects.count { try between() }
+            guard done < subjects.count else { break }
+            // A model evaluated again in between is listed by that evaluation only.
+            let mark = firing.count
+            evaluatedInBetween = []
+            try between()
+            if let again = evaluatedInBetween, !again.isEmpty {
+                firing = firing[..<mark].filter { !again.contains($0.model) } + firing[mark...]
+                alerting = alerting.filter { !again.contains($0) } + again.filter { m in firing[mark...].contains { $0.model == m } }
+            }
+            evaluatedInBetween = nil
         }
         telemetry.update { $0.evaluation.evaluations += 1 }
-        // A model evaluated again in between is listed by its latest evaluation.
         struct Alert: Hashable { let type: AlertType, model: String? }
         var latest: [Alert: Int] = [:]
         for (i, t) in firing.enumerated() { latest[Alert(type: t.type, model: t.model)] = i }
@@ -110,6 +118,9 @@ public final class AlertEvaluator {
         try evaluate([nil] + chosen, now: now, refresh: false, on: redis)
         if let last = taken.last { touchedCursor = last }
     }
+
+    /// Subjects evaluated between the parts of a pass over all (nil outside one).
+    private var evaluatedInBetween: Set<String?>?
 
     /// Models one evaluation of touched models reads at most.
     static let touchedChunk = 100
@@ -151,6 +162,7 @@ public final class AlertEvaluator {
             pending = attempt == 0 ? lost : []
         }
         // A model whose swaps were both lost stays due: the runs it ended are known to this process only.
+        evaluatedInBetween?.formUnion(evaluated)
         for case let m? in models where evaluated.contains(m) {
             dirty[m] = nil
             urgent.remove(m)

@@ -8,8 +8,9 @@ import Synchronization
 /// evaluation service what each committed batch touched (`EvaluationMailbox`), and reports every
 /// figure to `Telemetry`.
 ///
-/// Blocking by design: while Redis is unreachable the loop retries the same batch and reads nothing
-/// more, so memory stays bounded and nothing is skipped. Stopping between commits loses nothing: the
+/// Blocking by design: while Redis is unreachable the loop retries the same batch and reads at most
+/// one batch more (a backlog's next batch is read while a commit lands), so memory stays bounded and
+/// nothing is skipped. Stopping between commits loses nothing: the
 /// next start resumes from the checkpoints in Redis.
 public final class IngestPipeline: Service, @unchecked Sendable {
     public enum Mode: Sendable {
@@ -168,8 +169,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     func turn() throws -> Bool {
         telemetry.beat(name)
         do {
-            if inflight != nil, pendingConfig.withLock({ $0 != nil }), !(try land()) { return false }
-            try applyPendingConfig()
+            guard try applyPendingConfig() else { return false }
             let read = try readBatch(now: clock())
             guard try commitBatch(read, overlap: session!.more && !stopSignal.isStopped) else { return false }
             publishFiles()
@@ -177,7 +177,9 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             guard follow else { return session!.more || inflight != nil }
             return try housekeeping()
         } catch {
-            waitForInflight()  // the connection is the committer's until it returns
+            // The connection is the committer's until it returns; what it did still counts, and a
+            // failover it saw restarts ingest the documented way.
+            try settleInflight()
             throw error
         }
     }
@@ -212,9 +214,12 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         }
     }
 
-    /// A reload's configuration, between two batches: sources, formats and the settings that can change live.
-    private func applyPendingConfig() throws {
-        guard let new = pendingConfig.withLock({ c in defer { c = nil }; return c }), follow else { return }
+    /// A reload's configuration, between two batches: sources, formats and the settings that can
+    /// change live. A commit in flight lands first (it was built with the old configuration and
+    /// markers). False when stopped before it landed.
+    private func applyPendingConfig() throws -> Bool {
+        guard follow, let new = pendingConfig.withLock({ c in defer { c = nil }; return c }) else { return true }
+        guard try land() else { return false }
         let reasons = Self.restartReasons(from: config, to: new)
         precondition(reasons.isEmpty, "needs a restart, not apply: \(reasons)")
         config = new
@@ -224,6 +229,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         session!.policies = new.sources.map(\.format.policy)
         noteSources(new.sources.map(\.path))
         logger.info("ingest took the new configuration", metadata: ["sources": "\(new.sources.count)"])
+        return true
     }
 
     /// Lease renewal, pruning, the sweep. False when stopped before a commit in flight landed.
@@ -446,17 +452,17 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     private final class Inflight: @unchecked Sendable {
         let read: Read
         let commit: WindowStore.Commit
-        let started: Double
         let sinkTotals: [String: Int64]
+        /// Seconds the commit took on the committer (set with `result`).
+        var seconds = 0.0
         let notice: Notice
         let done = DispatchSemaphore(value: 0)
         /// Set on the committer thread before `done` is signalled.
         var result: Result<WindowStore.Outcome?, any Error> = .success(nil)
-        init(read: Read, commit: WindowStore.Commit, started: Double, sinkTotals: [String: Int64], notice: Notice) {
+        init(read: Read, commit: WindowStore.Commit, sinkTotals: [String: Int64], notice: Notice) {
             self.notice = notice
             self.read = read
             self.commit = commit
-            self.started = started
             self.sinkTotals = sinkTotals
         }
     }
@@ -469,13 +475,26 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         guard let job = inflight else { return true }
         job.done.wait()
         inflight = nil
-        return try landed(job.read, job.commit, try outcome(job.result.get), started: job.started, sinkTotals: job.sinkTotals)
+        return try landed(job.read, job.commit, try outcome(job.result.get), seconds: job.seconds, sinkTotals: job.sinkTotals)
     }
 
-    /// After an error: the committer's outcome no longer matters, its use of the connection does.
+    /// When the run ends: waits for the committer (it uses the connection).
     private func waitForInflight() {
         inflight?.done.wait()
         inflight = nil
+    }
+
+    /// After an error in a turn: waits for the committer and takes what it did into account (the
+    /// figures of a commit that landed; a failover or a conflict it found is thrown instead).
+    private func settleInflight() throws {
+        guard let job = inflight else { return }
+        job.done.wait()
+        inflight = nil
+        switch job.result {
+        case let .failure(behind as BehindSeen): throw redisBehind(behind.mine, behind.redis)
+        case let .success(outcome?): _ = try landed(job.read, job.commit, outcome, seconds: job.seconds, sinkTotals: job.sinkTotals)
+        default: break
+        }
     }
 
     /// Commits what was read with the checkpoints it moved (nothing to do when no checkpoint moved:
@@ -497,23 +516,26 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             }
         }
         let commit = WindowStore.Commit(batch: read.batch, changes: changes, counters: counters, markers: session!.markers, now: Int64(now))
-        let started = monotonicSeconds()
         let notice = Notice(read.batch, deployments: config.alerts.evaluatesDeployments)
         if overlap {
-            let job = Inflight(read: read, commit: commit, started: started, sinkTotals: sinkTotals, notice: notice)
+            let job = Inflight(read: read, commit: commit, sinkTotals: sinkTotals, notice: notice)
             session!.tailer.sent(changes)
             inflight = job
             committer.async { [self] in
+                let started = monotonicSeconds()
                 job.result = Result { try commitWithRetry(commit) }
+                job.seconds = monotonicSeconds() - started
                 // Evaluation hears of it at once, not when the next batch has been read.
                 if case let .success(outcome?) = job.result { tell(notice, outcome) }
                 job.done.signal()
             }
             return true
         }
+        let started = monotonicSeconds()
         let result = try outcome { try commitWithRetry(commit) }
+        let seconds = monotonicSeconds() - started
         if let result { tell(notice, result) }
-        return try landed(read, commit, result, started: started, sinkTotals: sinkTotals)
+        return try landed(read, commit, result, seconds: seconds, sinkTotals: sinkTotals)
     }
 
     /// What evaluation is told of a batch: the models it touched (pairs too when a rule judges
@@ -551,7 +573,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
 
     /// What follows a commit's outcome: the checkpoints it moved, the alerts it may raise, the
     /// figures. False when it did not land (stopped first).
-    private func landed(_ read: Read, _ commit: WindowStore.Commit, _ outcome: WindowStore.Outcome?, started: Double,
+    private func landed(_ read: Read, _ commit: WindowStore.Commit, _ outcome: WindowStore.Outcome?, seconds: Double,
                         sinkTotals: [String: Int64]) throws -> Bool {
         let changes = commit.changes
         guard let outcome else { return false }
@@ -582,7 +604,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         telemetry.update { f in
             for (name, total) in sinkTotals { f.sinkCountersCommitted[name] = total }
             for (model, c) in calls { f.calls[model, default: BucketCounts()].merge(c) }
-            f.stages.commit += monotonicSeconds() - started
+            f.stages.commit += seconds
             f.ingest.lines += read.lines
             f.ingest.records += Int64(read.batch.records)
             f.ingest.lateRecords += Int64(read.batch.late)
