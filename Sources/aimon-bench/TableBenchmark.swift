@@ -25,7 +25,7 @@ struct SpeedTable: ParsableCommand {
     var history = 10_000_000
 
     @Option(help: "Seconds of the idle measure (1,000 files).")
-    var idleSeconds = 30.0
+    var idleSeconds = 60.0
 
     @Option(help: "Alert cycles of the latency measure (under 200k lines/s of load).")
     var cycles = 40
