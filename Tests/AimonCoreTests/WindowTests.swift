@@ -103,6 +103,26 @@ import AimonSamples
         #expect(Mirror(reflecting: a).children.filter { $0.value is Int64 }.allSatisfy { ($0.value as! Int64) > 0 })
     }
 
+    /// The fold's set of user ids holds what a `Set<String>` would, through growth and repeats, for
+    /// short (inline) and long ids, and ids equal but for one byte.
+    @Test func userSetsHoldEachIdOnce() {
+        var rng = SplitMix64(seed: 5)
+        var set = UserSet(), truth = Set<String>()
+        for _ in 0..<20_000 {
+            let n = Int(rng.next() % 3000)
+            let id = n % 2 == 0 ? "u\(n)" : "a-rather-long-user-identifier-\(n)-\(n % 7)"
+            set.insert(id)
+            truth.insert(id)
+        }
+        #expect(set.count == truth.count)
+        #expect(Set(set.items) == truth)
+        var other = UserSet()
+        for id in truth.prefix(10) { other.insert(id) }
+        other.insert("not-in-the-first")
+        set.formUnion(other)
+        #expect(set.count == truth.count + 1)
+    }
+
     /// A finished batch (its current buckets put with the others) shows the same views.
     @Test func finishingABatchChangesNoView() throws {
         var b = WindowBatch(retention: retention)

@@ -55,21 +55,31 @@ public struct WindowBatch: Sendable {
     struct Slot: Sendable {
         var minute: [Int64: BucketCounts] = [:]
         var hour: [Int64: BucketCounts] = [:]
-        var users: [Int64: Set<String>] = [:]
+        var users: [Int64: UserSet] = [:]
         var errors: [Int64: [String: Int64]] = [:]
         var run = FailureRun()
         var currentMinute: Int64 = .min
         var currentMinuteCounts = BucketCounts()
         var currentHour: Int64 = .min
         var currentHourCounts = BucketCounts()
+        /// The users of `currentHour`, kept aside as its counts are.
+        var currentUsers = UserSet()
 
         mutating func flush() {
             if currentMinute != .min { minute[currentMinute, default: BucketCounts()].merge(currentMinuteCounts) }
             if currentHour != .min { hour[currentHour, default: BucketCounts()].merge(currentHourCounts) }
+            if currentHour != .min, !currentUsers.isEmpty { users[currentHour, default: UserSet()].formUnion(currentUsers) }
             currentMinute = .min
             currentHour = .min
             currentMinuteCounts = BucketCounts()
             currentHourCounts = BucketCounts()
+            currentUsers = UserSet()
+        }
+
+        /// `start` becomes the current hour (before `roll` moves its counts): the users go the same way.
+        mutating func rollUsers(to start: Int64) {
+            if currentHour != .min, !currentUsers.isEmpty { users[currentHour, default: UserSet()].formUnion(currentUsers) }
+            currentUsers = users.removeValue(forKey: start) ?? UserSet()
         }
     }
 
@@ -87,6 +97,9 @@ public struct WindowBatch: Sendable {
     private var pairIndex: [String: [String: Int]] = [:]
     /// Model name as written in the log -> slot (names over the model cap share the overflow slot).
     private var slotIndex: [String: Int] = [:]
+    /// The first models seen, looked for before `slotIndex`: comparing a few names costs less than
+    /// hashing one (most logs have a handful of models).
+    private var recent: [(model: String, slot: Int)] = []
     public private(set) var records = 0
     /// Records older than the hour-bucket retention: counted, not stored.
     public private(set) var late = 0
@@ -115,12 +128,15 @@ public struct WindowBatch: Sendable {
         let t = Int64(time.rounded(.down))
         guard t >= Int64(now) - retention.hourBuckets else { late += 1; return }
         let slot: Int
-        if let i = slotIndex[call.model] {
+        if let i = recent.firstIndex(where: { $0.model == call.model }) {
+            slot = recent[i].slot
+        } else if let i = slotIndex[call.model] {
             slot = i
         } else {
             let name = registry.canonical(call.model, now: now)
             slot = self.slot(named: name, pair: false)
             slotIndex[call.model] = slot
+            if recent.count < 8 { recent.append((call.model, slot)) }
         }
         records += 1
         // A cost from `prices:` where the log has none, once per call (its model and its pair share
@@ -168,9 +184,10 @@ public struct WindowBatch: Sendable {
                 Self.roll(&buf[i].currentMinute, &buf[i].currentMinuteCounts, &buf[i].minute, to: t - Self.mod(t, 60))
                 buf[i].currentMinuteCounts.add(call, policy: policy)
             }
+            if buf[i].currentHour != hourStart { buf[i].rollUsers(to: hourStart) }
             Self.roll(&buf[i].currentHour, &buf[i].currentHourCounts, &buf[i].hour, to: hourStart)
             buf[i].currentHourCounts.add(call, policy: policy)
-            if !pair, let user = call.userID, !user.isEmpty { buf[i].users[hourStart, default: []].insert(user) }
+            if !pair, let user = call.userID, !user.isEmpty { buf[i].currentUsers.insert(user) }
             if !call.success {
                 var message = ErrorMessage.normalise(call.errorMessage, status: call.statusCode)
                 if let seen = buf[i].errors[hourStart], seen[message] == nil,
@@ -224,10 +241,11 @@ public struct WindowBatch: Sendable {
 
     public var users: [BucketKey: Set<String>] {
         var out: [BucketKey: Set<String>] = [:]
-        for (name, slot) in zip(slotNames, slots) {
+        for (name, slot) in zip(slotNames, flushedSlots) {
             for (hour, set) in slot.users {
-                out[BucketKey(model: name, start: hour)] = set
-                out[BucketKey(model: nil, start: hour), default: []].formUnion(set)
+                let users = Set(set.items)
+                out[BucketKey(model: name, start: hour)] = users
+                out[BucketKey(model: nil, start: hour), default: []].formUnion(users)
             }
         }
         return out

@@ -37,6 +37,8 @@ public final class NativeParser: LineParser {
         var cost: Double?
         var ttft: Double?
         var deployment: String?
+        // A raw control byte fails the JSON scan, so only an escaped name can hold U+001F.
+        var modelEscaped = false
         // The failure of each field's value; a key written twice counts by its later value (as in the
         // mapped parser), failure included. Reported only once the whole line is known to be JSON.
         var failures = FieldFailures()
@@ -66,6 +68,7 @@ public final class NativeParser: LineParser {
                 switch try s.peekKind() {
                 case .string:
                     let t = try s.readString()
+                    modelEscaped = t.hasEscapes
                     if !s.isBlank(t) { model = s.string(t, cache: cache) }
                 case .null: try s.readNull()
                 default: failure = .wrongType; try s.skipValue()
@@ -132,7 +135,7 @@ public final class NativeParser: LineParser {
         try scanner.expectEnd()
         if let failure = failures.first { throw failure }
         guard let model, !model.isEmpty else { throw .missingModel }
-        _ = try RecordLimits.model(model)
+        if modelEscaped { _ = try RecordLimits.model(model) } else if model.utf8.count > RecordLimits.maxModelBytes { throw .modelTooLong }
         // Without `success`, the status decides as for every format (a code outside 100...599 is no
         // success: Envoy's 0 is "no response"), else an error message means failure.
         let ok = success ?? ((statusCode.map { CallOutcome.of(status: $0) == .success } ?? true) && (errorMessage?.isEmpty ?? true))
