@@ -103,8 +103,8 @@ import AimonSamples
         #expect(Mirror(reflecting: a).children.filter { $0.value is Int64 }.allSatisfy { ($0.value as! Int64) > 0 })
     }
 
-    /// The fold's set of user ids holds what a `Set<String>` would, through growth and repeats, for
-    /// short (inline) and long ids, and ids equal but for one byte.
+    /// The fold's set of user ids holds what a `Set<String>` would for ASCII ids, through growth and
+    /// repeats, short (inline) and long.
     @Test func userSetsHoldEachIdOnce() {
         var rng = SplitMix64(seed: 5)
         var set = UserSet(), truth = Set<String>()
@@ -123,6 +123,26 @@ import AimonSamples
         #expect(set.count == truth.count + 1)
     }
 
+    /// Records that go back and forth across an hour (stamped at the request's start, written at its
+    /// end) keep each hour's users apart and whole.
+    @Test func usersOfRecordsAlternatingAcrossAnHourStayInTheirHours() throws {
+        let hourStart = (Int64(now) - 7200) - WindowBatch.mod(Int64(now) - 7200, 3600) + 3600
+        var b = WindowBatch(retention: retention)
+        var registry = ModelRegistry(capacity: 10)
+        var truth: [Int64: Set<String>] = [:]
+        for i in 0..<20_000 {
+            let t = Double(hourStart) + (i % 2 == 0 ? -1 : 1) * Double(1 + i % 5)
+            let user = "user-\(i % 4000)-\(i % 2)"
+            try b.add(APICall(timestamp: t, userID: user, model: "m", success: true, responseTime: 0.1), registry: &registry, now: now)
+            let ts = Int64(t.rounded(.down))
+            truth[ts - WindowBatch.mod(ts, 3600), default: []].insert(user)
+        }
+        b.finish()
+        #expect(b.users[.init(model: "m", start: hourStart - 3600)] == truth[hourStart - 3600])
+        #expect(b.users[.init(model: "m", start: hourStart)] == truth[hourStart])
+        #expect(truth[hourStart]?.count == 2000 && truth[hourStart - 3600]?.count == 2000)
+    }
+
     /// A finished batch (its current buckets put with the others) shows the same views.
     @Test func finishingABatchChangesNoView() throws {
         var b = WindowBatch(retention: retention)
@@ -131,12 +151,15 @@ import AimonSamples
             try b.add(APICall(timestamp: now - Double(i * 37 % 5000), userID: "u\(i % 7)", model: ["a", "b"][i % 2], success: i % 5 != 0,
                               responseTime: 0.1, statusCode: 200), registry: &registry, now: now)
         }
-        let (minute, hour) = (b.minute, b.hour)
+        let (minute, hour, users) = (b.minute, b.hour, b.users)
         b.finish()
         #expect(b.minute == minute)
         #expect(b.hour == hour)
-        try b.add(APICall(timestamp: now, model: "a", success: true, responseTime: 0.1, statusCode: 200), registry: &registry, now: now)
+        #expect(b.users == users)
+        try b.add(APICall(timestamp: now, userID: "u-new", model: "a", success: true, responseTime: 0.1, statusCode: 200), registry: &registry, now: now)
         #expect(b.hour.values.reduce(0) { $0 + $1.calls } == 2 * 301)
+        let hourNow = Int64(now) - WindowBatch.mod(Int64(now), 3600)
+        #expect(b.users[.init(model: "a", start: hourNow)] == (users[.init(model: "a", start: hourNow)] ?? []).union(["u-new"]))
     }
 
     @Test func failureRunsFoldInEventOrder() {

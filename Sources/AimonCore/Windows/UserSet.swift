@@ -2,7 +2,10 @@
 ///
 /// The fold inserts one id per line, nearly always one it has seen: a `Set<String>` hashed each with
 /// Swift's seeded SipHash (about 9 % of `aimon replay`'s time with the lookup of the model's slot).
-/// This set hashes the id's UTF-8 bytes with FNV-1a and compares the 64-bit hash before the strings.
+/// This set hashes the id's UTF-8 bytes with FNV-1a from a per-process random start (ids come from
+/// logs others write: a fixed hash could be flooded with ids that collide) and compares the 64-bit
+/// hash before the strings. Ids equal as Strings but encoded differently (NFC and NFD) may be kept
+/// twice; the batch's `users` view, a `Set<String>`, holds them once, as before.
 struct UserSet: Sendable, Equatable {
     /// Open addressing: `slots[h & mask]` is an index into `items` plus one (0: empty).
     private var slots: [Int32] = []
@@ -49,8 +52,10 @@ struct UserSet: Sendable, Equatable {
     }
 
     /// FNV-1a, 64 bits, then a multiply-xorshift so that the low bits (the table index) mix well.
+    private static let seed = UInt64.random(in: 0...UInt64.max)
+
     @inline(__always) static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         h ^= h >> 29
         h = h &* 0xbf58_476d_1ce4_e5b9

@@ -68,7 +68,7 @@ public struct WindowBatch: Sendable {
         mutating func flush() {
             if currentMinute != .min { minute[currentMinute, default: BucketCounts()].merge(currentMinuteCounts) }
             if currentHour != .min { hour[currentHour, default: BucketCounts()].merge(currentHourCounts) }
-            if currentHour != .min, !currentUsers.isEmpty { users[currentHour, default: UserSet()].formUnion(currentUsers) }
+            if currentHour != .min { putBackUsers() }
             currentMinute = .min
             currentHour = .min
             currentMinuteCounts = BucketCounts()
@@ -78,8 +78,22 @@ public struct WindowBatch: Sendable {
 
         /// `start` becomes the current hour (before `roll` moves its counts): the users go the same way.
         mutating func rollUsers(to start: Int64) {
-            if currentHour != .min, !currentUsers.isEmpty { users[currentHour, default: UserSet()].formUnion(currentUsers) }
+            if currentHour != .min { putBackUsers() }
             currentUsers = users.removeValue(forKey: start) ?? UserSet()
+        }
+
+        /// The current hour's users back with the others: moved, not copied (the hour's set was taken
+        /// out when it became current), so records that go back and forth across an hour cost nothing more.
+        private mutating func putBackUsers() {
+            guard !currentUsers.isEmpty else { return }
+            if var stored = users.removeValue(forKey: currentHour) {
+                if stored.count < currentUsers.count { swap(&stored, &currentUsers) }
+                stored.formUnion(currentUsers)
+                users[currentHour] = stored
+            } else {
+                users[currentHour] = currentUsers
+            }
+            currentUsers = UserSet()
         }
     }
 
