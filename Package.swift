@@ -20,17 +20,20 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The JSON scanner's innermost loop with SSE2 (Parser/JSONScanner.swift, Docs/benchmarks.md).
         .target(name: "CByteScan"),
-        // libcurl (Alertmanager pushes), with typed wrappers for its variadic calls.
-        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
-        // libmicrohttpd (the HTTP endpoint), behind a plain handler; libcrypt checks its passwords.
-        .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd"), .linkedLibrary("crypt")]),
+        // libcurl (Alertmanager pushes), loaded when first needed, with typed wrappers for its variadic calls.
+        .target(name: "CCurl"),
+        // libpq (the PostgreSQL alert table), loaded when first needed.
+        .target(name: "CPQ"),
+        // libmicrohttpd (the HTTP endpoint), behind a plain handler; libcrypt checks its passwords. Both
+        // are loaded (dlopen) when first needed: with GnuTLS under libmicrohttpd, loading them at every
+        // start cost the CLI milliseconds.
+        .target(name: "CMicroHTTPD"),
         .target(
             name: "AimonCore",
             dependencies: [
-                "CHiredis", "CSystemd", "CSQLite", "CPostgres", "CByteScan", "CCurl", "CMicroHTTPD",
+                "CHiredis", "CSystemd", "CSQLite", "CPQ", "CByteScan", "CCurl", "CMicroHTTPD",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]

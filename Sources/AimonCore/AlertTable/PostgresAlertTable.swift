@@ -1,4 +1,4 @@
-import CPostgres
+import CPQ
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,18 +22,21 @@ public final class PostgresAlertTable: AlertTable {
         try connect()
     }
 
-    deinit { PQfinish(conn) }
+    deinit { cpq_finish(conn) }
 
     private func connect() throws(AlertTableError) {
-        PQfinish(conn)
+        cpq_finish(conn)
         conn = nil
         // Later key words win over what the URI (expanded from dbname) says.
         let keys = ["dbname", "connect_timeout", "application_name"] + (password == nil ? [] : ["password"])
         let values = [uri, String(timeout), "aimon"] + (password.map { [$0] } ?? [])
-        let c = withCStrings(keys) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
-        guard let c, PQstatus(c) == CONNECTION_OK else {
-            let message = c.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            PQfinish(c)
+        if let why = cpq_load() {
+            throw AlertTableError(.unavailable, "the alert table \(redacted) needs libpq, which cannot be loaded: \(String(cString: why)); install libpq5")
+        }
+        let c = withCStrings(keys) { k in withCStrings(values) { v in cpq_connectdbParams(k, v, 1) } }
+        guard let c, cpq_status(c) == CPQ_CONNECTION_OK else {
+            let message = c.map { String(cString: cpq_errorMessage($0)) } ?? "out of memory"
+            cpq_finish(c)
             throw AlertTableError(.unavailable, "cannot connect to the alert table \(redacted): \(message.trimmingNewlines)")
         }
         conn = c
@@ -71,7 +74,7 @@ public final class PostgresAlertTable: AlertTable {
 
     /// Reconnects when the server went away since the last call.
     private func ensureConnected() throws(AlertTableError) {
-        if conn == nil || PQstatus(conn) != CONNECTION_OK { try connect() }
+        if conn == nil || cpq_status(conn) != CPQ_CONNECTION_OK { try connect() }
     }
 
     private func transaction(_ body: () throws(AlertTableError) -> Void) throws(AlertTableError) {
@@ -89,21 +92,21 @@ public final class PostgresAlertTable: AlertTable {
     /// One statement with text parameters (`PQexecParams`); rows as text columns.
     private func run(_ sql: String, _ params: [String?]) throws(AlertTableError) -> [[String?]] {
         let result = withOptionalCStrings(params) { values in
-            PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
+            cpq_execParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
         }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            let message = String(cString: PQerrorMessage(conn)).trimmingNewlines
-            let lost = PQstatus(conn) != CONNECTION_OK
+        defer { cpq_clear(result) }
+        let status = cpq_resultStatus(result)
+        guard status == CPQ_PGRES_COMMAND_OK || status == CPQ_PGRES_TUPLES_OK else {
+            let message = String(cString: cpq_errorMessage(conn)).trimmingNewlines
+            let lost = cpq_status(conn) != CPQ_CONNECTION_OK
             let head = sql.split(separator: "\n").first.map(String.init) ?? sql
             throw AlertTableError(lost ? .unavailable : .query,
                                   "PostgreSQL \(redacted): \(message.isEmpty ? "no result" : message) (in: \(head.prefix(60)))")
         }
         var rows: [[String?]] = []
-        for r in 0..<PQntuples(result) {
-            rows.append((0..<PQnfields(result)).map { c in
-                PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c))
+        for r in 0..<cpq_ntuples(result) {
+            rows.append((0..<cpq_nfields(result)).map { c in
+                cpq_getisnull(result, r, c) == 1 ? nil : String(cString: cpq_getvalue(result, r, c))
             })
         }
         return rows

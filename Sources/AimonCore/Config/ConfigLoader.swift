@@ -325,6 +325,8 @@ extension Checker {
                 let key = "http.basic_auth_users.\(user)"
                 if user.isEmpty || user.contains(":") {
                     fail(key, k, "a user name must not be empty nor hold ':'")
+                } else if let why = PasswordHash.unavailable {
+                    fail(key, v, "cannot be checked: libcrypt cannot be loaded (\(why)); install libcrypt1")
                 } else if !PasswordHash.isSupported(hash) {
                     fail(key, v, "must be a crypt(3) hash, e.g. from: mkpasswd -m bcrypt (bcrypt $2b$, yescrypt $y$ or sha512-crypt $6$), never the password itself")
                 } else {

@@ -92,6 +92,9 @@ public enum PasswordHash {
         cmhd_password_matches(password, hash) == 1
     }
 
+    /// Why libcrypt (loaded when first needed) cannot be used; nil when it can.
+    public static var unavailable: String? { cmhd_crypt_error().map { String(cString: $0) } }
+
     /// Whether libcrypt knows the hash's method and the hash is well formed (a hash, not a password).
     public static func isSupported(_ hash: String) -> Bool {
         hash.hasPrefix("$") && cmhd_hash_usable(hash) == 1

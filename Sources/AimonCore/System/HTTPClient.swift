@@ -12,18 +12,16 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
 /// each user owns its client, as with Redis connections). Used for Alertmanager pushes, from the
 /// sink's own thread.
 public final class HTTPClient {
-    private let handle: UnsafeMutableRawPointer
+    /// nil when libcurl (loaded when first needed) cannot be loaded: every request then fails, saying why.
+    private let handle: UnsafeMutableRawPointer?
     public let timeout: Double
 
-    private static let global: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
     public init(timeout: Double) {
-        _ = Self.global
-        handle = curl_easy_init()
+        handle = ccurl_easy_init()
         self.timeout = timeout
     }
 
-    deinit { curl_easy_cleanup(handle) }
+    deinit { ccurl_easy_cleanup(handle) }
 
     /// POSTs `body` (JSON) to `url`; the response body (at most 64 KiB kept) when the status is 2xx.
     @discardableResult
@@ -35,11 +33,15 @@ public final class HTTPClient {
 
     private func perform(_ url: String, body: [UInt8]?) throws(HTTPError) -> String {
         final class Sink { var bytes: [UInt8] = [] }
+        guard let handle else {
+            let why = ccurl_load().map { String(cString: $0) } ?? "curl_easy_init failed"
+            throw HTTPError(status: nil, message: "\(url): libcurl cannot be loaded (\(why)); install libcurl4")
+        }
         let sink = Sink()
-        curl_easy_reset(handle)
-        var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
-        headers = curl_slist_append(headers, "User-Agent: aimon")
-        defer { curl_slist_free_all(headers) }
+        ccurl_easy_reset(handle)
+        var headers: UnsafeMutablePointer<curl_slist>? = ccurl_slist_append(nil, "Content-Type: application/json")
+        headers = ccurl_slist_append(headers, "User-Agent: aimon")
+        defer { ccurl_slist_free_all(headers) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
         let payload = body ?? []
         let code: CURLcode = payload.withUnsafeBufferPointer { b in
@@ -64,12 +66,12 @@ public final class HTTPClient {
                     }
                     return n
                 }
-                return curl_easy_perform(handle)
+                return ccurl_easy_perform(handle)
             }
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw HTTPError(status: nil, message: "\(url): \(detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)")
+            throw HTTPError(status: nil, message: "\(url): \(detail.isEmpty ? String(cString: ccurl_easy_strerror(code)) : detail)")
         }
         var status = 0
         ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

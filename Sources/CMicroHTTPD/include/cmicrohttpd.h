@@ -31,4 +31,8 @@ int cmhd_password_matches(const char *password, const char *hash);
 /// 1 if libcrypt knows the hash's method and the hash is well formed.
 int cmhd_hash_usable(const char *hash);
 void cmhd_stop(struct MHD_Daemon *daemon);
+/// Loads libmicrohttpd (once; cmhd_start does): NULL when loaded, else why not.
+const char *cmhd_load(void);
+/// Why libcrypt could not be loaded (then no password matches and no hash is usable), or NULL.
+const char *cmhd_crypt_error(void);
 #endif
