@@ -47,7 +47,7 @@ public final class HTTPService: Service, @unchecked Sendable {
 
     public func run() throws {
         if let why = cmhd_load() {
-            throw ServiceExit(name: name, why: "the HTTP endpoint (http.listen) needs libmicrohttpd, which cannot be loaded: \(String(cString: why)); install libmicrohttpd12")
+            throw ServiceExit(name: name, why: "cannot start: http.listen needs libmicrohttpd, which cannot be loaded: \(String(cString: why)); install libmicrohttpd12")
         }
         let context = Unmanaged.passRetained(self).toOpaque()
         guard let daemon = cmhd_start(config.address, config.port, { context, connection, url, method in
