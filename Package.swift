@@ -23,13 +23,15 @@ let package = Package(
         // The JSON scanner's innermost loop with SSE2 (Parser/JSONScanner.swift, Docs/benchmarks.md).
         .target(name: "CByteScan"),
         // libcurl (Alertmanager pushes), loaded when first needed, with typed wrappers for its variadic calls.
-        .target(name: "CCurl"),
+        // dlopen when first needed, for the three below.
+        .target(name: "CLoad"),
+        .target(name: "CCurl", dependencies: ["CLoad"]),
         // libpq (the PostgreSQL alert table), loaded when first needed.
-        .target(name: "CPQ"),
+        .target(name: "CPQ", dependencies: ["CLoad"]),
         // libmicrohttpd (the HTTP endpoint), behind a plain handler; libcrypt checks its passwords. Both
         // are loaded (dlopen) when first needed: with GnuTLS under libmicrohttpd, loading them at every
         // start cost the CLI milliseconds.
-        .target(name: "CMicroHTTPD"),
+        .target(name: "CMicroHTTPD", dependencies: ["CLoad"]),
         .target(
             name: "AimonCore",
             dependencies: [

@@ -1,30 +1,13 @@
 #include "cmicrohttpd.h"
 #include <microhttpd.h>
 #include <arpa/inet.h>
-#include <dlfcn.h>
+#include "cload.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <crypt.h>
-
-// Tests: AIMON_TEST_NO_LIBRARY names libraries to take for missing (the error a system without them gives).
-static void *open_library(const char *soname) {
-    const char *missing = getenv("AIMON_TEST_NO_LIBRARY");
-    if (missing != NULL && strstr(missing, soname) != NULL) return NULL;
-    return dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-}
-
-/// Why `soname` did not open, as dlerror() says it ("libpq.so.5: cannot open shared object file...").
-static void open_error(const char *soname, char *out, size_t size) {
-    const char *missing = getenv("AIMON_TEST_NO_LIBRARY");
-    if (missing != NULL && strstr(missing, soname) != NULL) {
-        snprintf(out, size, "%s: cannot open shared object file: No such file or directory (AIMON_TEST_NO_LIBRARY)", soname);
-    } else {
-        snprintf(out, size, "%s", dlerror());
-    }
-}
 
 // libmicrohttpd (with GnuTLS under it) and libcrypt are loaded when first needed, not at every start
 // of the CLI: together with libcurl and libpq they made `aimon stats` load 47 libraries, half its time.
@@ -42,16 +25,10 @@ static char *(*crypt_r_fn)(const char *, const char *, struct crypt_data *);
 static pthread_once_t mhd_once = PTHREAD_ONCE_INIT, crypt_once = PTHREAD_ONCE_INIT;
 static char mhd_error[512], crypt_error[512];
 
-static void *symbol(void *lib, const char *name, char *error, size_t size) {
-    void *f = dlsym(lib, name);
-    if (f == NULL && error[0] == 0) snprintf(error, size, "%s: %s", name, dlerror());
-    return f;
-}
-
 static void load_mhd(void) {
-    void *lib = open_library("libmicrohttpd.so.12");
-    if (lib == NULL) { open_error("libmicrohttpd.so.12", mhd_error, sizeof mhd_error); return; }
-#define LOAD(field, name) *(void **)&mhd.field = symbol(lib, name, mhd_error, sizeof mhd_error)
+    void *lib = cload_open("libmicrohttpd.so.12", mhd_error, sizeof mhd_error);
+    if (lib == NULL) return;
+#define LOAD(field, name) *(void **)&mhd.field = cload_symbol(lib, name, mhd_error, sizeof mhd_error)
     LOAD(start_daemon, "MHD_start_daemon");
     LOAD(create_response_from_buffer, "MHD_create_response_from_buffer");
     LOAD(add_response_header, "MHD_add_response_header");
@@ -64,9 +41,9 @@ static void load_mhd(void) {
 }
 
 static void load_crypt(void) {
-    void *lib = open_library("libcrypt.so.1");
-    if (lib == NULL) { open_error("libcrypt.so.1", crypt_error, sizeof crypt_error); return; }
-    *(void **)&crypt_r_fn = symbol(lib, "crypt_r", crypt_error, sizeof crypt_error);
+    void *lib = cload_open("libcrypt.so.1", crypt_error, sizeof crypt_error);
+    if (lib == NULL) return;
+    *(void **)&crypt_r_fn = cload_symbol(lib, "crypt_r", crypt_error, sizeof crypt_error);
 }
 
 const char *cmhd_load(void) {

@@ -1,26 +1,7 @@
 #include "cpq.h"
-#include <dlfcn.h>
+#include "cload.h"
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-// Tests: AIMON_TEST_NO_LIBRARY names libraries to take for missing (the error a system without them gives).
-static void *open_library(const char *soname) {
-    const char *missing = getenv("AIMON_TEST_NO_LIBRARY");
-    if (missing != NULL && strstr(missing, soname) != NULL) return NULL;
-    return dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-}
-
-/// Why `soname` did not open, as dlerror() says it ("libpq.so.5: cannot open shared object file...").
-static void open_error(const char *soname, char *out, size_t size) {
-    const char *missing = getenv("AIMON_TEST_NO_LIBRARY");
-    if (missing != NULL && strstr(missing, soname) != NULL) {
-        snprintf(out, size, "%s: cannot open shared object file: No such file or directory (AIMON_TEST_NO_LIBRARY)", soname);
-    } else {
-        snprintf(out, size, "%s", dlerror());
-    }
-}
 
 static struct {
     PGconn *(*connectdbParams)(const char *const *, const char *const *, int);
@@ -39,10 +20,9 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char error[512];
 
 static void load(void) {
-    void *lib = open_library("libpq.so.5");
-    if (lib == NULL) { open_error("libpq.so.5", error, sizeof error); return; }
-#define LOAD(field, name) \
-    if ((*(void **)&api.field = dlsym(lib, name)) == NULL && error[0] == 0) snprintf(error, sizeof error, "%s: %s", name, dlerror())
+    void *lib = cload_open("libpq.so.5", error, sizeof error);
+    if (lib == NULL) return;
+#define LOAD(field, name) *(void **)&api.field = cload_symbol(lib, name, error, sizeof error)
     LOAD(connectdbParams, "PQconnectdbParams");
     LOAD(status, "PQstatus");
     LOAD(errorMessage, "PQerrorMessage");
