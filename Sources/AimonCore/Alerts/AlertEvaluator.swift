@@ -86,11 +86,6 @@ public final class AlertEvaluator {
             evaluatedInBetween = nil
         }
         telemetry.update { $0.evaluation.evaluations += 1 }
-        struct Alert: Hashable { let type: AlertType, model: String? }
-        var latest: [Alert: Int] = [:]
-        for (i, t) in firing.enumerated() { latest[Alert(type: t.type, model: t.model)] = i }
-        firing = firing.enumerated().filter { latest[Alert(type: $1.type, model: $1.model)] == $0 }.map(\.element)
-        alerting = Array(Set(alerting))
         // A state that fires for longer than its TTL must not expire under it (a new episode, and
         // a table row left active for ever): the timer renews the states it saw.
         try store.keepAlive(alerting, on: redis)
