@@ -17,15 +17,13 @@ struct JournalStreamLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    // swiftlint:disable:next function_parameter_count
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         var all = metadata
-        if let explicit { all.merge(explicit) { $1 } }
+        if let explicit = event.metadata { all.merge(explicit) { $1 } }
         let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        let text = "\(message)" + (fields.isEmpty ? "" : " " + fields)
+        let text = "\(event.message)" + (fields.isEmpty ? "" : " " + fields)
         // One line per entry: a newline inside would start an entry without a priority.
-        writeToStandardError("<\(Self.priority(level))>" + String(text.map { $0 == "\n" ? " " : $0 }))
+        writeToStandardError("<\(Self.priority(event.level))>" + String(text.map { $0 == "\n" ? " " : $0 }))
     }
 
     static func priority(_ level: Logger.Level) -> Int {

@@ -21,9 +21,8 @@ final class CapturedLog: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            self.log.store.withLock { $0.append("\(level) \(message)") }
+        func log(event: LogEvent) {
+            self.log.store.withLock { $0.append("\(event.level) \(event.message)") }
         }
     }
 }
