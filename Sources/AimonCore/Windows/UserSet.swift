@@ -6,7 +6,7 @@
 /// logs others write: a fixed hash could be flooded with ids that collide) and compares the 64-bit
 /// hash before the strings. Ids equal as Strings but encoded differently (NFC and NFD) may be kept
 /// twice; the batch's `users` view, a `Set<String>`, holds them once, as before.
-struct UserSet: Sendable, Equatable {
+struct UserSet: Sendable {
     /// Open addressing: `slots[h & mask]` is an index into `items` plus one (0: empty).
     private var slots: [Int32] = []
     private var hashes: [UInt64] = []
@@ -14,8 +14,6 @@ struct UserSet: Sendable, Equatable {
 
     var count: Int { items.count }
     var isEmpty: Bool { items.isEmpty }
-
-    static func == (a: UserSet, b: UserSet) -> Bool { Set(a.items) == Set(b.items) }
 
     mutating func insert(_ user: String) {
         var id = user
