@@ -26,22 +26,40 @@ struct FormatBench: ParsableCommand {
     @Flag(help: "Also time JSON validation alone on the same lines (the floor under every format).")
     var baseline = false
 
+    @Option(help: "Also write each preset's log to DIR/<preset>.jsonl (for other tools and profilers).")
+    var writeDir: String?
+
+    @Option(help: "Read each preset's log from DIR/<preset>.jsonl (as --write-dir wrote it) instead of generating it.")
+    var readDir: String?
+
     func run() throws {
         let wanted = only.map { $0.split(separator: ",").map(String.init) }
         var below: [String] = []
         for format in LogFormat.allCases where wanted?.contains(format.rawValue) ?? true {
-            let bytes = Self.log(format, lines: lines)
+            let bytes: [UInt8]
+            if let readDir {
+                guard let data = FileManager.default.contents(atPath: "\(readDir)/\(format.rawValue).jsonl") else {
+                    throw ValidationErrorText("cannot read \(readDir)/\(format.rawValue).jsonl")
+                }
+                bytes = [UInt8](data)
+            } else {
+                bytes = Self.log(format, lines: lines)
+            }
+            if let writeDir {
+                let path = "\(writeDir)/\(format.rawValue).jsonl"
+                guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw ValidationErrorText("cannot write \(path)") }
+            }
             let r = Self.best(bytes, format: format, passes: passes)
             let name = format.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0)
             print(String(format: "%@ %10.0f lines/s  %7.0f MB/s  (%d bytes/line, %d records, %d bad, %d not calls)",
-                         name, r.linesPerSecond, r.linesPerSecond * Double(bytes.count / lines) / 1e6, bytes.count / lines,
+                         name, r.linesPerSecond, r.linesPerSecond * Double(bytes.count / r.lines) / 1e6, bytes.count / r.lines,
                          r.records, r.bad, r.notCalls))
             if r.linesPerSecond < 1_000_000 { below.append(format.rawValue) }
             if baseline {
                 let v = bytes.withUnsafeBufferPointer { buf in
                     (0..<passes).map { _ in ParseBenchmark.parseAll(buf, parser: ValidateOnly()) }.max { $0.linesPerSecond < $1.linesPerSecond }!
                 }
-                print(String(format: "  JSON validation alone: %10.0f lines/s  %7.0f MB/s", v.linesPerSecond, v.linesPerSecond * Double(bytes.count / lines) / 1e6))
+                print(String(format: "  JSON validation alone: %10.0f lines/s  %7.0f MB/s", v.linesPerSecond, v.linesPerSecond * Double(bytes.count / v.lines) / 1e6))
             }
         }
         print(below.isEmpty ? "target (1M lines/s per preset): met by every preset measured"
