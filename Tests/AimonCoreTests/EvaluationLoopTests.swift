@@ -207,7 +207,13 @@ final class FakeRules: RuleEvaluating {
         let log = CapturedLog()
         let n = NotifierService(notifier: ServiceNotifier(), telemetry: telemetry, watched: ["ingest", "evaluation"],
                                 longestCall: 0.5, logger: log.logger)
-        #expect(n.staleAfter == 4)  // four Redis calls of 0.5 s, and a second's wait
+        #expect(n.staleAfter == 4)  // four Redis calls of 0.5 s, a second, and an idle wait of a second
+        // The default redis.timeout (5 s): the idle services wake every 5 s, which the staleness allows for.
+        #expect(Telemetry.idleWait(longestCall: 0.5) == 1)
+        #expect(Telemetry.idleWait(longestCall: 5) == 5)
+        #expect(Telemetry.idleWait(longestCall: 30) == 5)
+        #expect(NotifierService.staleness(watchdogInterval: nil, longestCall: 5) == 26)
+        #expect(NotifierService.staleness(watchdogInterval: 60, longestCall: 0.5) == 60)
         telemetry.beat("ingest", now: 100)
         telemetry.beat("evaluation", now: 100)
         #expect(n.alive(telemetry.figures, now: 103))

@@ -577,6 +577,25 @@ import AimonSamples
         #expect(h.tailer.counters.filesSwept == 17)
     }
 
+    /// Ingest sleeps through `sweep_interval` (for an idle wait) unless a sweep has files to look at
+    /// between the full ones: inotify wakes it for every change of the others.
+    @Test func onlyFilesInotifyCannotSeeAskForFrequentSweeps() throws {
+        let folder = LogFolder()
+        for i in 0..<3 { folder.append("f\(i).log", "{}\n") }
+        let h = try TailerHarness(folder: folder, rotateWait: 3600)
+        #expect(h.tailer.sweepsOften)  // nothing swept yet
+        let t0 = wallClock()
+        try h.tailer.sweep(fullRescan: nil, now: t0)
+        #expect(!h.tailer.sweepsOften)
+        folder.rename("f0.log", "f0.old")  // rotated away: each sweep looks at it until rotate_wait
+        try h.tailer.sweep(fullRescan: true, now: t0 + 1)
+        #expect(h.tailer.sweepsOften)
+        folder.append("f3.log", "{}\n")
+        _ = try h.tailer.poll(maxBytes: 4096) { _, _, _ in }
+        try h.tailer.sweep(fullRescan: true, now: t0 + 2)
+        #expect(h.tailer.sweepsOften)  // f0.old still open
+    }
+
     /// The bytes not read yet follow the reads too, not only the (now rare) sweeps of a file.
     @Test func unreadBytesFollowWhatReadsSee() throws {
         let folder = LogFolder()

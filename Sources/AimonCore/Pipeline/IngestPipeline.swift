@@ -269,9 +269,11 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             session?.swept = false
             return
         }
-        // At least once a second: the beat the watchdog looks for.
-        let timeout = config.ingest.sweepInterval - (clock() - s.lastSweep)
-        waker.wait(timeout: min(1, max(0.005, timeout)))
+        // At least once an idle wait: the beat the watchdog looks for. The sweep's interval only
+        // when it has files to look at between its full passes (inotify wakes this thread for the rest).
+        let sweepDue = config.ingest.sweepInterval - (clock() - s.lastSweep)
+        let idle = telemetry.idleWait
+        waker.wait(timeout: s.tailer.sweepsOften ? min(idle, max(0.005, sweepDue)) : idle)
         // Lines that trickle in wait for `commit_interval` after the last commit, to go together.
         let gap = config.ingest.commitInterval - (monotonicSeconds() - lastCommit)
         if gap > 0 { _ = stopSignal.sleep(gap) }

@@ -69,8 +69,8 @@ public final class EvaluationService: Service, @unchecked Sendable {
         while !stopSignal.isStopped {
             let wake = tick()
             if stall, telemetry.figures.evaluation.evaluations > 0 { _ = stopSignal.sleep(1e6) }
-            // At least once a second: the beat the watchdog looks for.
-            mailbox.waker.wait(timeout: min(1, max(0.001, wake - clock())))
+            // At least once an idle wait: the beat the watchdog looks for.
+            mailbox.waker.wait(timeout: min(telemetry.idleWait, max(0.001, wake - clock())))
         }
         // Its last step: what the last batches touched (ingest stopped first, and committed them).
         let post = mailbox.take()

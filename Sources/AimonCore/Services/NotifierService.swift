@@ -36,9 +36,9 @@ public final class NotifierService: Service, @unchecked Sendable {
     public func stop() { stopSignal.stop() }
 
     /// A turn of ingest can hold a commit, a lease renewal (a connect and a script) and a sweep: four
-    /// blocking calls of up to `longestCall`, and a wait of a second.
+    /// blocking calls of up to `longestCall`, a second more, and an idle wait (`Telemetry.idleWait`).
     static func staleness(watchdogInterval: Double?, longestCall: Double) -> Double {
-        max(watchdogInterval ?? 0, 4 * longestCall + 2, 2.5)
+        max(watchdogInterval ?? 0, 4 * longestCall + 1 + Telemetry.idleWait(longestCall: longestCall), 2.5)
     }
 
     /// Reload: a new `redis.timeout`.

@@ -120,6 +120,22 @@ public final class Telemetry: Sendable {
 
     func beat(_ service: String, now: Double) { box.withLock { $0.beats[service] = now } }
 
+    private let idleWaitBits = Atomic<UInt64>(1.0.bitPattern)
+
+    /// Seconds a service waits at most when nothing happens (its beat while idle): a second by
+    /// default; the daemon sets it from `redis.timeout` (`idleWait(longestCall:)`), which the
+    /// watchdog's staleness allows for.
+    public var idleWait: Double {
+        get { Double(bitPattern: idleWaitBits.load(ordering: .relaxed)) }
+        set { idleWaitBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
+
+    /// An idle beat of `longestCall` seconds (a Redis call's longest wait), from 1 to 5 s: a daemon
+    /// whose staleness allows for slow Redis calls wakes as seldom when nothing happens, so an idle
+    /// daemon costs next to nothing (Docs/benchmarks.md, idle), while a stuck service is still named
+    /// within the staleness.
+    public static func idleWait(longestCall: Double) -> Double { min(5, max(1, longestCall)) }
+
     /// Sets (or clears, with nil) a service's lasting problem.
     public func problem(_ service: String, _ text: String?) { box.withLock { $0.problems[service] = text } }
 }

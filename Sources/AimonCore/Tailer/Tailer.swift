@@ -50,6 +50,17 @@ public final class Tailer {
     /// sweep is only the safety net, and an idle daemon stays idle (Docs/benchmarks.md).
     static let fullSweepEvery = 60.0
     private var lastFullSweep = -Double.infinity
+    /// Files the last sweep left beyond inotify's reach or rotated away (each sweep looks at them),
+    /// and whether a file was opened since (its coverage is not counted yet).
+    private var filesSweptOften = 0
+    private var openedSinceSweep = false
+
+    /// Whether sweeps have work between the full ones: files inotify does not cover or rotated away,
+    /// folders not watched or whose globs run again, no inotify at all. Otherwise inotify wakes
+    /// ingest for every change, and its thread can sleep through `sweep_interval`.
+    public var sweepsOften: Bool {
+        inotify == nil || unwatchedFolders || looseFolders || filesSweptOften > 0 || openedSinceSweep || rescanNeeded
+    }
     private var rescanNeeded = true
     private let inotify: Inotify?
     private let logger: Logger
@@ -290,6 +301,8 @@ public final class Tailer {
             try letGo(file)
             counters.filesClosed += 1
         }
+        filesSweptOften = files.values.lazy.filter { $0.detached || !$0.inotifyCovers }.count
+        openedSinceSweep = false
     }
 
     /// Compares the file with what was read from it, before reading more: a file smaller than the
@@ -519,6 +532,7 @@ public final class Tailer {
         let file = TailedFile(identity: identity, path: path, sourceIndex: sourceIndex, fd: fd,
                               maxLineBytes: maxLineBytes, offset: offset)
         file.inotifyCovers = covered(file, links: st.links)
+        openedSinceSweep = true
         owned = true
         file.fingerprint = fingerprint
         files[identity] = file
