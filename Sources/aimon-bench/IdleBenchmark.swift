@@ -2,8 +2,8 @@ import AimonCore
 import ArgumentParser
 import Foundation
 
-/// What `aimon run` costs when nothing happens: N tailed files, no writes, CPU time of the process
-/// (utime + stime from /proc/PID/stat) over a fixed span, after it has settled.
+/// What `aimon run` costs when nothing happens: N tailed files, no writes, CPU time of the process's
+/// threads (/proc/PID/task/*/schedstat, in nanoseconds) over a fixed span, after it has settled.
 struct IdleCost: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "idle",
@@ -53,26 +53,34 @@ struct IdleCost: ParsableCommand {
             usleep(100_000)
         }
         usleep(5_000_000)
-        let before = try Self.threadCPUSeconds(pid)
         let start = Date()
-        usleep(useconds_t(seconds * 1_000_000))
-        let cpu = try Self.threadCPUSeconds(pid) - before
+        let cpu = try Self.cpuSeconds(pid) { usleep(useconds_t(seconds * 1_000_000)) }
         return (cpu, Date().timeIntervalSince(start))
     }
 
-    /// The time on CPU of the process's threads, in nanoseconds summed (/proc/PID/task/*/schedstat):
-    /// an idle process uses a few clock ticks a minute, too few for /proc/PID/stat's 10 ms ticks.
-    /// Threads that end within the span are missed (an idle daemon's threads live as long as it).
-    static func threadCPUSeconds(_ pid: pid_t) throws -> Double {
-        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
-        var ns: UInt64 = 0
-        for task in tasks {
+    /// Each thread's time on CPU, in nanoseconds (/proc/PID/task/*/schedstat): an idle process uses a
+    /// few clock ticks a minute, too few for /proc/PID/stat's 10 ms ticks. Empty without scheduler
+    /// statistics in the kernel.
+    static func threadNanoseconds(_ pid: pid_t) throws -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
             guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
                   let first = text.split(separator: " ").first, let v = UInt64(first) else { continue }
-            ns += v
+            out[task] = v
         }
-        guard ns > 0 else { return try cpuSeconds(pid) }  // no scheduler statistics in this kernel
-        return Double(ns) / 1e9
+        return out
+    }
+
+    /// CPU seconds of a process over a span, by thread: threads born within it count whole; if one
+    /// ended within it (its last figures are gone), the process's ticks from /proc/PID/stat instead.
+    static func cpuSeconds(_ pid: pid_t, over span: () -> Void) throws -> Double {
+        let ticksBefore = try cpuSeconds(pid)
+        let before = try threadNanoseconds(pid)
+        span()
+        let after = try threadNanoseconds(pid)
+        let ticks = try cpuSeconds(pid) - ticksBefore
+        guard !before.isEmpty, before.keys.allSatisfy({ after[$0] != nil }) else { return ticks }
+        return Double(after.reduce(UInt64(0)) { $0 + $1.value - (before[$1.key] ?? 0) }) / 1e9
     }
 
     /// utime + stime of a process, in seconds.

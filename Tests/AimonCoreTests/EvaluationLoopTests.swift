@@ -225,6 +225,25 @@ final class FakeRules: RuleEvaluating {
         #expect(log.lines.contains { $0.contains("the evaluation service makes progress again") })
     }
 
+    /// A reload that shortens redis.timeout shortens the staleness only once the services began
+    /// under the old one could have beaten under the new: one old staleness later. A longer one
+    /// applies at once.
+    @Test func aShorterStalenessWaitsForTheServicesOfTheOldOne() {
+        let telemetry = Telemetry()
+        let n = NotifierService(notifier: ServiceNotifier(), telemetry: telemetry, watched: ["ingest"],
+                                longestCall: 5, logger: quietLogger)
+        #expect(n.staleAfter == 26)
+        telemetry.beat("ingest", now: 100)
+        n.update(longestCall: 0.5, now: 101)  // the ingest may be 5 s into an idle wait of 5 s
+        #expect(n.alive(telemetry.figures, now: 106))  // silent for 6 s: not stale yet
+        telemetry.beat("ingest", now: 110)
+        #expect(n.alive(telemetry.figures, now: 126))
+        #expect(!n.alive(telemetry.figures, now: 128))  // from 101 + 26: 4 s, and silent for 18
+        #expect(n.staleAfter == 4)
+        n.update(longestCall: 5, now: 128)
+        #expect(n.staleAfter == 26)  // longer: at once
+    }
+
     @Test func statusSaysWhatOperatorsAskFirst() {
         let telemetry = Telemetry()
         let n = NotifierService(notifier: ServiceNotifier(), telemetry: telemetry, watched: [], longestCall: 0.5, logger: quietLogger)

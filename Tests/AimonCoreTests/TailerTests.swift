@@ -211,6 +211,23 @@ import AimonSamples
         #expect(got == ["again"])
     }
 
+    /// `mv logs logs.old; mkdir logs`: the watch follows the old folder away, so the new one is
+    /// watched at once (not at the full sweep, a minute later) and its files found by inotify alone.
+    @Test func aSourceFolderRenamedAwayIsWatchedAgainAtOnce() throws {
+        let dir = LogFolder()
+        try FileManager.default.createDirectory(atPath: dir.file("logs"), withIntermediateDirectories: true)
+        dir.append("logs/a.log", "old\n")
+        let waker = Waker()
+        let h = try TailerHarness(folder: dir, pattern: "logs/*.log", waker: waker)
+        #expect(try h.poll(sweep: false) == ["old"])
+        dir.rename("logs", "logs.old")
+        try FileManager.default.createDirectory(atPath: dir.file("logs"), withIntermediateDirectories: true)
+        dir.append("logs/b.log", "new\n")
+        var got: [String] = []
+        while !got.contains("new"), waker.wait(timeout: 5) { got += try h.poll(sweep: false) }
+        #expect(got.contains("new"))
+    }
+
     @Test func aSourceFolderCreatedLaterIsFoundAtTheNextSweep() throws {
         let dir = LogFolder()
         let later = dir.path + "/later"
@@ -594,6 +611,23 @@ import AimonSamples
         _ = try h.tailer.poll(maxBytes: 4096) { _, _, _ in }
         try h.tailer.sweep(fullRescan: true, now: t0 + 2)
         #expect(h.tailer.sweepsOften)  // f0.old still open
+    }
+
+    /// A file rotated away between two sweeps (inotify's rename, no new file yet) asks for them at
+    /// once: its writer may still append, and only a sweep sees that.
+    @Test func aFileRotatedAwayBetweenSweepsAsksForThemAtOnce() throws {
+        let folder = LogFolder()
+        folder.append("app.log", "{}\n")
+        let waker = Waker()
+        let h = try TailerHarness(folder: folder, rotateWait: 3600, waker: waker)
+        try h.tailer.sweep(fullRescan: nil, now: wallClock())
+        _ = try h.poll(sweep: false)
+        #expect(!h.tailer.sweepsOften)
+        folder.rename("app.log", "app.log.1")  // logrotate's nocreate: no new app.log
+        #expect(waker.wait(timeout: 10))
+        _ = try h.poll(sweep: false)
+        #expect(h.tailer.openFiles == 1)
+        #expect(h.tailer.sweepsOften)
     }
 
     /// The bytes not read yet follow the reads too, not only the (now rare) sweeps of a file.

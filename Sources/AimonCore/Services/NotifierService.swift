@@ -10,9 +10,17 @@ public final class NotifierService: Service, @unchecked Sendable {
     private let notifier: ServiceNotifier
     private let telemetry: Telemetry
     private let watched: [String]
-    private let staleBox: Mutex<Double>
+    /// The staleness, and a shorter one (a reload) with when it takes over.
+    private let staleBox: Mutex<(value: Double, shorter: (value: Double, from: Double)?)>
     /// Seconds without a beat after which a service is taken for stuck.
-    public var staleAfter: Double { staleBox.withLock { $0 } }
+    public var staleAfter: Double { staleAfter(now: monotonicSeconds()) }
+
+    func staleAfter(now: Double) -> Double {
+        staleBox.withLock { s in
+            if let shorter = s.shorter, now >= shorter.from { s = (shorter.value, nil) }
+            return s.value
+        }
+    }
     private let clock: @Sendable () -> Double
     private let logger: Logger
     private let waker = Waker()
@@ -27,7 +35,7 @@ public final class NotifierService: Service, @unchecked Sendable {
         self.notifier = notifier
         self.telemetry = telemetry
         self.watched = watched
-        self.staleBox = Mutex(Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall))
+        self.staleBox = Mutex((Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall), nil))
         self.clock = clock
         self.logger = logger
         self.stopSignal = StopSignal(waker: waker)
@@ -41,9 +49,14 @@ public final class NotifierService: Service, @unchecked Sendable {
         max(watchdogInterval ?? 0, 4 * longestCall + 1 + Telemetry.idleWait(longestCall: longestCall), 2.5)
     }
 
-    /// Reload: a new `redis.timeout`.
-    public func update(longestCall: Double) {
-        staleBox.withLock { $0 = Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall) }
+    /// Reload: a new `redis.timeout`. A longer staleness applies at once; a shorter one once the old
+    /// has passed, as services may be in a call or an idle wait begun under the old timeout.
+    public func update(longestCall: Double, now: Double = monotonicSeconds()) {
+        let new = Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall)
+        staleBox.withLock { s in
+            if let shorter = s.shorter, now >= shorter.from { s = (shorter.value, nil) }
+            s = new >= s.value ? (new, nil) : (s.value, (new, now + s.value))
+        }
     }
 
     private let readyAgain = Atomic<Bool>(false)
@@ -82,6 +95,7 @@ public final class NotifierService: Service, @unchecked Sendable {
 
     /// Whether every watched service beat within `staleAfter` of `now` (monotonic); says once which did not.
     func alive(_ figures: Telemetry.Figures, now: Double) -> Bool {
+        let staleAfter = staleAfter(now: now)
         let stale = watched.filter { now - (figures.beats[$0] ?? now) > staleAfter }
         for s in stale where !withheld.contains(s) {
             logger.critical("the \(s) service has shown no progress for \(Int(staleAfter)) s: withholding the watchdog ping, so systemd restarts aimon")

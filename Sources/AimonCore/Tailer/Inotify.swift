@@ -123,6 +123,16 @@ public final class Inotify: @unchecked Sendable {
                     s.overflowed = true  // a watched folder went away: look again
                     continue
                 }
+                if mask & UInt32(IN_MOVE_SELF) != 0, let dir = s.watches.removeValue(forKey: wd) {
+                    // A watched folder renamed: its watch follows it away, and whatever is made at
+                    // its path is unwatched. Dropped, and everything looked at again: the rescan
+                    // watches the path anew (or, while nothing is there, sweeps until it is).
+                    inotify_rm_watch(fd, wd)
+                    s.byPath[dir] = nil
+                    s.folders[wd] = nil
+                    s.overflowed = true
+                    continue
+                }
                 guard let dir = s.watches[wd] else { continue }
                 if s.events.count < Self.maxQueued {
                     s.events.append(Event(directory: dir, name: name, mask: mask))

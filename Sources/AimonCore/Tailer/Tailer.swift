@@ -484,6 +484,7 @@ public final class Tailer {
         f.detached = true
         f.dirty = true
         f.lastActivity = nil  // rotate_wait counts from here (the next sweep), not from its last write
+        filesSweptOften += 1  // each sweep looks at it from now on (the next one counts again)
         counters.rotations += 1
         if (try? FileSystem.fstat(f.fd, path: path))?.links == 0 {
             logger.info("file deleted; reading it to its end while a writer may still hold it", metadata: ["path": "\(path)"])
