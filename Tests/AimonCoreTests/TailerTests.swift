@@ -630,6 +630,21 @@ import AimonSamples
         #expect(h.tailer.sweepsOften)
     }
 
+    /// A source folder on a file system whose changes inotify does not report (NFS, SMB, FUSE...;
+    /// procfs here): files another host makes there are found by the glob every 5th sweep, not at the
+    /// full sweep a minute later.
+    @Test func aFolderInotifyCannotSeeIsGlobbedOften() throws {
+        let tailer = try Tailer(sources: [TailSource(pattern: "/proc/sys/kernel/*.log", startAt: .beginning)], maxLineBytes: 1024,
+                                checkpoints: [:], follow: true, waker: Waker(), logger: quietLogger)
+        try tailer.sweep(fullRescan: nil, now: wallClock())
+        #expect(tailer.sweepsOften)
+        let folder = LogFolder()  // the control: a local folder
+        let local = try Tailer(sources: [TailSource(pattern: folder.path + "/*.log", startAt: .beginning)], maxLineBytes: 1024,
+                               checkpoints: [:], follow: true, waker: Waker(), logger: quietLogger)
+        try local.sweep(fullRescan: nil, now: wallClock())
+        #expect(!local.sweepsOften)
+    }
+
     /// The bytes not read yet follow the reads too, not only the (now rare) sweeps of a file.
     @Test func unreadBytesFollowWhatReadsSee() throws {
         let folder = LogFolder()

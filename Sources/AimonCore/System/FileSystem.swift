@@ -64,6 +64,15 @@ public enum FileSystem {
     /// Whether inotify reports the writes to this open file (a local file system).
     public static func inotifySeesWrites(fd: Int32) -> Bool { localFileSystems.contains(aimon_fs_type(fd)) }
 
+    /// Whether inotify reports what happens in this folder (a local file system); true for a folder
+    /// that cannot be opened (not there yet: it is looked for at every sweep anyway).
+    public static func inotifySeesChanges(folder: String) -> Bool {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        return inotifySeesWrites(fd: fd)
+    }
+
     /// The path with every symlink resolved (realpath(3)); the path itself when that fails.
     public static func realPath(_ path: String) -> String {
         guard let p = realpath(path, nil) else { return path }

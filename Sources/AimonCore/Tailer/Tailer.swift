@@ -584,13 +584,16 @@ public final class Tailer {
         inotify != nil && links == 1 && !FileSystem.isSymlink(file.path) && FileSystem.inotifySeesWrites(fd: file.fd)
     }
 
-    /// A source's folder found by a wildcard, or reached through a symlink (found at each rescan).
+    /// A source's folder found by a wildcard, reached through a symlink, or on a file system whose
+    /// changes inotify does not report (NFS, SMB, FUSE: files made there by another host), found at
+    /// each rescan: its glob runs every 5th sweep.
     private var looseFolders = false
 
     private func findLooseFolders() -> Bool {
         sources.contains { s in
             let folder = FileSystem.folders(of: s.pattern).folder
             return folder.contains(where: { "*?[".contains($0) }) || FileSystem.realPath(folder) != folder
+                || !FileSystem.inotifySeesChanges(folder: folder)
         }
     }
 
