@@ -61,6 +61,25 @@ import Testing
         // One bad span fails its whole line: a line counts once, all of it or none.
         let (result, batch) = ingest(#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"ok"}}]},{"startTimeUnixNano":"x","attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"m"}}]}]}]}]}"#, .otlpJSON)
         #expect(result.failure == .badTimestamp && batch.records == 0)
+        // The calls go into the caller's array and are taken back when the line fails: what it held
+        // before stays, and nothing of a failed line is left behind.
+        let earlier = APICall(model: "earlier")
+        let span = #"{"startTimeUnixNano":\#(s),"attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"ok"}}]}"#
+        let lines = [
+            #"{"resourceSpans":[{"scopeSpans":[{"spans":[\#(span),{"startTimeUnixNano":"x","attributes":[{"key":"gen_ai.request.model","value":{"stringValue":"m"}}]}]}]}]}"#,
+            #"{"resourceSpans":[{"scopeSpans":[{"spans":[\#(span)]}]}]} x"#,  // invalid after the spans
+            #"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":\#(s)}]}]}]}"#,  // no call
+        ]
+        for text in lines {
+            var out = [earlier]
+            let failed = Array(text.utf8).withUnsafeBufferPointer { buf in
+                do throws(ParseFailure) { try OTLPParser().parseAll(buf, into: &out); return false } catch { return true }
+            }
+            #expect(failed && out == [earlier], "\(text)")
+        }
+        var out = [earlier]
+        Array(doubled.utf8).withUnsafeBufferPointer { buf in try? OTLPParser().parseAll(buf, into: &out) }
+        #expect(out.map(\.model) == ["earlier", "n"])
     }
 
     /// One line of `format` with the given timestamp, latency, input count, status and model.

@@ -31,35 +31,41 @@ public final class OTLPParser: MultiRecordParser {
             try s.expectEnd()
             throw .notAnObject
         }
-        var calls: [APICall] = []
+        // The calls go straight to `out` (no array of their own per line), and are taken back if
+        // the line fails: all or nothing.
+        let base = out.count
         var failure: ParseFailure?
-        try s.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
-            guard s.equals(key, "resourceSpans") else { return try s.skipValue() }
-            // A key written twice counts by its later value, as in every format.
-            calls.removeAll()
-            failure = nil
-            try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
-                try s.eachMember("scopeSpans") { (s: inout JSONScanner) throws(ParseFailure) in
-                    try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
-                        try s.eachMember("spans") { (s: inout JSONScanner) throws(ParseFailure) in
-                            try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
-                                do throws(ParseFailure) {
-                                    if let call = try self.span(&s) { calls.append(call) }
-                                } catch where error == .invalidJSON || error == .truncated || error == .invalidUTF8 {
-                                    throw error
-                                } catch {
-                                    failure = failure ?? error  // reported once the line is known to be JSON
+        do throws(ParseFailure) {
+            try s.readObject { (s: inout JSONScanner, key) throws(ParseFailure) in
+                guard s.equals(key, "resourceSpans") else { return try s.skipValue() }
+                // A key written twice counts by its later value, as in every format.
+                out.removeSubrange(base...)
+                failure = nil
+                try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
+                    try s.eachMember("scopeSpans") { (s: inout JSONScanner) throws(ParseFailure) in
+                        try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
+                            try s.eachMember("spans") { (s: inout JSONScanner) throws(ParseFailure) in
+                                try s.eachElement { (s: inout JSONScanner) throws(ParseFailure) in
+                                    do throws(ParseFailure) {
+                                        if let call = try self.span(&s) { out.append(call) }
+                                    } catch where error == .invalidJSON || error == .truncated || error == .invalidUTF8 {
+                                        throw error
+                                    } catch {
+                                        failure = failure ?? error  // reported once the line is known to be JSON
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
+            try s.expectEnd()
+            if let failure { throw failure }
+            guard out.count > base else { throw .notACall }
+        } catch {
+            out.removeSubrange(base...)
+            throw error
         }
-        try s.expectEnd()
-        if let failure { throw failure }
-        guard !calls.isEmpty else { throw .notACall }
-        out += calls
     }
 
     /// The attributes aimon reads, by key.
