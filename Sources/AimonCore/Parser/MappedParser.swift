@@ -72,7 +72,8 @@ public final class MappedParser: LineParser {
         let modelSlot = first(.model, v)
         if modelSlot >= 0, captures[modelSlot].kind != .string { throw .wrongType }
         guard let model = try v.string(modelSlot, cache: cache), !model.isEmpty else { throw .missingModel }
-        _ = try RecordLimits.model(model)
+        // A raw control byte fails the JSON scan, so only an escaped name can hold U+001F.
+        if captures[modelSlot].hasEscapes { _ = try RecordLimits.model(model) } else if model.utf8.count > RecordLimits.maxModelBytes { throw .modelTooLong }
         let status = try statusCode(v)
         let errorMessage = try v.string(first(.errorMessage, v))
         let outcome = try classify(v, status: status, errorMessage: errorMessage)
