@@ -80,7 +80,6 @@ public final class Daemon: @unchecked Sendable {
             guard !asked else { return }
             self?.post(.exited(service: service, error: error))
         }
-        telemetry.idleWait = Telemetry.idleWait(longestCall: config.redis.longestConnect)
         notifierService = NotifierService(notifier: notifier, telemetry: telemetry, watched: ["ingest", "evaluation"],
                                           longestCall: config.redis.longestConnect, logger: logger, clock: clock)
         group.start(notifierService, rank: Rank.notifier.rawValue)
@@ -165,7 +164,6 @@ public final class Daemon: @unchecked Sendable {
         let old = config
         config = new
         notifierService.update(longestCall: new.redis.longestConnect)
-        telemetry.idleWait = Telemetry.idleWait(longestCall: new.redis.longestConnect)
         if old.http != new.http {
             if let http { group.stop(http, timeout: 5) }
             http = makeHTTP(new)

@@ -36,6 +36,8 @@ public final class NotifierService: Service, @unchecked Sendable {
         self.telemetry = telemetry
         self.watched = watched
         self.staleBox = Mutex((Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall), nil))
+        // The services' idle wait and the staleness that allows for it, from one place.
+        telemetry.idleWait = Telemetry.idleWait(longestCall: longestCall)
         self.clock = clock
         self.logger = logger
         self.stopSignal = StopSignal(waker: waker)
@@ -53,6 +55,7 @@ public final class NotifierService: Service, @unchecked Sendable {
     /// has passed, as services may be in a call or an idle wait begun under the old timeout.
     public func update(longestCall: Double, now: Double = monotonicSeconds()) {
         let new = Self.staleness(watchdogInterval: notifier.watchdogInterval, longestCall: longestCall)
+        telemetry.idleWait = Telemetry.idleWait(longestCall: longestCall)
         staleBox.withLock { s in
             if let shorter = s.shorter, now >= shorter.from { s = (shorter.value, nil) }
             s = new >= s.value ? (new, nil) : (s.value, (new, now + s.value))

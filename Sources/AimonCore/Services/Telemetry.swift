@@ -123,8 +123,8 @@ public final class Telemetry: Sendable {
     private let idleWaitBits = Atomic<UInt64>(1.0.bitPattern)
 
     /// Seconds a service waits at most when nothing happens (its beat while idle): a second by
-    /// default; the daemon sets it from `redis.timeout` (`idleWait(longestCall:)`), which the
-    /// watchdog's staleness allows for.
+    /// default; the notifier sets it from `redis.timeout` (`idleWait(longestCall:)`) with the
+    /// watchdog's staleness, which allows for it.
     public var idleWait: Double {
         get { Double(bitPattern: idleWaitBits.load(ordering: .relaxed)) }
         set { idleWaitBits.store(newValue.bitPattern, ordering: .relaxed) }
