@@ -29,6 +29,8 @@ final class FakeIngestStore: IngestStore {
     /// The host's commit sequence, and Redis's state after each commit (for a failover).
     var sequence: Int64 = 0
     var history: [(checkpoints: [String: String], markers: [String: String], records: Int)] = []
+    /// Every commit applied, in order.
+    var applied: [WindowStore.Commit] = []
 
     func connect() throws(RedisError) {
         guard !connected else { return }
@@ -84,6 +86,7 @@ final class FakeIngestStore: IngestStore {
         for c in commit.changes { checkpoints[c.id] = c.new.isEmpty ? nil : c.new }
         for (k, v) in commit.markers { markers[k] = v.isEmpty ? nil : v }
         records += commit.batch.records
+        applied.append(commit)
         commitsApplied += 1
         sequence += 1
         history.append((checkpoints, markers, records))

@@ -36,6 +36,8 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     private var repeats = RepeatLimiter()
     private var session: Session?
     private let stall: Bool
+    /// Threads that parse and fold beside this one (nil: one core); tests set their own.
+    var foldWorkers = FoldWorkers.automatic()
 
     /// - Parameters:
     ///   - store: Redis (`RedisIngestStore` on `config.redis` when nil); tests pass a fake.
@@ -149,6 +151,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         // What Redis held when the checkpoints were read: a failover before this ingest's first
         // commit is seen as well.
         sequence = (loaded.markers[WindowStore.sequenceField].flatMap { Int64($0) } ?? 0, store.connections)
+        foldWorkers?.use(formats, limits: config.ingest.limits)
         session = Session(tailer: tailer, parsers: formats.map { $0.makeParser(limits: config.ingest.limits) },
                           policies: formats.map(\.policy), registry: loaded.registry, started: started, markers: [:],
                           lastSweep: clock(), lastLease: clock())
@@ -226,6 +229,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         try session!.tailer.update(sources: new.sources.map { TailSource(pattern: $0.path, startAt: $0.startAt) }, startedBefore: [])
         session!.tailer.rotateWait = new.ingest.rotateWait
         session!.parsers = new.sources.map { $0.format.makeParser(limits: new.ingest.limits) }
+        foldWorkers?.use(new.sources.map(\.format), limits: new.ingest.limits)
         session!.policies = new.sources.map(\.format.policy)
         noteSources(new.sources.map(\.path))
         logger.info("ingest took the new configuration", metadata: ["sources": "\(new.sources.count)"])
@@ -370,66 +374,116 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// commits, and so alerts, several times a second (replay, with no alert to wait for, less often).
     lazy var batchSeconds = follow ? 0.1 : 0.5
 
-    /// Reads up to `batch_bytes` (or `batchSeconds`) into a batch.
+    /// Reads up to `batch_bytes` (or `batchSeconds`) into a batch. Lines are folded on the fold
+    /// workers, chunk by chunk, when there are any and the batch fills a chunk; else, and for the last
+    /// lines of a batch, here.
     private func readBatch(now: Double) throws -> Read {
         var read = Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
                                            maxErrorMessages: config.ingest.maxErrorMessages, prices: config.prices))
-        let parsers = session!.parsers, policies = session!.policies
-        // Formats with several calls a line (otlp-json): found once per batch, not per line.
-        let multi = parsers.map { $0 as? any MultiRecordParser }
-        var calls: [APICall] = []
-        let limits = config.ingest.limits
+        let policies = session!.policies, limits = config.ingest.limits
+        var fold = LineFold(parsers: session!.parsers, policies: policies, limits: limits, now: now)
         var registry = session!.registry
         var sampler = session!.sampler
         defer { session!.registry = registry; session!.sampler = sampler }
         // Parse and fold are timed on one line in `sampleEvery`: timing each would cost more than it tells.
-        var parseTime = 0.0, foldTime = 0.0
+        var timing = (parse: 0.0, fold: 0.0)
         var countdown = Telemetry.Stages.sampleEvery / 2  // not the first line: a batch starts with cold caches
         let started = monotonicSeconds()
+
+        func log(_ sample: FoldWorkers.Sample, path: String, end: Int64, line: @autoclosure () -> String) {
+            switch sample {
+            case let .bad(error):
+                guard sampler.shouldLog(error.rawValue, now: now) else { return }
+                logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
+                               metadata: ["path": "\(path)", "end_offset": "\(end)", "line": "\(line())"])
+            case let .late(multi):
+                guard sampler.shouldLog("late", now: now) else { return }
+                let what = multi ? "calls" : "a line"
+                logger.notice("dropping \(what) older than retention.hour_buckets (late); further ones are counted and sampled",
+                              metadata: ["path": "\(path)", "end_offset": "\(end)", "line": "\(line())"])
+            }
+        }
+
+        /// One line folded on this thread, with the registry itself.
+        func foldHere(_ bytes: UnsafeBufferPointer<UInt8>, source: Int, path: String, end: Int64) {
+            countdown -= 1
+            let timed = countdown == 0
+            if timed { countdown = Telemetry.Stages.sampleEvery }
+            do throws(ParseFailure) {
+                let folded = try withUnsafeMutablePointer(to: &timing) { t throws(ParseFailure) in
+                    try fold.fold(bytes, source: source, into: &read.batch, registry: &registry, timing: timed ? t : nil)
+                }
+                if case let .late(multi) = folded { log(.late(multi: multi), path: path, end: end, line: BadLineSampler.preview(bytes)) }
+            } catch where error == .notACall {
+                read.skipped += 1
+            } catch {
+                read.bad[error, default: 0] += 1
+                log(.bad(error), path: path, end: end, line: BadLineSampler.preview(bytes))
+            }
+        }
+
+        let workers = foldWorkers
+        workers?.begin(read.batch, registry: registry)
+        var inFlight: [FoldWorkers.Chunk] = []
+        // The lines of the chunk being filled, in locals (a chunk's properties would cost an access
+        // check and a reference count each time); swapped into a chunk when it is handed over.
+        let parallel = workers != nil, chunkBytes = workers?.chunkBytes ?? .max
+        var lineBytes: [UInt8] = [], ends: [Int] = [], offsets: [Int64] = []
+        var files: [(first: Int, source: Int, path: String)] = []
+        var lastFile: ObjectIdentifier?
+        func filled() -> FoldWorkers.Chunk {
+            let c = workers!.chunk()
+            swap(&c.bytes, &lineBytes)
+            swap(&c.ends, &ends)
+            swap(&c.offsets, &offsets)
+            swap(&c.files, &files)
+            lastFile = nil
+            // Room for a chunk and its last line, so that filling one copies no byte twice.
+            if lineBytes.capacity < chunkBytes + 16384 { lineBytes.reserveCapacity(chunkBytes + 16384) }
+            return c
+        }
+
+        /// A chunk back from its worker, in log order: its runs, counts and samples, then the lines
+        /// it left (folded here).
+        func take(_ c: FoldWorkers.Chunk) {
+            c.done.wait()
+            read.batch.appendRuns(c.runs)
+            read.skipped += c.skipped
+            for (reason, n) in c.bad { read.bad[reason, default: 0] += n }
+            timing.parse += c.timing.parse
+            timing.fold += c.timing.fold
+            for s in c.samples { log(s.kind, path: c.file(of: s.line).path, end: c.offsets[s.line], line: s.preview) }
+            if c.handled < c.count {
+                for i in c.handled..<c.count {
+                    let file = c.file(of: i)
+                    c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
+                }
+                workers!.refresh(registry)  // it may know names now that the workers' snapshots do not
+            }
+            workers!.recycle(c)
+        }
+        // Chunks still with a worker when reading fails are waited for: the workers' state is the
+        // next batch's.
+        defer { for c in inFlight { c.done.wait() } }
+
         session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: batchSeconds) { file, event, end in
             switch event {
             case let .line(bytes):
                 read.lines += 1
-                countdown -= 1
-                let timed = countdown == 0
-                if timed { countdown = Telemetry.Stages.sampleEvery }
-                let t0 = timed ? monotonicSeconds() : 0
-                do throws(ParseFailure) {
-                    if let many = multi[file.sourceIndex] {
-                        // All the line's calls or none: each is checked before any is added.
-                        calls.removeAll(keepingCapacity: true)
-                        try many.parseAll(bytes, into: &calls)
-                        for c in calls { _ = try limits.eventTime(c, now: now) }
-                        let late = read.batch.late
-                        for c in calls { try read.batch.add(c, policy: policies[file.sourceIndex], registry: &registry, now: now) }
-                        if read.batch.late > late, sampler.shouldLog("late", now: now) {
-                            logger.notice("dropping calls older than retention.hour_buckets (late); further ones are counted and sampled",
-                                          metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
-                        }
-                        return  // stage times are sampled on one-call lines
-                    }
-                    let call = try parsers[file.sourceIndex].parse(bytes)
-                    let t1 = timed ? monotonicSeconds() : 0
-                    let late = read.batch.late
-                    try read.batch.add(call, policy: policies[file.sourceIndex], registry: &registry, now: now)
-                    if timed {
-                        let t2 = monotonicSeconds()
-                        parseTime += t1 - t0
-                        foldTime += t2 - t1
-                    }
-                    if read.batch.late > late, sampler.shouldLog("late", now: now) {
-                        logger.notice("dropping a line older than retention.hour_buckets (late); further ones are counted and sampled",
-                                      metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
-                    }
-                } catch where error == .notACall {
-                    read.skipped += 1
-                } catch {
-                    read.bad[error, default: 0] += 1
-                    if sampler.shouldLog(error.rawValue, now: now) {
-                        logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
-                                       metadata: ["path": "\(file.path)", "end_offset": "\(end)", "line": "\(BadLineSampler.preview(bytes))"])
-                    }
+                guard parallel else { return foldHere(bytes, source: file.sourceIndex, path: file.path, end: end) }
+                let id = ObjectIdentifier(file)
+                if id != lastFile {
+                    lastFile = id
+                    files.append((ends.count, file.sourceIndex, file.path))
                 }
+                lineBytes.append(contentsOf: bytes)
+                ends.append(lineBytes.count)
+                offsets.append(end)
+                guard lineBytes.count >= chunkBytes else { return }
+                if inFlight.count >= workers!.maxInFlight { take(inFlight.removeFirst()) }
+                let c = filled()
+                workers!.submit(c, policies: policies, limits: limits, now: now)
+                inFlight.append(c)
             case .overlong:
                 read.overlong += 1
                 if sampler.shouldLog("overlong", now: now) {
@@ -438,11 +492,22 @@ public final class IngestPipeline: Service, @unchecked Sendable {
                 }
             }
         }
+        if let workers {
+            while !inFlight.isEmpty { take(inFlight.removeFirst()) }
+            // The last lines, too few to hand over, are folded here: after every chunk, in order.
+            let c = filled()
+            for i in 0..<c.count {
+                let file = c.file(of: i)
+                c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
+            }
+            workers.recycle(c)
+            workers.end(into: &read.batch, registry: &registry, now: now)
+        }
         read.batch.finish()
         let total = monotonicSeconds() - started
         let scale = Double(Telemetry.Stages.sampleEvery)
         telemetry.update { f in
-            let parse = parseTime * scale, fold = foldTime * scale
+            let parse = timing.parse * scale, fold = timing.fold * scale
             f.stages.parse += parse
             f.stages.fold += fold
             f.stages.read += max(0, total - parse - fold)

@@ -101,12 +101,12 @@ public struct WindowBatch: Sendable {
     public let limits: RecordLimits
     /// Costs for calls whose log gives tokens and no cost (`prices:`).
     public let prices: Prices
-    private var slots: [Slot] = []
-    private var slotNames: [String] = []
+    var slots: [Slot] = []
+    var slotNames: [String] = []
     /// Stored name -> slot (several names as written can share one: the overflow).
     private var slotByName: [String: Int] = [:]
     /// Whether a slot is a (model, deployment) pair's.
-    private var slotIsPair: [Bool] = []
+    var slotIsPair: [Bool] = []
     /// Model as written -> deployment as written -> its pair's slot.
     private var pairIndex: [String: [String: Int]] = [:]
     /// Model name as written in the log -> slot (names over the model cap share the overflow slot).
@@ -114,9 +114,9 @@ public struct WindowBatch: Sendable {
     /// The first models seen, looked for before `slotIndex`: comparing a few names costs less than
     /// hashing one (most logs have a handful of models).
     private var recent: [(model: String, slot: Int)] = []
-    public private(set) var records = 0
+    public internal(set) var records = 0
     /// Records older than the hour-bucket retention: counted, not stored.
-    public private(set) var late = 0
+    public internal(set) var late = 0
 
     /// Distinct error messages kept per model and hour; further ones are counted under
     /// `ErrorMessage.others`.
@@ -136,21 +136,36 @@ public struct WindowBatch: Sendable {
     /// The record's time must lie in its domain: not after now plus `limits.maxClockSkew`
     /// (`future_timestamp` is thrown, nothing is added). A time before the hour-bucket retention is
     /// counted in `late` and dropped.
-    public mutating func add(_ call: APICall, policy: FailurePolicy = .default, registry: inout ModelRegistry, now: Double) throws(ParseFailure) {
+    ///
+    /// False, with nothing added, only when `registry` is a snapshot (`ModelRegistry.snapshot`) that
+    /// cannot place the call's model or pair: the real registry must decide.
+    @discardableResult
+    public mutating func add(_ call: APICall, policy: FailurePolicy = .default, registry: inout ModelRegistry, now: Double) throws(ParseFailure) -> Bool {
         let time = try limits.eventTime(call, now: now)
         // 0 <= time <= now + a day: every figure below fits an Int64 with room to spare.
         let t = Int64(time.rounded(.down))
-        guard t >= Int64(now) - retention.hourBuckets else { late += 1; return }
+        guard t >= Int64(now) - retention.hourBuckets else { late += 1; return true }
         let slot: Int
         if let i = recent.firstIndex(where: { $0.model == call.model }) {
             slot = recent[i].slot
         } else if let i = slotIndex[call.model] {
             slot = i
         } else {
-            let name = registry.canonical(call.model, now: now)
+            guard let name = registry.resolve(call.model, now: now) else { return false }
             slot = self.slot(named: name, pair: false)
             slotIndex[call.model] = slot
             if recent.count < 8 { recent.append((call.model, slot)) }
+        }
+        // A deployment name is bounded as a model's is; a longer one is no deployment (the call counts).
+        var pair: Int?
+        if let deployment = call.deployment, !deployment.isEmpty, deployment.utf8.count <= RecordLimits.maxModelBytes {
+            if let i = pairIndex[call.model]?[deployment] {
+                pair = i
+            } else {
+                guard let name = registry.resolvePair(model: slotNames[slot], deployment: deployment, now: now) else { return false }
+                pair = self.slot(named: name, pair: true)
+                pairIndex[call.model, default: [:]][deployment] = pair
+            }
         }
         records += 1
         // A cost from `prices:` where the log has none, once per call (its model and its pair share
@@ -158,30 +173,30 @@ public struct WindowBatch: Sendable {
         if !prices.isEmpty, call.cost == nil, let cost = prices.cost(of: call) {
             var priced = call
             priced.cost = cost
-            place(priced, policy: policy, slot: slot, registry: &registry, time: time, second: t, now: now)
+            place(priced, policy: policy, slot: slot, pair: pair, time: time, second: t, now: now)
         } else {
-            place(call, policy: policy, slot: slot, registry: &registry, time: time, second: t, now: now)
+            place(call, policy: policy, slot: slot, pair: pair, time: time, second: t, now: now)
         }
+        return true
+    }
+
+    /// Whether `add` can place the call with this registry (always, unless it is a snapshot).
+    func canPlace(_ call: APICall, registry: ModelRegistry, now: Double) -> Bool {
+        guard registry.isSnapshot else { return true }
+        let stored: String
+        if let i = slotIndex[call.model] { stored = slotNames[i] } else if registry.holds(model: call.model, now: now) { stored = call.model } else { return false }
+        guard let deployment = call.deployment, !deployment.isEmpty, deployment.utf8.count <= RecordLimits.maxModelBytes else { return true }
+        return pairIndex[call.model]?[deployment] != nil || registry.holds(pair: Deployment.pair(stored, deployment), now: now)
     }
 
     /// Adds a call to its model's slot and, with a deployment, to its pair's.
-    private mutating func place(_ call: APICall, policy: FailurePolicy, slot: Int, registry: inout ModelRegistry,
-                                time: Double, second t: Int64, now: Double) {
+    @inline(__always)
+    private mutating func place(_ call: APICall, policy: FailurePolicy, slot: Int, pair: Int?, time: Double, second t: Int64, now: Double) {
         add(call, policy: policy, slot: slot, time: time, second: t, now: Int64(now))
-        // A deployment name is bounded as a model's is; a longer one is no deployment (the call counts).
-        if let deployment = call.deployment, !deployment.isEmpty, deployment.utf8.count <= RecordLimits.maxModelBytes {
-            let pair: Int
-            if let i = pairIndex[call.model]?[deployment] {
-                pair = i
-            } else {
-                pair = self.slot(named: registry.canonicalPair(model: slotNames[slot], deployment: deployment, now: now), pair: true)
-                pairIndex[call.model, default: [:]][deployment] = pair
-            }
-            add(call, policy: policy, slot: pair, time: time, second: t, now: Int64(now))
-        }
+        if let pair { add(call, policy: policy, slot: pair, time: time, second: t, now: Int64(now)) }
     }
 
-    private mutating func slot(named name: String, pair: Bool) -> Int {
+    mutating func slot(named name: String, pair: Bool) -> Int {
         if let i = slotByName[name] { return i }
         slotByName[name] = slots.count
         slots.append(Slot())
@@ -361,6 +376,66 @@ public struct ModelRegistry: Sendable {
     /// The name a record is stored under: itself while there is room, else the overflow name.
     public mutating func canonical(_ model: String, now: Double) -> String {
         models.admit(model, now: now, ttl: ttl) ? model : Self.overflowName
+    }
+
+    // MARK: - Snapshots, for folds beside the ingest thread
+
+    /// Whether this is a snapshot: it places only names it holds for good, and changes nothing.
+    public private(set) var isSnapshot = false
+    /// The names a snapshot placed (models, then pairs): `replay` tells the registry they were seen.
+    private(set) var placedModels: [String] = []
+    private(set) var placedPairs: [String] = []
+
+    /// A copy for a fold on another thread. It places a model or pair only when the registry holds its
+    /// name and keeps it through this batch whatever else comes (seen within `ttl` of `now`: no
+    /// eviction at `now` can take it), which is the answer the registry itself gives in any order;
+    /// for any other name it answers nil, and the line is left to the registry (`resolve`).
+    public func snapshot() -> ModelRegistry {
+        var copy = self
+        copy.isSnapshot = true
+        copy.placedModels = []
+        copy.placedPairs = []
+        return copy
+    }
+
+    /// Tells this registry of the names a snapshot placed at `now` (as if it had placed them itself).
+    public mutating func replay(_ snapshot: ModelRegistry, now: Double) {
+        for name in snapshot.placedModels {
+            let admitted = models.admit(name, now: now, ttl: ttl)
+            assert(admitted, "a snapshot placed a model its registry no longer holds")
+        }
+        for name in snapshot.placedPairs {
+            let admitted = pairs.admit(name, now: now, ttl: ttl)
+            assert(admitted, "a snapshot placed a pair its registry no longer holds")
+        }
+    }
+
+    /// Whether a snapshot can place this model (its stored name is then itself).
+    func holds(model: String, now: Double) -> Bool { models.seen[model].map { $0 >= now - ttl } ?? false }
+    /// Whether a snapshot can place this pair name (`Deployment.pair`).
+    func holds(pair: String, now: Double) -> Bool { pairs.seen[pair].map { $0 >= now - ttl } ?? false }
+
+    /// The name a model is stored under; nil only from a snapshot that cannot tell.
+    mutating func resolve(_ model: String, now: Double) -> String? {
+        guard isSnapshot else { return canonical(model, now: now) }
+        guard holds(model: model, now: now) else { return nil }
+        placedModels.append(model)
+        return model
+    }
+
+    /// The name a (model, deployment) pair is stored under; nil only from a snapshot that cannot tell.
+    mutating func resolvePair(model: String, deployment: String, now: Double) -> String? {
+        guard isSnapshot else { return canonicalPair(model: model, deployment: deployment, now: now) }
+        let name = Deployment.pair(model, deployment)
+        guard holds(pair: name, now: now) else { return nil }
+        placedPairs.append(name)
+        return name
+    }
+
+    /// A fresher snapshot keeps the names this one placed (they are told to the registry once).
+    mutating func keepPlaced(of older: ModelRegistry) {
+        placedModels = older.placedModels + placedModels
+        placedPairs = older.placedPairs + placedPairs
     }
 
     /// How a stored model name is shown.

@@ -1,0 +1,58 @@
+/// One line into a batch: parse (by its source's format) and fold. Shared by the ingest thread and
+/// the fold workers; each holds its own (parsers keep caches of the strings they made).
+struct LineFold {
+    let parsers: [any LineParser]
+    /// Formats with several calls a line (otlp-json): found once, not per line.
+    let multi: [(any MultiRecordParser)?]
+    let policies: [FailurePolicy]
+    let limits: RecordLimits
+    /// Ingest time of the batch: the time of calls without one, and the registry's clock.
+    let now: Double
+    private var calls: [APICall] = []
+
+    /// What a folded line did beside adding its calls.
+    enum Folded {
+        case added
+        /// One of its calls was older than the hour-bucket retention (counted in `late`, dropped).
+        case late(multi: Bool)
+        /// A registry snapshot cannot place one of its calls: nothing was added (`ModelRegistry.snapshot`).
+        case unplaced
+    }
+
+    init(parsers: [any LineParser], policies: [FailurePolicy], limits: RecordLimits, now: Double) {
+        self.parsers = parsers
+        self.multi = parsers.map { $0 as? any MultiRecordParser }
+        self.policies = policies
+        self.limits = limits
+        self.now = now
+    }
+
+    /// Parses and folds one line of source `source`; throws what makes it a bad line (`not_a_call`
+    /// for a line that is no call). `timing`: adds the parse and fold seconds of this line to it.
+    @inline(__always)
+    mutating func fold(_ bytes: UnsafeBufferPointer<UInt8>, source: Int, into batch: inout WindowBatch,
+                       registry: inout ModelRegistry, timing: UnsafeMutablePointer<(parse: Double, fold: Double)>? = nil)
+        throws(ParseFailure) -> Folded
+    {
+        let late = batch.late
+        if let many = multi[source] {
+            // All the line's calls or none: each is checked before any is added.
+            calls.removeAll(keepingCapacity: true)
+            try many.parseAll(bytes, into: &calls)
+            for c in calls { _ = try limits.eventTime(c, now: now) }
+            if registry.isSnapshot, !calls.allSatisfy({ batch.canPlace($0, registry: registry, now: now) }) { return .unplaced }
+            for c in calls { try batch.add(c, policy: policies[source], registry: &registry, now: now) }
+            return batch.late > late ? .late(multi: true) : .added
+        }
+        let t0 = timing == nil ? 0 : monotonicSeconds()
+        let call = try parsers[source].parse(bytes)
+        let t1 = timing == nil ? 0 : monotonicSeconds()
+        guard try batch.add(call, policy: policies[source], registry: &registry, now: now) else { return .unplaced }
+        if let timing {
+            let t2 = monotonicSeconds()
+            timing.pointee.parse += t1 - t0
+            timing.pointee.fold += t2 - t1
+        }
+        return batch.late > late ? .late(multi: false) : .added
+    }
+}
