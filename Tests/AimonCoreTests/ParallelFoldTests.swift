@@ -173,11 +173,11 @@ import Testing
 
     /// Replays the files with the given workers (nil: none) at a fixed clock; the commits applied.
     static func replay(_ files: [(String, String)], workers: FoldWorkers?, format: SourceFormat = .preset(.native),
-                       now: Double) throws -> [WindowStore.Commit] {
+                       batchBytes: Int = 1 << 15, now: Double) throws -> [WindowStore.Commit] {
         let t = IngestLoopTests.Loop()
         for (name, text) in files { t.folder.append(name, text) }
         var c = t.config()
-        c.ingest.batchBytes = 1 << 15
+        c.ingest.batchBytes = batchBytes
         c.ingest.maxModels = 4
         c.ingest.maxDeployments = 5
         let p = IngestPipeline(config: c, mode: .replay(paths: files.map { t.folder.path + "/" + $0.0 }, format: format),
@@ -193,7 +193,9 @@ import Testing
         for (x, y) in zip(a, b) {
             expectSame(x.batch, y.batch, sourceLocation: sourceLocation)
             #expect(x.counters == y.counters, sourceLocation: sourceLocation)
-            #expect(x.changes.map { $0.new.split(separator: " ").first } == y.changes.map { $0.new.split(separator: " ").first }, sourceLocation: sourceLocation)  // offsets (the folders differ)
+            // The offsets (the folders, and so the files' identities, differ).
+            let offsets = { (c: WindowStore.Commit) in c.changes.map { String($0.new.split(separator: " ")[0]) }.sorted() }
+            #expect(offsets(x) == offsets(y), sourceLocation: sourceLocation)
         }
     }
 
@@ -215,11 +217,71 @@ import Testing
     /// Several calls a line (otlp-json): a line's calls are placed all or none by a worker.
     @Test func multiCallLinesFoldedByWorkersCommitWhatOnePassCommits() throws {
         let lines = FormatFixtures.lines("otlp-json")
-        let text = (0..<400).map { lines[$0 % lines.count] }.joined(separator: "\n") + "\n"
-        let now = Date().timeIntervalSince1970
+        // claude-3-5-sonnet first comes on a line with gpt-4o, which the workers hold by then.
+        let without = lines.filter { !$0.contains("claude") }
+        let text = ((0..<200).map { without[$0 % without.count] } + (0..<200).map { lines[$0 % lines.count] }).joined(separator: "\n") + "\n"
+        let now = 1_795_780_000.0  // the fixture's spans are of 2026-11-27 10:00 UTC
         let one = try Self.replay([("t.log", text)], workers: nil, format: .preset(.otlpJSON), now: now)
-        #expect(one.reduce(0) { $0 + $1.batch.records } > 300)
+        #expect(one.reduce(0) { $0 + $1.batch.records } > 250)
         let workers = FoldWorkers(workers: 2, chunkBytes: 2000, maxInFlight: 2)
         Self.expectSameCommits(try Self.replay([("t.log", text)], workers: workers, format: .preset(.otlpJSON), now: now), one)
+    }
+
+    /// A line's calls are placed all or none: one model the snapshot cannot place leaves the line,
+    /// whole, to the registry.
+    @Test func aLineWithOneCallTheSnapshotCannotPlaceAddsNone() throws {
+        let line = FormatFixtures.lines("otlp-json")[0]  // a gpt-4o call and a claude-3-5-sonnet call
+        let now = 1_795_780_000.0
+        var fold = LineFold(parsers: [SourceFormat.preset(.otlpJSON).makeParser(limits: .default)], policies: [.default],
+                            limits: .default, now: now)
+        var batch = Self.batch()
+        // Each call has a deployment too (the server's address).
+        var registry = ModelRegistry(capacity: 10, known: ["gpt-4o": now])
+        _ = registry.canonicalPair(model: "gpt-4o", deployment: "api.openai.com", now: now)
+        var snapshot = registry.snapshot()
+        let folded = try Array(line.utf8).withUnsafeBufferPointer { bytes in
+            try fold.fold(bytes, source: 0, into: &batch, registry: &snapshot)
+        }
+        guard case .unplaced = folded else { Issue.record("folded: \(folded)"); return }
+        #expect(batch.records == 0 && batch.hour.isEmpty)
+        _ = registry.canonical("claude-3-5-sonnet", now: now)
+        _ = registry.canonicalPair(model: "claude-3-5-sonnet", deployment: "api.anthropic.com", now: now)
+        var both = registry.snapshot()
+        let again = try Array(line.utf8).withUnsafeBufferPointer { try fold.fold($0, source: 0, into: &batch, registry: &both) }
+        #expect(batch.records == 2, "folded: \(again)")
+    }
+
+    /// Models past `max_models` go to the overflow: once the ingest thread has placed one there, the
+    /// workers place it there too (they stopped at every such line, which left nearly every line to
+    /// the ingest thread).
+    @Test func workersPlaceNamesTheBatchSentToTheOverflow() throws {
+        let now = 1_800_000_000.0
+        let text = Self.nativeLog(6000, seed: 3, now: now)
+        let workers = FoldWorkers(workers: 2, chunkBytes: 2000, maxInFlight: 2)
+        let commits = try Self.replay([("a.log", text)], workers: workers, batchBytes: 1 << 20, now: now)
+        Self.expectSameCommits(commits, try Self.replay([("a.log", text)], workers: nil, batchBytes: 1 << 20, now: now))
+        #expect(commits.contains { $0.batch.models.contains(ModelRegistry.overflowName) })
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+        #expect(workers.linesFolded > lines * 3 / 4, "the workers folded \(workers.linesFolded) of \(lines) lines")
+    }
+
+    /// Blank lines fill no bytes: a chunk is handed over at `chunkLines` lines as well, so a backlog
+    /// of them is neither held in one chunk nor left to the ingest thread.
+    @Test func aChunkOfBlankLinesIsHandedOverAtItsLineCount() throws {
+        let now = 1_800_000_000.0
+        let text = String(repeating: "\n", count: 5000) + Self.nativeLog(200, seed: 4, now: now) + String(repeating: "\n", count: 5000)
+        let one = try Self.replay([("a.log", text)], workers: nil, now: now)
+        let workers = FoldWorkers(workers: 2, chunkBytes: 1 << 20, chunkLines: 100, maxInFlight: 2)
+        Self.expectSameCommits(try Self.replay([("a.log", text)], workers: workers, now: now), one)
+        #expect(workers.linesFolded > 9000)
+    }
+
+    /// Workers start only where two cores may be used: a cgroup's `cpu.max` bounds the count.
+    @Test func aCgroupQuotaIsReadAsCores() {
+        #expect(FoldWorkers.cpuMax("max 100000\n") == nil)
+        #expect(FoldWorkers.cpuMax("150000 100000\n") == 1.5)
+        #expect(FoldWorkers.cpuMax("50000 100000") == 0.5)
+        #expect(FoldWorkers.cpuMax("") == nil)
+        #expect(FoldWorkers.usableCores() >= 1)
     }
 }

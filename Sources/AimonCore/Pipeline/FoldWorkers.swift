@@ -1,3 +1,4 @@
+import CByteScan
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -14,7 +15,11 @@ import Glibc
 /// batch is read; failure runs do, so a worker takes its runs after each chunk and the ingest thread
 /// appends them chunk by chunk, in log order (`FailureRun.append`). A line whose model or deployment
 /// the snapshot cannot place stops the chunk there: the ingest thread folds the rest of it itself, in
-/// order, with the real registry. The batch that comes out is the one a single pass would fold.
+/// order, with the real registry; the names it placed (an overflow's too) go to the workers' next
+/// chunks (`refresh`). The batch that comes out is the one a single pass would fold (past the cap of
+/// error messages, see `WindowBatch.append`). A chunk's bad and late lines are logged when it is taken
+/// back (the same samples, a few chunks later than a line over `max_line_bytes` read beside them).
+/// Each worker's batch holds, until the batch is read, the users and messages of its chunks.
 ///
 /// Each worker is a thread of its own (`aimon-fold-N` in `top -H`), started with its first chunk and
 /// ended when the workers are released. Ownership: a worker's state is touched only on its thread
@@ -82,6 +87,8 @@ final class FoldWorkers: @unchecked Sendable {
         var parsers: [any LineParser] = []
         var batch: WindowBatch?
         var registry: ModelRegistry?
+        /// Lines to the next one timed (`Telemetry.Stages.sampleEvery`), across chunks.
+        var countdown = Telemetry.Stages.sampleEvery / 2
         /// Jobs for the thread, in order; nil asks it to end.
         private let jobs = Mutex<[(@Sendable () -> Void)?]>([])
         private let ready = DispatchSemaphore(value: 0)
@@ -114,6 +121,8 @@ final class FoldWorkers: @unchecked Sendable {
 
     /// Bytes a chunk holds before it is handed over.
     let chunkBytes: Int
+    /// Lines a chunk holds at most (blank lines fill no bytes).
+    let chunkLines: Int
     /// Chunks handed over and not yet taken back: bounds memory and how far reading runs ahead.
     let maxInFlight: Int
     private let workers: [Worker]
@@ -122,9 +131,13 @@ final class FoldWorkers: @unchecked Sendable {
     private var fresh: [ModelRegistry?]
     private var spare: [Chunk] = []
 
-    init(workers: Int, chunkBytes: Int = 128 * 1024, maxInFlight: Int = 4) {
+    /// Lines folded by the workers (not left to the ingest thread), for tests.
+    private(set) var linesFolded = 0
+
+    init(workers: Int, chunkBytes: Int = 128 * 1024, chunkLines: Int = 4096, maxInFlight: Int = 4) {
         precondition(workers > 0)
         self.chunkBytes = chunkBytes
+        self.chunkLines = chunkLines
         self.maxInFlight = maxInFlight
         self.workers = (0..<workers).map(Worker.init)
         fresh = Array(repeating: nil, count: workers)
@@ -140,12 +153,11 @@ final class FoldWorkers: @unchecked Sendable {
     }
 
     /// Cores this process may use: the CPUs it may run on, bounded by its cgroup's CPU quota
-    /// (systemd's `CPUQuota=`).
+    /// (systemd's `CPUQuota=`; cgroup v2, the process's own cgroup: a limit set on a parent slice
+    /// is not seen).
     static func usableCores() -> Int {
-        var mask = [UInt8](repeating: 0, count: 128)  // glibc's cpu_set_t: 1,024 CPUs
-        var cores = mask.withUnsafeMutableBytes { schedGetAffinity(0, $0.count, $0.baseAddress!) } == 0
-            ? mask.reduce(0) { $0 + $1.nonzeroBitCount }
-            : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let affinity = Int(aimon_affinity_cpus())
+        var cores = affinity > 0 ? affinity : Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         if let quota = cgroupCPUQuota() { cores = min(cores, max(1, Int(quota.rounded(.down)))) }
         return cores
     }
@@ -189,17 +201,20 @@ final class FoldWorkers: @unchecked Sendable {
         fresh = fresh.map { _ in nil }
     }
 
-    /// The registry learned names: each worker's next chunk carries a snapshot of it.
-    func refresh(_ registry: ModelRegistry) {
-        let snapshot = registry.snapshot()
+    /// The ingest thread placed names itself: each worker's next chunk carries a snapshot of the
+    /// registry with the places `batch` gave names this batch (the overflow's too).
+    func refresh(_ registry: ModelRegistry, batch: WindowBatch) {
+        let snapshot = registry.snapshot(decided: batch.decisions())
         fresh = fresh.map { _ in snapshot }
     }
 
     func chunk() -> Chunk { spare.popLast() ?? Chunk() }
 
+    /// Takes a chunk back for reuse, unless it grew past what chunks hold (a line of a megabyte).
     func recycle(_ chunk: Chunk) {
+        linesFolded += chunk.handled
         chunk.reset()
-        if chunk.bytes.capacity <= 2 * chunkBytes { spare.append(chunk) }
+        if chunk.bytes.capacity <= 2 * chunkBytes, chunk.ends.capacity <= 2 * chunkLines { spare.append(chunk) }
     }
 
     /// Hands a chunk to the next worker; it folds with `policies`, `limits` and `now`.
@@ -215,14 +230,15 @@ final class FoldWorkers: @unchecked Sendable {
                 w.registry = r
             }
             var fold = LineFold(parsers: w.parsers, policies: policies, limits: limits, now: now)
-            Self.fold(chunk, with: &fold, into: &w.batch!, registry: &w.registry!)
+            Self.fold(chunk, with: &fold, into: &w.batch!, registry: &w.registry!, countdown: &w.countdown)
             chunk.runs = w.batch!.takeRuns()
             chunk.done.signal()
         }
     }
 
     /// Folds a chunk's lines until one cannot be placed by the snapshot.
-    private static func fold(_ chunk: Chunk, with fold: inout LineFold, into batch: inout WindowBatch, registry: inout ModelRegistry) {
+    private static func fold(_ chunk: Chunk, with fold: inout LineFold, into batch: inout WindowBatch, registry: inout ModelRegistry,
+                             countdown: inout Int) {
         // Locals, not the chunk's properties: each read of a class's property is an access check
         // and a reference count.
         let ends = chunk.ends, files = chunk.files
@@ -230,7 +246,6 @@ final class FoldWorkers: @unchecked Sendable {
         var skipped: Int64 = 0
         var bad: [ParseFailure: Int64] = [:]
         var samples: [(kind: Sample, line: Int, preview: String)] = []
-        var countdown = Telemetry.Stages.sampleEvery / 2
         var timing = (parse: 0.0, fold: 0.0)
         var handled = ends.count
         var run = 0
@@ -286,6 +301,3 @@ final class FoldWorkers: @unchecked Sendable {
     }
 }
 
-/// sched_getaffinity(2): Glibc's module leaves it out (it is a GNU extension).
-@_silgen_name("sched_getaffinity")
-private func schedGetAffinity(_ pid: Int32, _ size: Int, _ mask: UnsafeMutableRawPointer) -> Int32

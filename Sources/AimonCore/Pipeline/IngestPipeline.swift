@@ -385,8 +385,10 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         var registry = session!.registry
         var sampler = session!.sampler
         defer { session!.registry = registry; session!.sampler = sampler }
-        // Parse and fold are timed on one line in `sampleEvery`: timing each would cost more than it tells.
-        var timing = (parse: 0.0, fold: 0.0)
+        // Parse and fold are timed on one line in `sampleEvery`: timing each would cost more than it
+        // tells. The workers' seconds are counted apart: they are spent beside this thread's.
+        var timing = (parse: 0.0, fold: 0.0), workersTiming = (parse: 0.0, fold: 0.0)
+        var waited = 0.0
         var countdown = Telemetry.Stages.sampleEvery / 2  // not the first line: a batch starts with cold caches
         let started = monotonicSeconds()
 
@@ -427,10 +429,10 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         var inFlight: [FoldWorkers.Chunk] = []
         // The lines of the chunk being filled, in locals (a chunk's properties would cost an access
         // check and a reference count each time); swapped into a chunk when it is handed over.
-        let parallel = workers != nil, chunkBytes = workers?.chunkBytes ?? .max
+        let parallel = workers != nil, chunkBytes = workers?.chunkBytes ?? .max, chunkLines = workers?.chunkLines ?? .max
         var lineBytes: [UInt8] = [], ends: [Int] = [], offsets: [Int64] = []
         var files: [(first: Int, source: Int, path: String)] = []
-        var lastFile: ObjectIdentifier?
+        var lastFile: TailedFile?
         func filled() -> FoldWorkers.Chunk {
             let c = workers!.chunk()
             swap(&c.bytes, &lineBytes)
@@ -438,27 +440,27 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             swap(&c.offsets, &offsets)
             swap(&c.files, &files)
             lastFile = nil
-            // Room for a chunk and its last line, so that filling one copies no byte twice.
-            if lineBytes.capacity < chunkBytes + 16384 { lineBytes.reserveCapacity(chunkBytes + 16384) }
             return c
         }
 
         /// A chunk back from its worker, in log order: its runs, counts and samples, then the lines
         /// it left (folded here).
         func take(_ c: FoldWorkers.Chunk) {
+            let t0 = monotonicSeconds()
             c.done.wait()
+            waited += monotonicSeconds() - t0
             read.batch.appendRuns(c.runs)
             read.skipped += c.skipped
             for (reason, n) in c.bad { read.bad[reason, default: 0] += n }
-            timing.parse += c.timing.parse
-            timing.fold += c.timing.fold
+            workersTiming.parse += c.timing.parse
+            workersTiming.fold += c.timing.fold
             for s in c.samples { log(s.kind, path: c.file(of: s.line).path, end: c.offsets[s.line], line: s.preview) }
             if c.handled < c.count {
                 for i in c.handled..<c.count {
                     let file = c.file(of: i)
                     c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
                 }
-                workers!.refresh(registry)  // it may know names now that the workers' snapshots do not
+                workers!.refresh(registry, batch: read.batch)  // names placed here, that the workers' snapshots do not know
             }
             workers!.recycle(c)
         }
@@ -471,19 +473,20 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             case let .line(bytes):
                 read.lines += 1
                 guard parallel else { return foldHere(bytes, source: file.sourceIndex, path: file.path, end: end) }
-                let id = ObjectIdentifier(file)
-                if id != lastFile {
-                    lastFile = id
+                if file !== lastFile {
+                    lastFile = file
                     files.append((ends.count, file.sourceIndex, file.path))
                 }
                 lineBytes.append(contentsOf: bytes)
                 ends.append(lineBytes.count)
                 offsets.append(end)
-                guard lineBytes.count >= chunkBytes else { return }
+                guard lineBytes.count >= chunkBytes || ends.count >= chunkLines else { return }
                 if inFlight.count >= workers!.maxInFlight { take(inFlight.removeFirst()) }
                 let c = filled()
                 workers!.submit(c, policies: policies, limits: limits, now: now)
                 inFlight.append(c)
+                // Room for a chunk and its last line, so that filling one copies no byte twice.
+                if lineBytes.capacity < chunkBytes + 16384 { lineBytes.reserveCapacity(chunkBytes + 16384) }
             case .overlong:
                 read.overlong += 1
                 if sampler.shouldLog("overlong", now: now) {
@@ -507,10 +510,12 @@ public final class IngestPipeline: Service, @unchecked Sendable {
         let total = monotonicSeconds() - started
         let scale = Double(Telemetry.Stages.sampleEvery)
         telemetry.update { f in
+            // Seconds of work by stage (the workers' and the committer's beside this thread's):
+            // reading is what this thread spent on neither parsing, folding nor waiting.
             let parse = timing.parse * scale, fold = timing.fold * scale
-            f.stages.parse += parse
-            f.stages.fold += fold
-            f.stages.read += max(0, total - parse - fold)
+            f.stages.parse += parse + workersTiming.parse * scale
+            f.stages.fold += fold + workersTiming.fold * scale
+            f.stages.read += max(0, total - parse - fold - waited)
         }
         return read
     }

@@ -83,7 +83,9 @@ public final class Telemetry: Sendable {
     }
 
     public struct Stages: Sendable, Equatable {
-        /// Reading files, splitting lines (the poll, less the time in parse and fold).
+        /// Reading files, splitting lines (the poll, less the time in parse and fold and waiting for
+        /// the fold workers). Each stage is seconds of work on its threads: parse and fold include the
+        /// fold workers', commit the committer's, so they may add up to more than the time elapsed.
         public var read = 0.0
         /// Estimated from one line in `sampleEvery` (timing every line would cost more than it measures).
         public var parse = 0.0

@@ -25,9 +25,11 @@ extension FailureRun {
 
 extension WindowBatch {
     /// Adds a batch folded from the lines that follow this one's, as if this batch had folded them:
-    /// the same buckets, users, failure runs and counts. Past `maxErrorMessages` in one model's hour,
-    /// which of the two parts' new messages keep their own name is not the order's (the rest are
-    /// counted under `ErrorMessage.others`, as they are in one pass).
+    /// the same buckets, users, failure runs and counts. One thing may differ past
+    /// `maxErrorMessages` distinct messages in one model's hour: which messages keep their own name
+    /// is not decided by the order of the lines, and a message one part counted under
+    /// `ErrorMessage.others` may keep its name in the other (its calls are then split between the
+    /// two). The cap holds and every failure is counted either way.
     public mutating func append(_ later: WindowBatch) {
         finish()
         for j in later.slots.indices {

@@ -184,9 +184,26 @@ public struct WindowBatch: Sendable {
     func canPlace(_ call: APICall, registry: ModelRegistry, now: Double) -> Bool {
         guard registry.isSnapshot else { return true }
         let stored: String
-        if let i = slotIndex[call.model] { stored = slotNames[i] } else if registry.holds(model: call.model, now: now) { stored = call.model } else { return false }
+        if let i = slotIndex[call.model] {
+            stored = slotNames[i]
+        } else {
+            var probe = registry  // resolve's answer, without keeping what it notes
+            guard let name = probe.resolve(call.model, now: now) else { return false }
+            stored = name
+        }
         guard let deployment = call.deployment, !deployment.isEmpty, deployment.utf8.count <= RecordLimits.maxModelBytes else { return true }
-        return pairIndex[call.model]?[deployment] != nil || registry.holds(pair: Deployment.pair(stored, deployment), now: now)
+        return pairIndex[call.model]?[deployment] != nil || registry.canPlace(pairOf: stored, deployment: deployment, now: now)
+    }
+
+    /// The places this batch gave names with the registry itself, for snapshots (`ModelRegistry.Decisions`).
+    func decisions() -> ModelRegistry.Decisions {
+        var d = ModelRegistry.Decisions()
+        for (written, slot) in slotIndex { d.models[written] = slotNames[slot] }
+        for (written, deployments) in pairIndex {
+            guard let slot = slotIndex[written] else { continue }
+            for (deployment, pair) in deployments { d.pairs[Deployment.pair(slotNames[slot], deployment)] = slotNames[pair] }
+        }
+        return d
     }
 
     /// Adds a call to its model's slot and, with a deployment, to its pair's.
@@ -382,6 +399,16 @@ public struct ModelRegistry: Sendable {
 
     /// Whether this is a snapshot: it places only names it holds for good, and changes nothing.
     public private(set) var isSnapshot = false
+    /// The places the batch being read gave names (as the registry itself did), which a snapshot
+    /// gives them too: a batch keeps the place it gave a name, the overflow's included.
+    public struct Decisions: Sendable {
+        /// Model as written -> stored name.
+        var models: [String: String] = [:]
+        /// `Deployment.pair(stored model, deployment as written)` -> stored pair name.
+        var pairs: [String: String] = [:]
+        public init() {}
+    }
+    private var decided = Decisions()
     /// The names a snapshot placed (models, then pairs): `replay` tells the registry they were seen.
     private(set) var placedModels: [String] = []
     private(set) var placedPairs: [String] = []
@@ -390,9 +417,10 @@ public struct ModelRegistry: Sendable {
     /// name and keeps it through this batch whatever else comes (seen within `ttl` of `now`: no
     /// eviction at `now` can take it), which is the answer the registry itself gives in any order;
     /// for any other name it answers nil, and the line is left to the registry (`resolve`).
-    public func snapshot() -> ModelRegistry {
+    public func snapshot(decided: Decisions = Decisions()) -> ModelRegistry {
         var copy = self
         copy.isSnapshot = true
+        copy.decided = decided
         copy.placedModels = []
         copy.placedPairs = []
         return copy
@@ -410,23 +438,31 @@ public struct ModelRegistry: Sendable {
         }
     }
 
-    /// Whether a snapshot can place this model (its stored name is then itself).
-    func holds(model: String, now: Double) -> Bool { models.seen[model].map { $0 >= now - ttl } ?? false }
-    /// Whether a snapshot can place this pair name (`Deployment.pair`).
-    func holds(pair: String, now: Double) -> Bool { pairs.seen[pair].map { $0 >= now - ttl } ?? false }
+    private func holds(model: String, now: Double) -> Bool { models.seen[model].map { $0 >= now - ttl } ?? false }
+    private func holds(pair: String, now: Double) -> Bool { pairs.seen[pair].map { $0 >= now - ttl } ?? false }
+
+    /// Whether a snapshot can place this pair of a stored model name.
+    func canPlace(pairOf model: String, deployment: String, now: Double) -> Bool {
+        guard isSnapshot else { return true }
+        let name = Deployment.pair(model, deployment)
+        return decided.pairs[name] != nil || holds(pair: name, now: now)
+    }
 
     /// The name a model is stored under; nil only from a snapshot that cannot tell.
     mutating func resolve(_ model: String, now: Double) -> String? {
         guard isSnapshot else { return canonical(model, now: now) }
+        if let stored = decided.models[model] { return stored }
         guard holds(model: model, now: now) else { return nil }
         placedModels.append(model)
         return model
     }
 
-    /// The name a (model, deployment) pair is stored under; nil only from a snapshot that cannot tell.
+    /// The name a (model, deployment) pair is stored under (`model`: the model's stored name); nil
+    /// only from a snapshot that cannot tell.
     mutating func resolvePair(model: String, deployment: String, now: Double) -> String? {
         guard isSnapshot else { return canonicalPair(model: model, deployment: deployment, now: now) }
         let name = Deployment.pair(model, deployment)
+        if let stored = decided.pairs[name] { return stored }
         guard holds(pair: name, now: now) else { return nil }
         placedPairs.append(name)
         return name
