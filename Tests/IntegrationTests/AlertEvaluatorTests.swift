@@ -70,6 +70,38 @@ import Testing
         #expect(sink.summary.contains("firing consecutive_failures m"))
     }
 
+    /// The timer's pass over many models goes by parts; models evaluated again between two parts
+    /// (urgent ones) are listed by that evaluation only. When alerts of the first part resolved in
+    /// between, the pass's list became shorter than the part it had listed, and the evaluation
+    /// thread stopped on a range check ("Range requires lowerBound <= upperBound", seen with 1,000
+    /// models under load).
+    @Test func alertsThatResolveBetweenThePartsOfAPassAreListedAsResolved() throws {
+        let redis = try RedisServer.shared.connection()
+        let sink = Collecting()
+        let telemetry = Telemetry()
+        let e = AlertEvaluator(config: .defaults, keys: keys, retention: Retention(minuteBuckets: 7200, hourBuckets: 7200), sinks: [sink],
+                               logger: Self.logger, telemetry: telemetry)
+        let models = (0..<150).map { String(format: "m%03d", $0) }
+        for m in models { try seedRun(redis, m, n: m <= "m001" ? 8 : 0, at: now) }
+        try e.evaluateAll(on: redis, now: now)
+        #expect(sink.summary == ["firing consecutive_failures m000", "firing consecutive_failures m001"])
+        // Both runs end: the alerts keep firing for `keep_firing_for` (60 s), then resolve.
+        for m in ["m000", "m001"] { _ = try redis.command(["HSET", keys.failureRun(m), "n", "0"]) }
+        try e.evaluateAll(on: redis, now: now + 10)
+        #expect(sink.summary.count == 2)
+        var parts = 0
+        try e.evaluateAll(on: redis, now: now + 65) { () throws(RedisError) in
+            parts += 1
+            guard parts == 1 else { return }
+            // Between the parts (the first one still saw them firing), a batch of both: they resolve.
+            e.noteBatch([:], touched: ["m000", "m001"], urgent: ["m000", "m001"])
+            try e.evaluateTouched(on: redis, now: now + 80)
+        }
+        #expect(parts >= 1)
+        #expect(sink.summary.suffix(2) == ["resolved consecutive_failures m000", "resolved consecutive_failures m001"])
+        #expect(telemetry.figures.firing.isEmpty, "\(telemetry.figures.firing.map(\.model))")
+    }
+
     @Test func theAllModelsCacheIsNotSharedWithAModelNamedLikeIt() throws {
         let redis = try RedisServer.shared.connection()
         let store = AlertStore(keys: keys, stateTTL: 3600)

@@ -80,8 +80,11 @@ public final class AlertEvaluator {
             evaluatedInBetween = []
             try between()
             if let again = evaluatedInBetween, !again.isEmpty {
-                firing = firing[..<mark].filter { !again.contains($0.model) } + firing[mark...]
-                alerting = alerting.filter { !again.contains($0) } + again.filter { m in firing[mark...].contains { $0.model == m } }
+                // What the evaluation in between listed, taken before the list is cut: the alerts it
+                // replaces may be more than it added (those that resolved in between).
+                let between = firing[mark...]
+                firing = firing[..<mark].filter { !again.contains($0.model) } + between
+                alerting = alerting.filter { !again.contains($0) } + again.filter { m in between.contains { $0.model == m } }
             }
             evaluatedInBetween = nil
         }
