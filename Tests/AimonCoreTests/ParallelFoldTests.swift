@@ -173,12 +173,12 @@ import Testing
 
     /// Replays the files with the given workers (nil: none) at a fixed clock; the commits applied.
     static func replay(_ files: [(String, String)], workers: FoldWorkers?, format: SourceFormat = .preset(.native),
-                       batchBytes: Int = 1 << 15, now: Double) throws -> [WindowStore.Commit] {
+                       batchBytes: Int = 1 << 15, maxModels: Int = 4, now: Double) throws -> [WindowStore.Commit] {
         let t = IngestLoopTests.Loop()
         for (name, text) in files { t.folder.append(name, text) }
         var c = t.config()
         c.ingest.batchBytes = batchBytes
-        c.ingest.maxModels = 4
+        c.ingest.maxModels = maxModels
         c.ingest.maxDeployments = 5
         let p = IngestPipeline(config: c, mode: .replay(paths: files.map { t.folder.path + "/" + $0.0 }, format: format),
                                logger: quietLogger, store: t.store, telemetry: t.telemetry, clock: { now })
@@ -274,6 +274,20 @@ import Testing
         let workers = FoldWorkers(workers: 2, chunkBytes: 1 << 20, chunkLines: 100, maxInFlight: 2)
         Self.expectSameCommits(try Self.replay([("a.log", text)], workers: workers, now: now), one)
         #expect(workers.linesFolded > 9000)
+    }
+
+    /// Few lines for each model in a batch: the workers' slots would cost more than they fold, so
+    /// the batches after such a one are folded on the ingest thread.
+    @Test func batchesWithFewLinesPerModelAreFoldedOnTheIngestThread() throws {
+        let now = 1_800_000_000.0
+        let text = (0..<3000).map { i in
+            #"{"timestamp":"\#(AlertRow.timestamp(now - 3000 + Double(i)))","model_name":"model-\#(i % 300)","success":true}"# + "\n"
+        }.joined()
+        let workers = FoldWorkers(workers: 2, chunkBytes: 1000, maxInFlight: 2)
+        let commits = try Self.replay([("a.log", text)], workers: workers, maxModels: 1000, now: now)
+        Self.expectSameCommits(commits, try Self.replay([("a.log", text)], workers: nil, maxModels: 1000, now: now))
+        #expect(commits.count > 5)
+        #expect(workers.linesFolded <= commits[0].batch.records, "\(workers.linesFolded) lines folded by the workers")
     }
 
     /// Workers start only where two cores may be used: a cgroup's `cpu.max` bounds the count.

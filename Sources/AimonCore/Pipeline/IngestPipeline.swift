@@ -38,6 +38,12 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     private let stall: Bool
     /// Threads that parse and fold beside this one (nil: one core); tests set their own.
     var foldWorkers = FoldWorkers.automatic()
+    /// Whether the next batch goes to the fold workers: the last one had enough lines per slot.
+    private var foldsPay = true
+    /// Below this many lines per model or pair in a batch, the workers' slots (made, then put
+    /// together) cost more than the lines they fold beside this thread (1,000 models at 200k lines/s,
+    /// about 20 lines each a batch, took 13 points of a core more with workers, for no gain).
+    static let linesPerSlotForWorkers: Int64 = 64
 
     /// - Parameters:
     ///   - store: Redis (`RedisIngestStore` on `config.redis` when nil); tests pass a fake.
@@ -424,7 +430,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             }
         }
 
-        let workers = foldWorkers
+        let workers = foldsPay ? foldWorkers : nil
         workers?.begin(read.batch, registry: registry)
         var inFlight: [FoldWorkers.Chunk] = []
         // The lines of the chunk being filled, in locals (a chunk's properties would cost an access
@@ -507,6 +513,9 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             workers.end(into: &read.batch, registry: &registry, now: now)
         }
         read.batch.finish()
+        // Workers pay when a batch has many lines for each of its models and pairs: each worker's
+        // batch has a slot for every one of them, put together with the others once per batch.
+        foldsPay = read.lines >= Self.linesPerSlotForWorkers * Int64(max(1, read.batch.slotCount))
         let total = monotonicSeconds() - started
         let scale = Double(Telemetry.Stages.sampleEvery)
         telemetry.update { f in

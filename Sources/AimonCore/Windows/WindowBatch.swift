@@ -114,6 +114,8 @@ public struct WindowBatch: Sendable {
     /// The first models seen, looked for before `slotIndex`: comparing a few names costs less than
     /// hashing one (most logs have a handful of models).
     private var recent: [(model: String, slot: Int)] = []
+    /// Models and (model, deployment) pairs the batch holds.
+    public var slotCount: Int { slots.count }
     public internal(set) var records = 0
     /// Records older than the hour-bucket retention: counted, not stored.
     public internal(set) var late = 0
