@@ -1,3 +1,4 @@
+import CByteScan
 import Foundation
 import Testing
 @testable import AimonCore
@@ -193,8 +194,10 @@ import Testing
         for (x, y) in zip(a, b) {
             expectSame(x.batch, y.batch, sourceLocation: sourceLocation)
             #expect(x.counters == y.counters, sourceLocation: sourceLocation)
-            // The offsets (the folders, and so the files' identities, differ).
-            let offsets = { (c: WindowStore.Commit) in c.changes.map { String($0.new.split(separator: " ")[0]) }.sorted() }
+            // Each file's offset (the folders, and so the files' identities, differ).
+            let offsets = { (c: WindowStore.Commit) in
+                c.changes.map { $0.new.split(separator: "/").last.map(String.init)! + " " + String($0.new.split(separator: " ")[0]) }.sorted()
+            }
             #expect(offsets(x) == offsets(y), sourceLocation: sourceLocation)
         }
     }
@@ -225,6 +228,11 @@ import Testing
         #expect(one.reduce(0) { $0 + $1.batch.records } > 250)
         let workers = FoldWorkers(workers: 2, chunkBytes: 2000, maxInFlight: 2)
         Self.expectSameCommits(try Self.replay([("t.log", text)], workers: workers, format: .preset(.otlpJSON), now: now), one)
+        // In one batch (the workers fold only batches with many lines for each model).
+        let inOne = FoldWorkers(workers: 2, chunkBytes: 2000, maxInFlight: 2)
+        let big = try Self.replay([("t.log", text)], workers: inOne, format: .preset(.otlpJSON), batchBytes: 1 << 20, now: now)
+        Self.expectSameCommits(big, try Self.replay([("t.log", text)], workers: nil, format: .preset(.otlpJSON), batchBytes: 1 << 20, now: now))
+        #expect(inOne.linesFolded > 200, "the workers folded \(inOne.linesFolded) of 400 lines")
     }
 
     /// A line's calls are placed all or none: one model the snapshot cannot place leaves the line,
@@ -296,6 +304,41 @@ import Testing
         #expect(FoldWorkers.cpuMax("150000 100000\n") == 1.5)
         #expect(FoldWorkers.cpuMax("50000 100000") == 0.5)
         #expect(FoldWorkers.cpuMax("") == nil)
-        #expect(FoldWorkers.usableCores() >= 1)
+        // The CPUs this process may run on, as the kernel lists them.
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let list = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }?.split(separator: "\t").last ?? ""
+        let allowed = list.split(separator: ",").reduce(0) { n, range in
+            let ends = range.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return n + (ends.count == 2 ? ends[1] - ends[0] + 1 : 1)
+        }
+        #expect(allowed > 0 && Int(aimon_affinity_cpus()) == allowed)
+        #expect(FoldWorkers.usableCores() <= allowed)
+    }
+
+    /// Names whose place cannot change within the batch are placed by a snapshot: those the batch
+    /// placed (the overflow's too), and new ones once the cap is full and eviction was tried at this
+    /// time; until then a new name is left to the registry.
+    @Test func aSnapshotPlacesWhatTheBatchDecidedAndNewNamesAtAFullCap() throws {
+        let now = Self.now
+        var registry = ModelRegistry(capacity: 2, ttl: 3600, known: ["a": now, "b": now - 4000], deployments: 1)
+        var batch = Self.batch()
+        #expect(try batch.add(APICall(timestamp: now, model: "a", deployment: "d1"), registry: &registry, now: now))
+        // "b" is known (seen again now); its pair is past the cap of one pair: the overflow pair.
+        #expect(try batch.add(APICall(timestamp: now, model: "b", deployment: "d1"), registry: &registry, now: now))
+        var open = registry.snapshot(decided: batch.decisions())
+        var worker = Self.batch()
+        #expect(try worker.add(APICall(timestamp: now, model: "a", deployment: "d1"), registry: &open, now: now))
+        #expect(try worker.add(APICall(timestamp: now, model: "b", deployment: "d1"), registry: &open, now: now))
+        #expect(worker.models == ["a", "b"])
+        #expect(Set(worker.runs.keys) == ["a", "b", Deployment.pair("a", "d1"), Deployment.pair("b", Deployment.overflowName)])
+        // The model cap is full, but no eviction was tried yet: a new name is the registry's to place.
+        #expect(try !worker.add(APICall(timestamp: now, model: "c"), registry: &open, now: now))
+        #expect(registry.canonical("c", now: now) == ModelRegistry.overflowName)  // tried now: refused
+        var full = registry.snapshot(decided: batch.decisions())
+        #expect(try worker.add(APICall(timestamp: now, model: "new", deployment: "d2"), registry: &full, now: now))
+        #expect(worker.models.contains(ModelRegistry.overflowName))
+        #expect(worker.runs[Deployment.pair(ModelRegistry.overflowName, Deployment.overflowName)] != nil)
+        // Nothing the snapshots placed is new to the registry: what it admitted stays as it was.
+        #expect(Set(registry.lastSeen.keys) == ["a", "b"])
     }
 }

@@ -376,6 +376,10 @@ public struct ModelRegistry: Sendable {
             seen[name] = now
             return true
         }
+
+        /// Whether `admit` refuses every name it does not have until `now` has moved on: the cap
+        /// is full and the names past their time were looked for less than a minute ago.
+        func refusesNew(now: Double) -> Bool { seen.count >= capacity && now - lastEviction < 60 }
     }
 
     public init(capacity: Int, ttl: Double = 86_400, known: [String: Double] = [:], deployments: Int = 1000) {
@@ -415,10 +419,12 @@ public struct ModelRegistry: Sendable {
     private(set) var placedModels: [String] = []
     private(set) var placedPairs: [String] = []
 
-    /// A copy for a fold on another thread. It places a model or pair only when the registry holds its
-    /// name and keeps it through this batch whatever else comes (seen within `ttl` of `now`: no
-    /// eviction at `now` can take it), which is the answer the registry itself gives in any order;
-    /// for any other name it answers nil, and the line is left to the registry (`resolve`).
+    /// A copy for a fold on another thread. It places a model or pair only where the registry's answer
+    /// cannot depend on what else the batch brings: a name it holds for good (seen within `ttl` of
+    /// `now`: no eviction at `now` can take it), a name the batch being read already placed
+    /// (`decided`, the overflow's included: a batch keeps the place it gave), and a name it does not
+    /// have while it refuses every new one (`refusesNew`: the overflow). For any other name it
+    /// answers nil, and the line is left to the registry (`resolve`).
     public func snapshot(decided: Decisions = Decisions()) -> ModelRegistry {
         var copy = self
         copy.isSnapshot = true
@@ -445,15 +451,15 @@ public struct ModelRegistry: Sendable {
 
     /// Whether a snapshot can place this pair of a stored model name.
     func canPlace(pairOf model: String, deployment: String, now: Double) -> Bool {
-        guard isSnapshot else { return true }
-        let name = Deployment.pair(model, deployment)
-        return decided.pairs[name] != nil || holds(pair: name, now: now)
+        var probe = self  // resolvePair's answer, without keeping what it notes
+        return probe.resolvePair(model: model, deployment: deployment, now: now) != nil
     }
 
     /// The name a model is stored under; nil only from a snapshot that cannot tell.
     mutating func resolve(_ model: String, now: Double) -> String? {
         guard isSnapshot else { return canonical(model, now: now) }
         if let stored = decided.models[model] { return stored }
+        if models.seen[model] == nil, models.refusesNew(now: now) { return Self.overflowName }
         guard holds(model: model, now: now) else { return nil }
         placedModels.append(model)
         return model
@@ -465,6 +471,7 @@ public struct ModelRegistry: Sendable {
         guard isSnapshot else { return canonicalPair(model: model, deployment: deployment, now: now) }
         let name = Deployment.pair(model, deployment)
         if let stored = decided.pairs[name] { return stored }
+        if pairs.seen[name] == nil, pairs.refusesNew(now: now) { return Deployment.pair(model, Deployment.overflowName) }
         guard holds(pair: name, now: now) else { return nil }
         placedPairs.append(name)
         return name
