@@ -449,6 +449,14 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             return c
         }
 
+        /// Folds a chunk's lines from `start` on here.
+        func foldHere(_ c: FoldWorkers.Chunk, from start: Int) {
+            for i in start..<c.count {
+                let file = c.file(of: i)
+                c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
+            }
+        }
+
         /// A chunk back from its worker, in log order: its runs, counts and samples, then the lines
         /// it left (folded here).
         func take(_ c: FoldWorkers.Chunk) {
@@ -462,10 +470,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             workersTiming.fold += c.timing.fold
             for s in c.samples { log(s.kind, path: c.file(of: s.line).path, end: c.offsets[s.line], line: s.preview) }
             if c.handled < c.count {
-                for i in c.handled..<c.count {
-                    let file = c.file(of: i)
-                    c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
-                }
+                foldHere(c, from: c.handled)
                 workers!.refresh(registry, batch: read.batch)  // names placed here, that the workers' snapshots do not know
             }
             workers!.recycle(c)
@@ -505,10 +510,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             while !inFlight.isEmpty { take(inFlight.removeFirst()) }
             // The last lines, too few to hand over, are folded here: after every chunk, in order.
             let c = filled()
-            for i in 0..<c.count {
-                let file = c.file(of: i)
-                c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
-            }
+            foldHere(c, from: 0)
             workers.recycle(c)
             workers.end(into: &read.batch, registry: &registry, now: now)
         }

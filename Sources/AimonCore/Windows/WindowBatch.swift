@@ -403,7 +403,8 @@ public struct ModelRegistry: Sendable {
 
     // MARK: - Snapshots, for folds beside the ingest thread
 
-    /// Whether this is a snapshot: it places only names it holds for good, and changes nothing.
+    /// Whether this is a snapshot (`snapshot`): it places only names whose place cannot change within
+    /// the batch, and changes nothing.
     public private(set) var isSnapshot = false
     /// The places the batch being read gave names (as the registry itself did), which a snapshot
     /// gives them too: a batch keeps the place it gave a name, the overflow's included.
