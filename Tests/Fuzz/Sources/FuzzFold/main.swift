@@ -39,6 +39,9 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     }
     let policy = FailurePolicy(Set(CallOutcome.allCases.filter { _ in b.byte() % 2 == 0 }))
     Ingest.fold(calls, policy: policy)
+    // The same records as a parser would give them: folded in two parts and appended, as the fold
+    // workers do, they must give the one-pass batch (Ingest.checkAppend).
+    Ingest.fold(calls.map(Ingest.clamped), policy: policy)
     return 0
 }
 

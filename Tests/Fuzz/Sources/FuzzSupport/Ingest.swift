@@ -43,10 +43,57 @@ public enum Ingest {
         for (_, errors) in batch.errors {
             for m in errors.keys { precondition(m.utf8.count <= ErrorMessage.maxBytes, "message of \(m.utf8.count) bytes") }
         }
+        // Sums saturate: with the negative values only hostile records hold, the order of the
+        // additions can tell. The parsers' records (checkDomains) are folded alike in any order.
+        if calls.allSatisfy(inDomains) { checkAppend(calls, policy: policy, whole: batch) }
         let store = WindowStore(keys: KeySchema(prefix: "f"), retention: Retention(), host: "h")
         let call = store.scriptCall(for: .init(batch: batch, changes: [CheckpointChange(id: "1:2", expected: "", new: "1 1 h0 /f")],
                                                counters: ["lines": Int64(calls.count)], now: Int64(now)))
         checkArguments(call.arguments)
+    }
+
+    /// Whether a record's values lie in the domains the parsers keep (`checkDomains`).
+    static func inDomains(_ c: APICall) -> Bool {
+        let counts = [c.inputLength, c.outputLength] + [c.inputTokens, c.outputTokens, c.cachedInputTokens].compactMap { $0 }
+        return counts.allSatisfy { (0...RecordLimits.maxCount).contains($0) }
+            && [c.responseTime, c.ttft].allSatisfy { $0.map { $0 >= 0 && $0 <= limits.maxLatency } ?? true }
+            && (c.cost.map { $0 >= 0 && $0 <= RecordLimits.maxCost } ?? true)
+            && (c.statusCode.map { (0...RecordLimits.maxStatus).contains($0) } ?? true)
+    }
+
+    /// The record with each value brought into its domain (hostile records made parser-like).
+    public static func clamped(_ c: APICall) -> APICall {
+        var c = c
+        func count(_ n: Int) -> Int { min(max(n, 0), RecordLimits.maxCount) }
+        func seconds(_ t: Double?) -> Double? { t.map { $0.isFinite ? min(max($0, 0), limits.maxLatency) : 0 } }
+        c.inputLength = count(c.inputLength)
+        c.outputLength = count(c.outputLength)
+        c.inputTokens = c.inputTokens.map(count)
+        c.outputTokens = c.outputTokens.map(count)
+        c.cachedInputTokens = c.cachedInputTokens.map(count)
+        c.responseTime = seconds(c.responseTime)
+        c.ttft = seconds(c.ttft)
+        c.cost = c.cost.map { $0.isFinite ? min(max($0, 0), RecordLimits.maxCost) : 0 }
+        c.statusCode = c.statusCode.map { min(max($0, 0), RecordLimits.maxStatus) }
+        return c
+    }
+
+    /// The calls folded in two parts, the second appended to the first (as the fold workers do),
+    /// give the batch one pass gives: the same buckets, users, failure runs and counts, and the same
+    /// failures under the error messages (which names they keep past the cap may differ).
+    static func checkAppend(_ calls: [APICall], policy: FailurePolicy, whole: WindowBatch) {
+        var registry = ModelRegistry(capacity: 3)
+        var parts = [WindowBatch(retention: Retention(), limits: limits, maxErrorMessages: 5),
+                     WindowBatch(retention: Retention(), limits: limits, maxErrorMessages: 5)]
+        for (i, c) in calls.enumerated() { _ = try? parts[i < calls.count / 2 ? 0 : 1].add(c, policy: policy, registry: &registry, now: now) }
+        parts[0].append(parts[1])
+        let joined = parts[0]
+        precondition(joined.records == whole.records && joined.late == whole.late, "appended: other counts")
+        precondition(joined.minute == whole.minute && joined.hour == whole.hour, "appended: other buckets")
+        precondition(joined.users == whole.users, "appended: other users")
+        precondition(joined.runs == whole.runs, "appended: other failure runs")
+        func failures(_ b: WindowBatch) -> [WindowBatch.BucketKey: Int64] { b.errors.mapValues { $0.values.reduce(0, +) } }
+        precondition(failures(joined) == failures(whole), "appended: other failures under the error messages")
     }
 
     /// Walks the script's operations as the Lua does, checking that every count, expiry, TTL, delta
