@@ -1,6 +1,5 @@
 import CByteScan
 import Dispatch
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,8 +20,8 @@ import Glibc
 /// back (the same samples, a few chunks later than a line over `max_line_bytes` read beside them).
 /// Each worker's batch holds, until the batch is read, the users and messages of its chunks.
 ///
-/// Each worker is a thread of its own (`aimon-fold-N` in `top -H`), started with its first chunk and
-/// ended when the workers are released. Ownership: a worker's state is touched only on its thread
+/// Each worker is a thread of its own (`aimon-fold-N` in `top -H`, a `JobThread`), started with its
+/// first chunk and ended when the workers are released. Ownership: a worker's state is touched only on its thread
 /// while a batch is read, and by the ingest thread between batches, once every chunk has signalled
 /// `done`.
 final class FoldWorkers: @unchecked Sendable {
@@ -83,40 +82,14 @@ final class FoldWorkers: @unchecked Sendable {
     }
 
     private final class Worker: @unchecked Sendable {
-        let name: String
         var parsers: [any LineParser] = []
         var batch: WindowBatch?
         var registry: ModelRegistry?
         /// Lines to the next one timed (`Telemetry.Stages.sampleEvery`), across chunks.
         var countdown = Telemetry.Stages.sampleEvery / 2
-        /// Jobs for the thread, in order; nil asks it to end.
-        private let jobs = Mutex<[(@Sendable () -> Void)?]>([])
-        private let ready = DispatchSemaphore(value: 0)
-        private var started = false
+        let thread: JobThread
 
-        init(_ index: Int) { name = "aimon-fold-\(index + 1)" }
-
-        func run(_ job: @escaping @Sendable () -> Void) {
-            if !started {
-                started = true
-                startThread(name: name) { [self] in
-                    while true {
-                        ready.wait()
-                        guard let job = jobs.withLock({ $0.removeFirst() }) else { return }
-                        job()
-                    }
-                }
-            }
-            jobs.withLock { $0.append(job) }
-            ready.signal()
-        }
-
-        /// Ends the thread once its jobs are done.
-        func end() {
-            guard started else { return }
-            jobs.withLock { $0.append(nil) }
-            ready.signal()
-        }
+        init(_ index: Int) { thread = JobThread(name: "aimon-fold-\(index + 1)") }
     }
 
     /// Bytes a chunk holds before it is handed over.
@@ -142,8 +115,6 @@ final class FoldWorkers: @unchecked Sendable {
         self.workers = (0..<workers).map(Worker.init)
         fresh = Array(repeating: nil, count: workers)
     }
-
-    deinit { for w in workers { w.end() } }
 
     /// Two workers where the process may use two cores or more (its CPU affinity and its cgroup's
     /// quota), else none. `AIMON_FOLD_THREADS` sets the number (0: none), for benchmarks.
@@ -223,7 +194,7 @@ final class FoldWorkers: @unchecked Sendable {
         chunk.registry = fresh[next]
         fresh[next] = nil
         next = (next + 1) % workers.count
-        w.run {
+        w.thread.run {
             if let fresh = chunk.registry {
                 var r = fresh
                 r.keepPlaced(of: w.registry!)

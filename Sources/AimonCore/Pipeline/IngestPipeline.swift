@@ -551,7 +551,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     }
 
     private var inflight: Inflight?
-    private let committer = DispatchQueue(label: "aimon.ingest.commit")
+    private let committer = JobThread(name: "aimon-commit")
 
     /// Waits for the commit in flight and takes its outcome: false when stopped before it landed.
     private func land() throws -> Bool {
@@ -604,7 +604,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             let job = Inflight(read: read, commit: commit, sinkTotals: sinkTotals, notice: notice)
             session!.tailer.sent(changes)
             inflight = job
-            committer.async { [self] in
+            committer.run { [self] in
                 let started = monotonicSeconds()
                 job.result = Result { try commitWithRetry(commit) }
                 job.seconds = monotonicSeconds() - started
