@@ -50,6 +50,10 @@ import Testing
         #expect("\(pg.alerts.database)" == "postgres://aimon@db/alerts")  // never printed
         #expect(Self.problems("redis:\n  password_file: nope\n").contains { $0.contains("cannot read \(dir)/nope") })
         #expect(Self.problems("redis:\n  password_file: \(dir)/empty\n").contains { $0.contains("is empty") })
+        try String(repeating: "x", count: 65536).write(toFile: dir + "/full", atomically: true, encoding: .utf8)
+        try String(repeating: "x", count: 65537).write(toFile: dir + "/big", atomically: true, encoding: .utf8)
+        #expect(try Self.parse("redis:\n  password_file: \(dir)/full\n").redis.url.password?.utf8.count == 65536)
+        #expect(Self.problems("redis:\n  password_file: \(dir)/big\n").contains { $0.contains("over 64 KiB: not a secret file") })
         #expect(Self.problems("redis:\n  password_file: rel/pw\n").contains { $0.contains("must be an absolute path, or the name of a systemd credential") })
         #expect(Self.problems("redis:\n  url: redis://:x@h/0\n  password_file: \(dir)/pw\n").contains { $0.contains("keep it in one place") })
         #expect(Self.problems("alerts:\n  database_password_file: \(dir)/pw\n").contains { $0.contains("applies to a PostgreSQL alert table") })

@@ -346,14 +346,9 @@ extension Checker {
 /// the trailing newline.
 public enum SecretFile {
     public static func read(_ path: String) -> Result<String, SecretFileError> {
-        guard let fp = fopen(path, "r") else { return .failure(SecretFileError(String(cString: strerror(errno)))) }
-        defer { fclose(fp) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while bytes.count <= 65536 {
-            let n = fread(&chunk, 1, chunk.count, fp)
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
+        let bytes: [UInt8]
+        do throws(SystemError) { bytes = try FileSystem.readPrefix(path, limit: 65537) } catch {
+            return .failure(SecretFileError(String(cString: strerror(error.errno))))
         }
         guard bytes.count <= 65536 else { return .failure(SecretFileError("over 64 KiB: not a secret file")) }
         var text = String(decoding: bytes, as: UTF8.self)

@@ -149,12 +149,7 @@ final class FoldWorkers: @unchecked Sendable {
     }
 
     private static func readText(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
+        (try? FileSystem.readPrefix(path, limit: 4096)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The parsers of each worker, for these sources' formats (between batches).
@@ -185,7 +180,7 @@ final class FoldWorkers: @unchecked Sendable {
     func recycle(_ chunk: Chunk) {
         linesFolded += chunk.handled
         chunk.reset()
-        if chunk.bytes.capacity <= 2 * chunkBytes, chunk.ends.capacity <= 2 * chunkLines { spare.append(chunk) }
+        if chunk.bytes.capacity <= 2 * chunkBytes { spare.append(chunk) }
     }
 
     /// Hands a chunk to the next worker; it folds with `policies`, `limits` and `now`.

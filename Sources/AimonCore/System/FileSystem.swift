@@ -106,6 +106,25 @@ public enum FileSystem {
         }
     }
 
+    /// A small file's first `limit` bytes (all of it when shorter): /proc and /sys files, secrets.
+    public static func readPrefix(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        let fd = try openForReading(path)
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while out.count < limit {
+            let want = min(buffer.count, limit - out.count)
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", path)
+            }
+            if n == 0 { break }
+            out += buffer[..<n]
+        }
+        return out
+    }
+
     /// `pread(2)`; returns the byte count (0 at end of file).
     public static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(SystemError) -> Int {
         while true {

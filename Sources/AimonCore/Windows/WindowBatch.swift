@@ -405,15 +405,14 @@ public struct ModelRegistry: Sendable {
 
     /// Whether this is a snapshot (`snapshot`): it places only names whose place cannot change within
     /// the batch, and changes nothing.
-    public private(set) var isSnapshot = false
+    private(set) var isSnapshot = false
     /// The places the batch being read gave names (as the registry itself did), which a snapshot
     /// gives them too: a batch keeps the place it gave a name, the overflow's included.
-    public struct Decisions: Sendable {
+    struct Decisions: Sendable {
         /// Model as written -> stored name.
         var models: [String: String] = [:]
         /// `Deployment.pair(stored model, deployment as written)` -> stored pair name.
         var pairs: [String: String] = [:]
-        public init() {}
     }
     private var decided = Decisions()
     /// The names a snapshot placed (models, then pairs): `replay` tells the registry they were seen.
@@ -426,7 +425,7 @@ public struct ModelRegistry: Sendable {
     /// (`decided`, the overflow's included: a batch keeps the place it gave), and a name it does not
     /// have while it refuses every new one (`refusesNew`: the overflow). For any other name it
     /// answers nil, and the line is left to the registry (`resolve`).
-    public func snapshot(decided: Decisions = Decisions()) -> ModelRegistry {
+    func snapshot(decided: Decisions = Decisions()) -> ModelRegistry {
         var copy = self
         copy.isSnapshot = true
         copy.decided = decided
@@ -436,7 +435,7 @@ public struct ModelRegistry: Sendable {
     }
 
     /// Tells this registry of the names a snapshot placed at `now` (as if it had placed them itself).
-    public mutating func replay(_ snapshot: ModelRegistry, now: Double) {
+    mutating func replay(_ snapshot: ModelRegistry, now: Double) {
         for name in snapshot.placedModels {
             let admitted = models.admit(name, now: now, ttl: ttl)
             assert(admitted, "a snapshot placed a model its registry no longer holds")
