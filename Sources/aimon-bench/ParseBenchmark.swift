@@ -26,6 +26,7 @@ enum ParseBenchmark {
         // Several calls a line (otlp-json): into one array kept from line to line, as ingest does.
         let multi = parser as? any MultiRecordParser
         var calls: [APICall] = []
+        var call = APICall(model: "")
         var records = 0, bad = 0, lines = 0, notCalls = 0
         var modelChars = 0
         let start = DispatchTime.now().uptimeNanoseconds
@@ -42,7 +43,7 @@ enum ParseBenchmark {
                         try multi.parseAll(bytes, into: &calls)
                         modelChars &+= calls[0].model.utf8.count
                     } else {
-                        let call = try parser.parse(bytes)
+                        try parser.parse(bytes, into: &call)
                         modelChars &+= call.model.utf8.count  // keep the result alive
                     }
                     records += 1

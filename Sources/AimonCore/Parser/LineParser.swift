@@ -8,6 +8,25 @@ import Glibc
 /// uses it from one thread.
 public protocol LineParser: AnyObject {
     func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall
+    /// The same record, written into `call` (ingest reuses one record from line to line: no copy of
+    /// a record, and each of its strings retained once). On a throw, `call` holds no record.
+    func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure)
+}
+
+extension LineParser {
+    public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
+        call = try parse(line)
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// The failure to report for this line, given the one its parse met: a NUL byte anywhere comes
+    /// first (the JSON scan refuses every byte below 0x20 outside strings' whitespace, so a line that
+    /// parsed holds none, and only failed lines need the search).
+    func failure(_ met: ParseFailure) -> ParseFailure {
+        guard let base = baseAddress, count > 0 else { return .emptyLine }
+        return memchr(base, 0, count) != nil ? .nulByte : met
+    }
 }
 
 extension LineParser {

@@ -52,7 +52,17 @@ public final class MappedParser: LineParser {
     }
 
     public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
-        try precheck(line)
+        var call = APICall(model: "")
+        try parse(line, into: &call)
+        return call
+    }
+
+    public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
+        do { try read(line, into: &call) } catch { throw line.failure(error) }
+    }
+
+    @inline(__always)
+    private func read(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         var scanner = JSONScanner(line)
         scanner.skipWhitespace()
         if scanner.atEnd { throw .emptyLine }
@@ -77,18 +87,24 @@ public final class MappedParser: LineParser {
         let status = try statusCode(v)
         let errorMessage = try v.string(first(.errorMessage, v))
         let outcome = try classify(v, status: status, errorMessage: errorMessage)
-        return APICall(
-            timestamp: try v.time(first(.timestamp, v), unit: unit(.timestamp)),
-            userID: try v.string(first(.userID, v)), workOrderID: try v.string(first(.workOrderID, v)),
-            model: model, endpoint: try v.string(first(.endpoint, v), cache: cache), outcome: outcome,
-            responseTime: try responseTime(v), statusCode: status, errorMessage: outcome == .success ? nil : errorMessage,
-            inputLength: try v.count(first(.inputLength, v), else: .badCount) ?? 0,
-            outputLength: try v.count(first(.outputLength, v), else: .badCount) ?? 0,
-            inputTokens: try v.count(first(.inputTokens, v), else: .badCount),
-            outputTokens: try v.count(first(.outputTokens, v), else: .badCount),
-            cachedInputTokens: try v.count(first(.cachedInputTokens, v), else: .badCount),
-            cost: try cost(v), ttft: try ttft(v),
-            deployment: try deployment(v))
+        // Written into the caller's record field by field, in the order their failures rank.
+        call.model = model
+        call.outcome = outcome
+        call.statusCode = status
+        call.errorMessage = outcome == .success ? nil : errorMessage
+        call.timestamp = try v.time(first(.timestamp, v), unit: unit(.timestamp))
+        call.userID = try v.string(first(.userID, v))
+        call.workOrderID = try v.string(first(.workOrderID, v))
+        call.endpoint = try v.string(first(.endpoint, v), cache: cache)
+        call.responseTime = try responseTime(v)
+        call.inputLength = try v.count(first(.inputLength, v), else: .badCount) ?? 0
+        call.outputLength = try v.count(first(.outputLength, v), else: .badCount) ?? 0
+        call.inputTokens = try v.count(first(.inputTokens, v), else: .badCount)
+        call.outputTokens = try v.count(first(.outputTokens, v), else: .badCount)
+        call.cachedInputTokens = try v.count(first(.cachedInputTokens, v), else: .badCount)
+        call.cost = try cost(v)
+        call.ttft = try ttft(v)
+        call.deployment = try deployment(v)
     }
 
     /// " : " in the bytes (nginx's separator after an internal redirect; a port's ":" is not one).

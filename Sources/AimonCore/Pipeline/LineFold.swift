@@ -9,6 +9,8 @@ struct LineFold {
     /// Ingest time of the batch: the time of calls without one, and the registry's clock.
     let now: Double
     private var calls: [APICall] = []
+    /// The record each line is parsed into (its strings are released as the next line's replace them).
+    private var call = APICall(model: "")
 
     /// What a folded line did beside adding its calls.
     enum Folded {
@@ -45,7 +47,7 @@ struct LineFold {
             return batch.late > late ? .late(multi: true) : .added
         }
         let t0 = timing == nil ? 0 : monotonicSeconds()
-        let call = try parsers[source].parse(bytes)
+        try parsers[source].parse(bytes, into: &call)
         let t1 = timing == nil ? 0 : monotonicSeconds()
         guard try batch.add(call, policy: policies[source], registry: &registry, now: now) else { return .unplaced }
         if let timing {

@@ -9,7 +9,19 @@ public final class NativeParser: LineParser {
     public init(limits: RecordLimits = .default) { self.limits = limits }
 
     public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
-        try precheck(line)
+        var call = APICall(model: "")
+        try parse(line, into: &call)
+        return call
+    }
+
+    /// The record written into `call`'s storage, every field (no copy of a record, and each string
+    /// retained once). On a throw, `call` holds no record.
+    public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
+        do { try read(line, into: &call) } catch { throw line.failure(error) }
+    }
+
+    @inline(__always)
+    private func read(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         var scanner = JSONScanner(line)
         scanner.skipWhitespace()
         if scanner.atEnd { throw .emptyLine }
@@ -20,23 +32,23 @@ public final class NativeParser: LineParser {
             try scanner.expectEnd()
             throw .notAnObject
         }
-        var timestamp: Double?
-        var userID: String?
-        var workOrderID: String?
-        var model: String?
-        var endpoint: String?
+        call.timestamp = nil
+        call.userID = nil
+        call.workOrderID = nil
+        call.model = ""
+        call.endpoint = nil
         var success: Bool?
-        var responseTime: Double?
-        var statusCode: Int?
-        var errorMessage: String?
-        var inputLength = 0
-        var outputLength = 0
-        var inputTokens: Int?
-        var outputTokens: Int?
-        var cachedInputTokens: Int?
-        var cost: Double?
-        var ttft: Double?
-        var deployment: String?
+        call.responseTime = nil
+        call.statusCode = nil
+        call.errorMessage = nil
+        call.inputLength = 0
+        call.outputLength = 0
+        call.inputTokens = nil
+        call.outputTokens = nil
+        call.cachedInputTokens = nil
+        call.cost = nil
+        call.ttft = nil
+        call.deployment = nil
         // A raw control byte fails the JSON scan, so only an escaped name can hold U+001F.
         var modelEscaped = false
         // The failure of each field's value; a key written twice counts by its later value (as in the
@@ -48,37 +60,37 @@ public final class NativeParser: LineParser {
             var failure: ParseFailure?
             switch field {
             case .timestamp:
-                timestamp = nil
+                call.timestamp = nil
                 switch try s.peekKind() {
                 case .string:
                     let t = try s.readString()
                     let text = t.hasEscapes ? nil : UnsafeBufferPointer(rebasing: s.bytes[t.start..<t.end])
                     if s.isBlank(t) { break }
-                    if let text, let v = Timestamp.parseRFC3339(text) ?? Timestamp.fromEpochText(text) { timestamp = v }
+                    if let text, let v = Timestamp.parseRFC3339(text) ?? Timestamp.fromEpochText(text) { call.timestamp = v }
                     else { failure = .badTimestamp }
                 case .number:
-                    if let v = Timestamp.fromEpoch(s.doubleValue(try s.readNumberToken())) { timestamp = v } else { failure = .badTimestamp }
+                    if let v = Timestamp.fromEpoch(s.doubleValue(try s.readNumberToken())) { call.timestamp = v } else { failure = .badTimestamp }
                 case .null: try s.readNull()
                 default: failure = .badTimestamp; try s.skipValue()
                 }
-            case .userID: userID = try s.readIdentifier(&failure)
-            case .workOrderID: workOrderID = try s.readIdentifier(&failure)
+            case .userID: call.userID = try s.readIdentifier(&failure)
+            case .workOrderID: call.workOrderID = try s.readIdentifier(&failure)
             case .model:
-                model = nil
+                call.model = ""
                 switch try s.peekKind() {
                 case .string:
                     let t = try s.readString()
                     modelEscaped = t.hasEscapes
-                    if !s.isBlank(t) { model = s.string(t, cache: cache) }
+                    if !s.isBlank(t) { call.model = s.string(t, cache: cache) }
                 case .null: try s.readNull()
                 default: failure = .wrongType; try s.skipValue()
                 }
             case .endpoint:
                 if try s.peekKind() == .string {
                     let t = try s.readString()
-                    endpoint = s.isBlank(t) ? nil : s.string(t, cache: cache)
+                    call.endpoint = s.isBlank(t) ? nil : s.string(t, cache: cache)
                 } else {
-                    endpoint = try s.readOptionalString(&failure)
+                    call.endpoint = try s.readOptionalString(&failure)
                 }
             case .success:
                 success = nil
@@ -88,45 +100,45 @@ public final class NativeParser: LineParser {
                 default: failure = .wrongType; try s.skipValue()
                 }
             case .responseTime:
-                responseTime = nil
+                call.responseTime = nil
                 switch try s.peekKind() {
                 case .number:
                     let value = s.doubleValue(try s.readNumberToken())  // bad syntax fails the line at once
-                    do throws(ParseFailure) { responseTime = try limits.latency(value) } catch { failure = error }
+                    do throws(ParseFailure) { call.responseTime = try limits.latency(value) } catch { failure = error }
                 case .null: try s.readNull()
                 default: failure = .wrongType; try s.skipValue()
                 }
-            case .statusCode: statusCode = try s.readOptionalCount(&failure, max: RecordLimits.maxStatus, else: .badStatus)
-            case .errorMessage: errorMessage = try s.readOptionalString(&failure)
-            case .inputLength: inputLength = try s.readOptionalCount(&failure) ?? 0
-            case .outputLength: outputLength = try s.readOptionalCount(&failure) ?? 0
-            case .inputTokens: inputTokens = try s.readOptionalCount(&failure)
-            case .outputTokens: outputTokens = try s.readOptionalCount(&failure)
-            case .cachedInputTokens: cachedInputTokens = try s.readOptionalCount(&failure)
+            case .statusCode: call.statusCode = try s.readOptionalCount(&failure, max: RecordLimits.maxStatus, else: .badStatus)
+            case .errorMessage: call.errorMessage = try s.readOptionalString(&failure)
+            case .inputLength: call.inputLength = try s.readOptionalCount(&failure) ?? 0
+            case .outputLength: call.outputLength = try s.readOptionalCount(&failure) ?? 0
+            case .inputTokens: call.inputTokens = try s.readOptionalCount(&failure)
+            case .outputTokens: call.outputTokens = try s.readOptionalCount(&failure)
+            case .cachedInputTokens: call.cachedInputTokens = try s.readOptionalCount(&failure)
             case .cost:
-                cost = nil
+                call.cost = nil
                 switch try s.peekKind() {
                 case .number:
                     let value = s.doubleValue(try s.readNumberToken())  // bad syntax fails the line at once
-                    do throws(ParseFailure) { cost = try RecordLimits.cost(value) } catch { failure = error }
+                    do throws(ParseFailure) { call.cost = try RecordLimits.cost(value) } catch { failure = error }
                 case .null: try s.readNull()
                 default: failure = .wrongType; try s.skipValue()
                 }
             case .ttft:
-                ttft = nil
+                call.ttft = nil
                 switch try s.peekKind() {
                 case .number:
                     let value = s.doubleValue(try s.readNumberToken())
-                    do throws(ParseFailure) { ttft = try limits.latency(value) } catch { failure = error }
+                    do throws(ParseFailure) { call.ttft = try limits.latency(value) } catch { failure = error }
                 case .null: try s.readNull()
                 default: failure = .wrongType; try s.skipValue()
                 }
             case .deployment:
                 if try s.peekKind() == .string {
                     let t = try s.readString()
-                    deployment = s.isBlank(t) ? nil : s.string(t, cache: cache)
+                    call.deployment = s.isBlank(t) ? nil : s.string(t, cache: cache)
                 } else {
-                    deployment = try s.readOptionalString(&failure)
+                    call.deployment = try s.readOptionalString(&failure)
                 }
             case .other: try s.skipValue(); return
             }
@@ -134,18 +146,17 @@ public final class NativeParser: LineParser {
         }
         try scanner.expectEnd()
         if let failure = failures.first { throw failure }
-        guard let model, !model.isEmpty else { throw .missingModel }
-        if modelEscaped { _ = try RecordLimits.model(model) } else if model.utf8.count > RecordLimits.maxModelBytes { throw .modelTooLong }
+        if call.model.isEmpty { throw .missingModel }
+        if modelEscaped { _ = try RecordLimits.model(call.model) } else if call.model.utf8.count > RecordLimits.maxModelBytes { throw .modelTooLong }
         // Without `success`, the status decides as for every format (a code outside 100...599 is no
         // success: Envoy's 0 is "no response"), else an error message means failure.
-        let ok = success ?? ((statusCode.map { CallOutcome.of(status: $0) == .success } ?? true) && (errorMessage?.isEmpty ?? true))
-        return APICall(
-            timestamp: timestamp, userID: userID, workOrderID: workOrderID, model: model,
-            endpoint: endpoint, outcome: ok ? .success : CallOutcome.ofFailure(status: statusCode, message: errorMessage),
-            responseTime: responseTime, statusCode: statusCode,
-            errorMessage: ok ? nil : errorMessage, inputLength: inputLength, outputLength: outputLength,
-            inputTokens: inputTokens, outputTokens: outputTokens, cachedInputTokens: cachedInputTokens, cost: cost,
-            ttft: ttft, deployment: deployment)
+        let ok = success ?? ((call.statusCode.map { CallOutcome.of(status: $0) == .success } ?? true) && (call.errorMessage?.isEmpty ?? true))
+        if ok {
+            call.outcome = .success
+            call.errorMessage = nil
+        } else {
+            call.outcome = CallOutcome.ofFailure(status: call.statusCode, message: call.errorMessage)
+        }
     }
 }
 

@@ -11,6 +11,19 @@ func parse(_ p: any LineParser, _ line: UnsafeBufferPointer<UInt8>) -> Result<AP
     do throws(ParseFailure) { return .success(try p.parse(line)) } catch { return .failure(error) }
 }
 
+/// One record per parser, reused from input to input as ingest reuses it from line to line.
+nonisolated(unsafe) var reused = [APICall(model: ""), APICall(model: "")]
+
+/// The record parsed into `reused[slot]` must be the one parsed afresh: nothing of an earlier line
+/// stays in it. A line with a NUL byte anywhere is refused as `nul_byte` (searched for only once a
+/// line failed).
+func checkReuse(_ p: any LineParser, slot: Int, _ line: UnsafeBufferPointer<UInt8>, fresh: Result<APICall, ParseFailure>) {
+    let into: Result<APICall, ParseFailure>
+    do throws(ParseFailure) { try p.parse(line, into: &reused[slot]); into = .success(reused[slot]) } catch { into = .failure(error) }
+    precondition(into == fresh, "a reused record differs from a fresh one:\n\(into)\n\(fresh)")
+    if line.contains(0) { precondition(fresh == .failure(.nulByte), "a line with a NUL byte gave \(fresh)") }
+}
+
 func close(_ a: Double?, _ b: Double?) -> Bool {
     switch (a, b) {
     case (nil, nil): return true
@@ -23,7 +36,10 @@ func close(_ a: Double?, _ b: Double?) -> Bool {
 func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let line = buffer(data, size)
     Ingest.line(line, parser: native)
-    switch (parse(native, line), parse(mapped, line)) {
+    let results = (parse(native, line), parse(mapped, line))
+    checkReuse(native, slot: 0, line, fresh: results.0)
+    checkReuse(mapped, slot: 1, line, fresh: results.1)
+    switch results {
     case let (.success(a), .success(b)):
         var a2 = a, b2 = b
         a2.timestamp = nil; b2.timestamp = nil; a2.responseTime = nil; b2.responseTime = nil
