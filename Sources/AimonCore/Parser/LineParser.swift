@@ -21,7 +21,7 @@ extension LineParser {
 
 extension UnsafeBufferPointer<UInt8> {
     /// The failure to report for this line, given the one its parse met: a NUL byte anywhere comes
-    /// first (the JSON scan refuses every byte below 0x20 outside strings' whitespace, so a line that
+    /// first (the JSON scan refuses every byte below 0x20 but whitespace between tokens, so a line that
     /// parsed holds none, and only failed lines need the search).
     func failure(_ met: ParseFailure) -> ParseFailure {
         guard let base = baseAddress, count > 0 else { return .emptyLine }

@@ -384,142 +384,29 @@ public final class IngestPipeline: Service, @unchecked Sendable {
     /// workers, chunk by chunk, when there are any and the batch fills a chunk; else, and for the last
     /// lines of a batch, here.
     private func readBatch(now: Double) throws -> Read {
-        var read = Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
-                                           maxErrorMessages: config.ingest.maxErrorMessages, prices: config.prices))
-        let policies = session!.policies, limits = config.ingest.limits
-        var fold = LineFold(parsers: session!.parsers, policies: policies, limits: limits, now: now)
-        var registry = session!.registry
-        var sampler = session!.sampler
-        defer { session!.registry = registry; session!.sampler = sampler }
-        // Parse and fold are timed on one line in `sampleEvery`: timing each would cost more than it
-        // tells. The workers' seconds are counted apart: they are spent beside this thread's.
-        var timing = (parse: 0.0, fold: 0.0), workersTiming = (parse: 0.0, fold: 0.0)
-        var waited = 0.0
-        var countdown = Telemetry.Stages.sampleEvery / 2  // not the first line: a batch starts with cold caches
         let started = monotonicSeconds()
-
-        func log(_ sample: FoldWorkers.Sample, path: String, end: Int64, line: @autoclosure () -> String) {
-            switch sample {
-            case let .bad(error):
-                guard sampler.shouldLog(error.rawValue, now: now) else { return }
-                logger.warning("skipping a bad line (\(error.rawValue)); further ones are counted and sampled",
-                               metadata: ["path": "\(path)", "end_offset": "\(end)", "line": "\(line())"])
-            case let .late(multi):
-                guard sampler.shouldLog("late", now: now) else { return }
-                let what = multi ? "calls" : "a line"
-                logger.notice("dropping \(what) older than retention.hour_buckets (late); further ones are counted and sampled",
-                              metadata: ["path": "\(path)", "end_offset": "\(end)", "line": "\(line())"])
+        var lines = BatchLines(
+            read: Read(batch: WindowBatch(retention: config.retention, limits: config.ingest.limits,
+                                          maxErrorMessages: config.ingest.maxErrorMessages, prices: config.prices)),
+            parsers: session!.parsers, registry: session!.registry, sampler: session!.sampler,
+            workers: foldsPay ? foldWorkers : nil, policies: session!.policies, limits: config.ingest.limits, now: now,
+            maxLineBytes: config.ingest.maxLineBytes, logger: logger)
+        defer { session!.registry = lines.registry; session!.sampler = lines.sampler }
+        do {
+            session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: batchSeconds) { file, event, end in
+                lines.take(file, event, end: end)
             }
+        } catch {
+            lines.abandon()
+            throw error
         }
-
-        /// One line folded on this thread, with the registry itself.
-        func foldHere(_ bytes: UnsafeBufferPointer<UInt8>, source: Int, path: String, end: Int64) {
-            countdown -= 1
-            let timed = countdown == 0
-            if timed { countdown = Telemetry.Stages.sampleEvery }
-            do throws(ParseFailure) {
-                let folded = try withUnsafeMutablePointer(to: &timing) { t throws(ParseFailure) in
-                    try fold.fold(bytes, source: source, into: &read.batch, registry: &registry, timing: timed ? t : nil)
-                }
-                if case let .late(multi) = folded { log(.late(multi: multi), path: path, end: end, line: BadLineSampler.preview(bytes)) }
-            } catch where error == .notACall {
-                read.skipped += 1
-            } catch {
-                read.bad[error, default: 0] += 1
-                log(.bad(error), path: path, end: end, line: BadLineSampler.preview(bytes))
-            }
-        }
-
-        let workers = foldsPay ? foldWorkers : nil
-        workers?.begin(read.batch, registry: registry)
-        var inFlight: [FoldWorkers.Chunk] = []
-        // The lines of the chunk being filled, in locals (a chunk's properties would cost an access
-        // check and a reference count each time); swapped into a chunk when it is handed over.
-        let parallel = workers != nil, chunkBytes = workers?.chunkBytes ?? .max, chunkLines = workers?.chunkLines ?? .max
-        var lineBytes: [UInt8] = [], ends: [Int] = [], offsets: [Int64] = []
-        var files: [(first: Int, source: Int, path: String)] = []
-        var lastFile: TailedFile?
-        func filled() -> FoldWorkers.Chunk {
-            let c = workers!.chunk()
-            swap(&c.bytes, &lineBytes)
-            swap(&c.ends, &ends)
-            swap(&c.offsets, &offsets)
-            swap(&c.files, &files)
-            lastFile = nil
-            return c
-        }
-
-        /// Folds a chunk's lines from `start` on here.
-        func foldHere(_ c: FoldWorkers.Chunk, from start: Int) {
-            for i in start..<c.count {
-                let file = c.file(of: i)
-                c.line(i) { foldHere($0, source: file.source, path: file.path, end: c.offsets[i]) }
-            }
-        }
-
-        /// A chunk back from its worker, in log order: its runs, counts and samples, then the lines
-        /// it left (folded here).
-        func take(_ c: FoldWorkers.Chunk) {
-            let t0 = monotonicSeconds()
-            c.done.wait()
-            waited += monotonicSeconds() - t0
-            read.batch.appendRuns(c.runs)
-            read.skipped += c.skipped
-            for (reason, n) in c.bad { read.bad[reason, default: 0] += n }
-            workersTiming.parse += c.timing.parse
-            workersTiming.fold += c.timing.fold
-            for s in c.samples { log(s.kind, path: c.file(of: s.line).path, end: c.offsets[s.line], line: s.preview) }
-            if c.handled < c.count {
-                foldHere(c, from: c.handled)
-                workers!.refresh(registry, batch: read.batch)  // names placed here, that the workers' snapshots do not know
-            }
-            workers!.recycle(c)
-        }
-        // Chunks still with a worker when reading fails are waited for: the workers' state is the
-        // next batch's.
-        defer { for c in inFlight { c.done.wait() } }
-
-        session!.more = try session!.tailer.poll(maxBytes: config.ingest.batchBytes, maxSeconds: batchSeconds) { file, event, end in
-            switch event {
-            case let .line(bytes):
-                read.lines += 1
-                guard parallel else { return foldHere(bytes, source: file.sourceIndex, path: file.path, end: end) }
-                if file !== lastFile {
-                    lastFile = file
-                    files.append((ends.count, file.sourceIndex, file.path))
-                }
-                lineBytes.append(contentsOf: bytes)
-                ends.append(lineBytes.count)
-                offsets.append(end)
-                guard lineBytes.count >= chunkBytes || ends.count >= chunkLines else { return }
-                if inFlight.count >= workers!.maxInFlight { take(inFlight.removeFirst()) }
-                let c = filled()
-                workers!.submit(c, policies: policies, limits: limits, now: now)
-                inFlight.append(c)
-                // Room for a chunk and its last line, so that filling one copies no byte twice.
-                if lineBytes.capacity < chunkBytes + 16384 { lineBytes.reserveCapacity(chunkBytes + 16384) }
-            case .overlong:
-                read.overlong += 1
-                if sampler.shouldLog("overlong", now: now) {
-                    logger.warning("skipping a line over max_line_bytes (\(config.ingest.maxLineBytes)); further ones are counted and sampled",
-                                   metadata: ["path": "\(file.path)", "end_offset": "\(end)"])
-                }
-            }
-        }
-        if let workers {
-            while !inFlight.isEmpty { take(inFlight.removeFirst()) }
-            // The last lines, too few to hand over, are folded here: after every chunk, in order.
-            let c = filled()
-            foldHere(c, from: 0)
-            workers.recycle(c)
-            workers.end(into: &read.batch, registry: &registry, now: now)
-        }
-        read.batch.finish()
+        lines.finish()
         // Workers pay when a batch has many lines for each of its models and pairs: each worker's
         // batch has a slot for every one of them, put together with the others once per batch.
-        foldsPay = read.lines >= Self.linesPerSlotForWorkers * Int64(max(1, read.batch.slotCount))
+        foldsPay = lines.read.lines >= Self.linesPerSlotForWorkers * Int64(max(1, lines.read.batch.slotCount))
         let total = monotonicSeconds() - started
         let scale = Double(Telemetry.Stages.sampleEvery)
+        let timing = lines.timing, workersTiming = lines.workersTiming, waited = lines.waited
         telemetry.update { f in
             // Seconds of work by stage (the workers' and the committer's beside this thread's):
             // reading is what this thread spent on neither parsing, folding nor waiting.
@@ -528,7 +415,7 @@ public final class IngestPipeline: Service, @unchecked Sendable {
             f.stages.fold += fold + workersTiming.fold * scale
             f.stages.read += max(0, total - parse - fold - waited)
         }
-        return read
+        return lines.read
     }
 
     /// A commit sent from the committer thread, not yet landed.
