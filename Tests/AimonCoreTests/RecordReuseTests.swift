@@ -17,17 +17,29 @@ import Testing
         }
     }
 
-    /// Every fixture line of every preset after every other (bad lines included), into one record.
+    /// A record with every field set (to values no fixture line has): a field a parser forgets to
+    /// write keeps one of these.
+    static let stale = APICall(
+        timestamp: 1, userID: "stale-user", workOrderID: "stale-order", model: "stale-model", endpoint: "/stale",
+        outcome: .rateLimited, responseTime: 99, statusCode: 999, errorMessage: "stale", inputLength: 99_999,
+        outputLength: 99_999, inputTokens: 99_999, outputTokens: 99_999, cachedInputTokens: 99_999, cost: 9_999,
+        ttft: 99, deployment: "stale-deployment")
+
+    /// Every fixture line of every preset after every other (bad lines included), and after a record
+    /// with every field set, into one record.
     @Test(arguments: LogFormat.allCases)
     func aReusedRecordHoldsOnlyItsLine(_ format: LogFormat) {
         let lines = FormatFixtures.lines(format.rawValue).map { Array($0.utf8) }
         #expect(lines.count >= 5)
         let parser = SourceFormat.preset(format).makeParser()
         var record = APICall(model: "")
-        for a in lines {
-            for b in lines {
+        for b in lines {
+            let fresh = Self.fresh(parser, b)
+            record = Self.stale
+            #expect(Self.into(parser, b, &record) == fresh, "\(format.rawValue): after a record with every field set")
+            for a in lines {
                 _ = Self.into(parser, a, &record)
-                #expect(Self.into(parser, b, &record) == Self.fresh(parser, b), "\(format.rawValue): after \(String(decoding: a, as: UTF8.self))")
+                #expect(Self.into(parser, b, &record) == fresh, "\(format.rawValue): after \(String(decoding: a, as: UTF8.self))")
             }
         }
     }
@@ -37,7 +49,7 @@ import Testing
         let full = Array(#"{"timestamp":"2026-11-27T10:00:00Z","user_id":"u1","work_order_id":42,"model_name":"gpt-4o","endpoint":"/v1/chat","success":false,"response_time":1.25,"status_code":503,"error_message":"upstream timeout","input_length":120,"output_length":7,"input_tokens":10,"output_tokens":20,"cached_input_tokens":5,"cost":0.5,"ttft":0.2,"deployment":"azure-east"}"#.utf8)
         let parsers: [any LineParser] = [NativeParser(), SourceFormat(preset: .native, custom: FieldMapping(fields: LogFormat.native.mapping.fields)).makeParser()]
         for parser in parsers {
-            var record = APICall(model: "")
+            var record = Self.stale
             for (later, want) in [(#"{"model_name":"m"}"#, APICall(model: "m")),
                                   (#"{"model_name":"m","status_code":200}"#, APICall(model: "m", statusCode: 200)),
                                   (#"{"model_name":"m","success":true,"error_message":"x"}"#, APICall(model: "m"))] {

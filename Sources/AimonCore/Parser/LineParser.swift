@@ -9,7 +9,8 @@ import Glibc
 public protocol LineParser: AnyObject {
     func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall
     /// The same record, written into `call` (ingest reuses one record from line to line: no copy of
-    /// a record, and each of its strings retained once). On a throw, `call` holds no record.
+    /// a record, and each of its strings retained once). Every field is written. After a throw,
+    /// `call` is unspecified (parts of the failed line beside parts of earlier ones): not to be read.
     func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure)
 }
 

@@ -15,7 +15,7 @@ public final class NativeParser: LineParser {
     }
 
     /// The record written into `call`'s storage, every field (no copy of a record, and each string
-    /// retained once). On a throw, `call` holds no record.
+    /// retained once). After a throw, `call` is unspecified.
     public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         do { try read(line, into: &call) } catch { throw line.failure(error) }
     }
