@@ -18,6 +18,9 @@ struct SpeedTable: ParsableCommand {
     @Option(help: "Lines of the end-to-end log (mtail reads the same).")
     var lines = 1_000_000
 
+    @Option(help: "Runs of the end-to-end measure and of mtail, alternated (the median of each is shown).")
+    var e2eRuns = 3
+
     @Option(help: "Lines of the second log, for peak RSS as the log grows.")
     var bigLines = 4_000_000
 
@@ -35,6 +38,10 @@ struct SpeedTable: ParsableCommand {
 
     struct Row { var measure: String, figure: String, target: String, met: Bool? }
 
+    func validate() throws {
+        guard e2eRuns >= 1 else { throw ValidationError("--e2e-runs must be at least 1") }
+    }
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         var rows: [Row] = []
@@ -48,12 +55,23 @@ struct SpeedTable: ParsableCommand {
         // End to end beside mtail, on the same log.
         let log = "\(workDir)/gateway-\(lines).jsonl"
         _ = try BenchLog.ensure(path: log, lines: lines)
-        let e2e = try EndToEndBenchmark.run(logPath: log, lines: lines, redisURL: server.url, workDir: workDir)
-        let mtail = try MtailBenchmark.run(logPath: log, lines: lines, workDir: workDir)
-        let ratio = mtail.map { e2e.linesPerSecond / $0.linesPerSecond }
+        // Alternated runs, the median of each: this VM's speed moves by a third within minutes, and
+        // one run each would compare a fast minute with a slow one.
+        var runs: [EndToEndBenchmark.Result] = [], mtailRuns: [Double] = []
+        for _ in 0..<e2eRuns {
+            runs.append(try EndToEndBenchmark.run(logPath: log, lines: lines, redisURL: server.url, workDir: workDir))
+            if let m = try MtailBenchmark.run(logPath: log, lines: lines, workDir: workDir) { mtailRuns.append(m.linesPerSecond) }
+        }
+        let e2e = runs.sorted { $0.linesPerSecond < $1.linesPerSecond }[runs.count / 2]
+        let mtail = mtailRuns.isEmpty ? nil : mtailRuns.sorted()[mtailRuns.count / 2]
+        let ratio = mtail.map { e2e.linesPerSecond / $0 }
+        func spread(_ xs: [Double]) -> String {
+            xs.count < 2 ? "" : String(format: " (%.0fk-%.0fk)", xs.min()! / 1000, xs.max()! / 1000)
+        }
+        let median = e2eRuns > 1 ? "median of \(e2eRuns) " : ""
         say(Row(measure: "end to end, `aimon replay` file -> committed Redis (\(lines / 1_000_000)M lines)",
-                figure: String(format: "%.0fk lines/s", e2e.linesPerSecond / 1000)
-                    + (mtail.map { String(format: "; mtail %.0fk lines/s: %.1fx", $0.linesPerSecond / 1000, ratio!) } ?? "; mtail not installed"),
+                figure: median + String(format: "%.0fk lines/s", e2e.linesPerSecond / 1000) + spread(runs.map(\.linesPerSecond))
+                    + (mtail.map { String(format: "; mtail %.0fk lines/s", $0 / 1000) + spread(mtailRuns) + String(format: ": %.1fx", ratio!) } ?? "; mtail not installed"),
                 target: ">= 1M lines/s, >= 15x mtail", met: e2e.linesPerSecond >= 1_000_000 && (ratio ?? 0) >= 15))
 
         // Parse only: native, then every preset (its slowest).
@@ -72,9 +90,10 @@ struct SpeedTable: ParsableCommand {
         let big = "\(workDir)/gateway-\(bigLines).jsonl"
         _ = try BenchLog.ensure(path: big, lines: bigLines)
         let e2eBig = try EndToEndBenchmark.run(logPath: big, lines: bigLines, redisURL: server.url, workDir: workDir)
+        let peak = runs.map(\.peakRSSMiB).max()!  // the highest of the runs
         say(Row(measure: "peak RSS of `aimon replay`, \(lines / 1_000_000)M and \(bigLines / 1_000_000)M lines",
-                figure: String(format: "%d and %d MiB (%.0fk lines/s at %dM)", e2e.peakRSSMiB, e2eBig.peakRSSMiB, e2eBig.linesPerSecond / 1000, bigLines / 1_000_000),
-                target: "<= 24 MiB", met: max(e2e.peakRSSMiB, e2eBig.peakRSSMiB) <= 24))
+                figure: String(format: "%d and %d MiB (%.0fk lines/s at %dM)", peak, e2eBig.peakRSSMiB, e2eBig.linesPerSecond / 1000, bigLines / 1_000_000),
+                target: "<= 24 MiB", met: max(peak, e2eBig.peakRSSMiB) <= 24))
 
         // `aimon stats` as a process over a long history.
         var reports = try ReportLatency.parse(["--lines", "\(history)", "--work-dir", workDir])

@@ -114,7 +114,7 @@ public struct Config: Equatable, Sendable {
             http: nil,
             redis: Redis(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: 6379)), keyPrefix: "aimon", timeout: 5),
             retention: Retention(),
-            ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 8 << 20, sweepInterval: 1, maxModels: 1000,
+            ingest: Ingest(maxLineBytes: 1 << 20, batchBytes: 32 << 20, sweepInterval: 1, maxModels: 1000,
                            maxLatency: RecordLimits.default.maxLatency, maxClockSkew: RecordLimits.default.maxClockSkew,
                            maxErrorMessages: 50, modelTTL: 86_400),
             alerts: .defaults,
