@@ -30,14 +30,6 @@ extension UnsafeBufferPointer<UInt8> {
     }
 }
 
-extension LineParser {
-    /// Checks shared by every format before the JSON scan: blank lines and NUL bytes.
-    @inline(__always) func precheck(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) {
-        guard let base = line.baseAddress, line.count > 0 else { throw .emptyLine }
-        if memchr(base, 0, line.count) != nil { throw .nulByte }
-    }
-}
-
 /// The gateway presets (`format:` in a source); Formats/Presets.swift holds their mappings.
 public enum LogFormat: String, CaseIterable, Sendable {
     case native, litellm, nginx, kong, envoy

@@ -22,7 +22,11 @@ public final class OTLPParser: MultiRecordParser {
     }
 
     public func parseAll(_ line: UnsafeBufferPointer<UInt8>, into out: inout [APICall]) throws(ParseFailure) {
-        try precheck(line)
+        do { try read(line, into: &out) } catch { throw line.failure(error) }
+    }
+
+    @inline(__always)
+    private func read(_ line: UnsafeBufferPointer<UInt8>, into out: inout [APICall]) throws(ParseFailure) {
         var s = JSONScanner(line)
         s.skipWhitespace()
         if s.atEnd { throw .emptyLine }
