@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AimonCore
 
@@ -72,6 +73,29 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("sources: [\n") }
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("") }
         #expect(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/aimon.yaml") }
+    }
+
+    /// A path that cannot be read as a file says why (a folder read as empty used to be "the file is
+    /// empty; at least one source is needed"); so does a file too large to be a configuration.
+    @Test func aConfigThatCannotBeReadSaysWhy() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aimon-config-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            _ = try ConfigLoader.load(path: dir.path)
+            Issue.record("a folder was read as a configuration")
+        } catch {
+            #expect("\(error)".contains("cannot read the file"), "\(error)")
+            #expect("\(error)".contains("Is a directory"), "\(error)")
+        }
+        let big = dir.appendingPathComponent("big.yaml")
+        try Data(repeating: 0x20, count: ConfigLoader.maxFileBytes + 1).write(to: big)
+        do {
+            _ = try ConfigLoader.load(path: big.path)
+            Issue.record("a file over the limit was read")
+        } catch {
+            #expect("\(error)".contains("larger than"), "\(error)")
+        }
     }
 
     @Test func pathResolution() {

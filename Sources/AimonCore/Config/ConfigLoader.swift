@@ -11,20 +11,17 @@ public enum ConfigLoader {
         option ?? environment["AIMON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? Config.defaultPath
     }
 
+    /// A configuration is a few kilobytes: anything past this is not one (a log given by mistake).
+    public static let maxFileBytes = 4 << 20
+
     public static func load(path: String, hostname: String = Config.hostname()) throws(ConfigError) -> Config {
-        guard let fp = fopen(path, "r") else {
-            let reason = String(cString: strerror(errno))
-            throw ConfigError(file: path, problems: [.init(key: "", line: nil, message:
-                "cannot read the file: \(reason) (give another with --config PATH or AIMON_CONFIG; config/aimon.yaml is an example)")])
+        func unreadable(_ why: String) -> ConfigError {
+            ConfigError(file: path, problems: [.init(key: "", line: nil, message:
+                "cannot read the file: \(why) (give another with --config PATH or AIMON_CONFIG; config/aimon.yaml is an example)")])
         }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, fp)
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        fclose(fp)
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readPrefix(path, limit: maxFileBytes + 1) } catch { throw unreadable(String(cString: strerror(error.errno))) }
+        if bytes.count > maxFileBytes { throw unreadable("it is larger than \(maxFileBytes >> 20) MiB, which no configuration is") }
         return try parse(String(decoding: bytes, as: UTF8.self), file: path, hostname: hostname)
     }
 
