@@ -713,7 +713,7 @@ import AimonSamples
         mkdir(dir, 0o755)
         #expect(try inotify.watch(directory: dir))  // a new folder at the path: watched again, all looked at
         #expect(inotify.takeEvents().overflowed)
-        FileManager.default.createFile(atPath: dir + "/new.log", contents: Data("x\n".utf8))
+        #expect(FileManager.default.createFile(atPath: dir + "/new.log", contents: Data("x\n".utf8)))
         var names: [String] = []
         let deadline = wallClock() + 5  // the event comes from inotify's own queue: await it, bounded
         while !names.contains("new.log"), wallClock() < deadline {

@@ -378,6 +378,18 @@ public struct JSONScanner {
         }
     }
 
+    /// Stops at a line's opening brace. A line of nothing but whitespace is `emptyLine`; valid JSON of
+    /// another shape is "not an object"; anything else is not JSON.
+    @inline(__always) public mutating func expectObjectLine() throws(ParseFailure) {
+        skipWhitespace()
+        if atEnd { throw .emptyLine }
+        guard try peek() == 0x7B else {
+            try skipValue()
+            try expectEnd()
+            throw .notAnObject
+        }
+    }
+
     /// Fails unless only whitespace remains.
     public mutating func expectEnd() throws(ParseFailure) {
         skipWhitespace()

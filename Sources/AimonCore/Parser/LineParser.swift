@@ -7,16 +7,18 @@ import Glibc
 /// A parser keeps small caches between lines, so each ingest loop makes its own (`makeParser()`) and
 /// uses it from one thread.
 public protocol LineParser: AnyObject {
-    func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall
-    /// The same record, written into `call` (ingest reuses one record from line to line: no copy of
+    /// The line's record, written into `call` (ingest reuses one record from line to line: no copy of
     /// a record, and each of its strings retained once). Every field is written. After a throw,
     /// `call` is unspecified (parts of the failed line beside parts of earlier ones): not to be read.
     func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure)
 }
 
 extension LineParser {
-    public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
-        call = try parse(line)
+    /// The line's record, as a new value.
+    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
+        var call = APICall(model: "")
+        try parse(line, into: &call)
+        return call
     }
 }
 

@@ -51,12 +51,6 @@ public final class MappedParser: LineParser {
         captures = Captures(count: matcher.paths.count)
     }
 
-    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
-        var call = APICall(model: "")
-        try parse(line, into: &call)
-        return call
-    }
-
     public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         do { try read(line, into: &call) } catch { throw line.failure(error) }
     }
@@ -64,14 +58,7 @@ public final class MappedParser: LineParser {
     @inline(__always)
     private func read(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         var scanner = JSONScanner(line)
-        scanner.skipWhitespace()
-        if scanner.atEnd { throw .emptyLine }
-        guard try scanner.peek() == 0x7B else {
-            // Valid JSON of another shape is "not an object"; anything else is not JSON.
-            try scanner.skipValue()
-            try scanner.expectEnd()
-            throw .notAnObject
-        }
+        try scanner.expectObjectLine()
         captures.reset()
         try matcher.scan(&scanner, into: captures)
         try scanner.expectEnd()

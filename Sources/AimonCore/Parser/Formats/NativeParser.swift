@@ -8,14 +8,6 @@ public final class NativeParser: LineParser {
 
     public init(limits: RecordLimits = .default) { self.limits = limits }
 
-    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
-        var call = APICall(model: "")
-        try parse(line, into: &call)
-        return call
-    }
-
-    /// The record written into `call`'s storage, every field (no copy of a record, and each string
-    /// retained once). After a throw, `call` is unspecified.
     public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         do { try read(line, into: &call) } catch { throw line.failure(error) }
     }
@@ -23,15 +15,7 @@ public final class NativeParser: LineParser {
     @inline(__always)
     private func read(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         var scanner = JSONScanner(line)
-        scanner.skipWhitespace()
-        if scanner.atEnd { throw .emptyLine }
-        let first = try scanner.peek()
-        guard first == 0x7B else {
-            // Valid JSON of another shape is "not an object"; anything else is not JSON.
-            try scanner.skipValue()
-            try scanner.expectEnd()
-            throw .notAnObject
-        }
+        try scanner.expectObjectLine()
         call.timestamp = nil
         call.userID = nil
         call.workOrderID = nil

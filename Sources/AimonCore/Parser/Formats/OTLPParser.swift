@@ -15,10 +15,11 @@ public final class OTLPParser: MultiRecordParser {
 
     public init(limits: RecordLimits = .default) { self.limits = limits }
 
-    public func parse(_ line: UnsafeBufferPointer<UInt8>) throws(ParseFailure) -> APICall {
+    /// The line's first call (ingest reads every one, with `parseAll`).
+    public func parse(_ line: UnsafeBufferPointer<UInt8>, into call: inout APICall) throws(ParseFailure) {
         var out: [APICall] = []
         try parseAll(line, into: &out)
-        return out[0]
+        call = out[0]
     }
 
     public func parseAll(_ line: UnsafeBufferPointer<UInt8>, into out: inout [APICall]) throws(ParseFailure) {
@@ -28,13 +29,7 @@ public final class OTLPParser: MultiRecordParser {
     @inline(__always)
     private func read(_ line: UnsafeBufferPointer<UInt8>, into out: inout [APICall]) throws(ParseFailure) {
         var s = JSONScanner(line)
-        s.skipWhitespace()
-        if s.atEnd { throw .emptyLine }
-        guard try s.peek() == 0x7B else {
-            try s.skipValue()
-            try s.expectEnd()
-            throw .notAnObject
-        }
+        try s.expectObjectLine()
         // The calls go straight to `out` (no array of their own per line), and are taken back if
         // the line fails: all or nothing.
         let base = out.count
