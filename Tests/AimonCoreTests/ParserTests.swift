@@ -44,6 +44,22 @@ func parseBytes(_ bytes: [UInt8]) -> Result<APICall, ParseFailure> {
         #expect(call.timestamp == expected)
     }
 
+    /// Fractions of any length: the written time within an ulp of the second (2^-22 s here),
+    /// nanoseconds kept, every digit checked.
+    @Test func fractionsOfASecond() throws {
+        func time(_ fraction: String) throws -> Double {
+            try #require(try parse(#"{"model_name":"m","timestamp":"2026-11-27T10:00:00."# + fraction + #"Z"}"#).get().timestamp)
+        }
+        let ulp = 1_795_773_600.0.ulp
+        for (text, value) in [("5", 0.5), ("123", 0.123), ("123456789", 0.123456789), ("000000001", 1e-9), ("999999999", 0.999999999),
+                              ("1234567890123456789012345", 0.123456789012345678)] {
+            #expect(abs(try time(text) - (1_795_773_600 + value)) <= ulp, "\(text)")
+        }
+        // A time within half an ulp of the next second is that second, as a double can only say.
+        #expect(try time("9999999999999999999999") == 1_795_773_601)
+        #expect(parse(#"{"model_name":"m","timestamp":"2026-11-27T10:00:00.12a4Z"}"#) == .failure(.badTimestamp))
+    }
+
     @Test func leapYearAndEpochBoundaries() throws {
         #expect(try parse(#"{"model_name":"m","timestamp":"2024-02-29T00:00:00Z"}"#).get().timestamp == 1_709_164_800)
         #expect(try parse(#"{"model_name":"m","timestamp":"1970-01-01T00:00:00Z"}"#).get().timestamp == 0)
