@@ -54,7 +54,7 @@ struct Bench: ParsableCommand {
         let url = redisURL ?? server!.url
         let e2e = try EndToEndBenchmark.run(logPath: logPath, lines: lines, redisURL: url, workDir: workDir)
         print(String(format: "end to end (aimon replay, file -> committed Redis windows): %10.0f lines/s   %.2f s", e2e.linesPerSecond, e2e.seconds))
-        print("peak RSS of aimon replay: \(e2e.peakRSSMiB) MiB")
+        print(String(format: "peak RSS of aimon replay: %.1f MiB", e2e.peakRSSMiB))
 
         if !noMtail {
             if let m = try MtailBenchmark.run(logPath: logPath, lines: lines, workDir: workDir) {

@@ -3,7 +3,7 @@ import Foundation
 
 /// The real product path: `aimon replay` as its own process, from file to committed Redis windows.
 enum EndToEndBenchmark {
-    struct Result { var linesPerSecond: Double; var seconds: Double; var peakRSSMiB: Int }
+    struct Result { var linesPerSecond: Double; var seconds: Double; var peakRSSMiB: Double }
 
     static func run(logPath: String, lines: Int, redisURL: String, workDir: String) throws -> Result {
         let prefix = "bench\(UInt32.random(in: 0...UInt32.max))"
@@ -28,7 +28,7 @@ enum EndToEndBenchmark {
         // footprint, inherited through spawn and exec.
         let summary = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         guard let peakText = summary.components(separatedBy: "peak memory ").last?.split(separator: " ").first,
-              let peak = Int(peakText) else { throw ValidationErrorText("no peak memory in aimon's summary: \(summary)") }
+              let peak = Double(peakText) else { throw ValidationErrorText("no peak memory in aimon's summary: \(summary)") }
         // Check the figure is real: the counters committed with the windows must hold every line.
         let redis = try RedisConnection(url: try RedisURL(parsing: redisURL))
         let committed = try redis.command(["HGET", KeySchema(prefix: prefix).ingestCounters(host: "bench"), "lines"]).integer ?? 0

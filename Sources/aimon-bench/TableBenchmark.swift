@@ -92,7 +92,7 @@ struct SpeedTable: ParsableCommand {
         let e2eBig = try EndToEndBenchmark.run(logPath: big, lines: bigLines, redisURL: server.url, workDir: workDir)
         let peak = runs.map(\.peakRSSMiB).max()!  // the highest of the runs
         say(Row(measure: "peak RSS of `aimon replay`, \(lines / 1_000_000)M and \(bigLines / 1_000_000)M lines",
-                figure: String(format: "%d and %d MiB (%.0fk lines/s at %dM)", peak, e2eBig.peakRSSMiB, e2eBig.linesPerSecond / 1000, bigLines / 1_000_000),
+                figure: String(format: "%.1f and %.1f MiB (%.0fk lines/s at %dM)", peak, e2eBig.peakRSSMiB, e2eBig.linesPerSecond / 1000, bigLines / 1_000_000),
                 target: "<= 24 MiB", met: max(peak, e2eBig.peakRSSMiB) <= 24))
 
         // `aimon stats` as a process over a long history.

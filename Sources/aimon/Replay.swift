@@ -58,7 +58,11 @@ struct Replay: ParsableCommand {
             throw ExitCode.failure
         }
         if pipeline.stopSignal.isStopped { throw ExitCode(130) }
-        let peak = ProcessMemory.peakResidentBytes().map { ", peak memory \($0 / 1_048_576) MiB" } ?? ""
+        // To a tenth of a MiB: whole MiB rounded down hid up to a MiB of it.
+        let peak = ProcessMemory.peakResidentBytes().map { bytes in
+            let tenths = (bytes * 10 + 524_288) / 1_048_576
+            return ", peak memory \(tenths / 10).\(tenths % 10) MiB"
+        } ?? ""
         print("replayed \(files.count) file(s): \(pipeline.stats.summary)\(peak)")
         print("time: \(pipeline.telemetry.figures.stages.summary)")
     }
