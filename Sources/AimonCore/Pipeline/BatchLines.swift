@@ -12,17 +12,16 @@ struct BatchLines {
     var read: IngestPipeline.Read
     var registry: ModelRegistry
     var sampler: BadLineSampler
-    /// Parse and fold seconds of the lines timed here: one in `Telemetry.Stages.sampleEvery`, as
-    /// timing each would cost more than it tells.
-    private(set) var timing = (parse: 0.0, fold: 0.0)
+    /// Parse and fold seconds of the lines timed here (one in `Telemetry.Stages.sampleEvery`).
+    var timing: (parse: Double, fold: Double) { tally.timing }
     /// The same, of the workers' lines (spent beside this thread's), and the seconds this thread
     /// waited for a worker.
     private(set) var workersTiming = (parse: 0.0, fold: 0.0)
     private(set) var waited = 0.0
 
     private var fold: LineFold
-    /// Not the first line: a batch starts with cold caches.
-    private var countdown = Telemetry.Stages.sampleEvery / 2
+    /// The lines folded here that are bad or no call (put with `read`'s when the batch is finished).
+    private var tally = LineTally()
     private let workers: FoldWorkers?
     private let policies: [FailurePolicy]
     private let limits: RecordLimits
@@ -85,6 +84,8 @@ struct BatchLines {
             workers.recycle(c)
             workers.end(into: &read.batch, registry: &registry, now: now)
         }
+        read.skipped += tally.skipped
+        for (reason, n) in tally.bad { read.bad[reason, default: 0] += n }
         read.batch.finish()
     }
 
@@ -99,19 +100,10 @@ struct BatchLines {
     /// One line folded here, with the registry itself. `path` is read only to log the line.
     @inline(__always)
     private mutating func foldHere(_ line: UnsafeBufferPointer<UInt8>, source: Int, path: @autoclosure () -> String, end: Int64) {
-        countdown -= 1
-        let timed = countdown == 0
-        if timed { countdown = Telemetry.Stages.sampleEvery }
-        do throws(ParseFailure) {
-            let folded = try withUnsafeMutablePointer(to: &timing) { t throws(ParseFailure) in
-                try fold.fold(line, source: source, into: &read.batch, registry: &registry, timing: timed ? t : nil)
-            }
-            if case let .late(multi) = folded { log(.late(multi: multi), path: path(), end: end, line: BadLineSampler.preview(line)) }
-        } catch where error == .notACall {
-            read.skipped += 1
-        } catch {
-            read.bad[error, default: 0] += 1
-            log(.bad(error), path: path(), end: end, line: BadLineSampler.preview(line))
+        switch fold.fold(line, source: source, into: &read.batch, registry: &registry, tally: &tally) {
+        case .added, .skipped, .unplaced: break  // the registry itself places every name
+        case let .late(multi): log(.late(multi: multi), path: path(), end: end, line: BadLineSampler.preview(line))
+        case let .bad(error): log(.bad(error), path: path(), end: end, line: BadLineSampler.preview(line))
         }
     }
 

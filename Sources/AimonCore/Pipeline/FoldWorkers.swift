@@ -209,10 +209,8 @@ final class FoldWorkers: @unchecked Sendable {
         // and a reference count.
         let ends = chunk.ends, files = chunk.files
         var seen: Set<Sample> = []
-        var skipped: Int64 = 0
-        var bad: [ParseFailure: Int64] = [:]
         var samples: [(kind: Sample, line: Int, preview: String)] = []
-        var timing = (parse: 0.0, fold: 0.0)
+        var tally = LineTally(countdown: countdown)
         var handled = ends.count
         var run = 0
         var source = files.first?.source ?? 0
@@ -225,32 +223,22 @@ final class FoldWorkers: @unchecked Sendable {
                 }
                 let line = UnsafeBufferPointer(rebasing: all[start..<ends[i]])
                 start = ends[i]
-                countdown -= 1
-                let timed = countdown == 0
-                if timed { countdown = Telemetry.Stages.sampleEvery }
-                do throws(ParseFailure) {
-                    let folded = try withUnsafeMutablePointer(to: &timing) { t throws(ParseFailure) in
-                        try fold.fold(line, source: source, into: &batch, registry: &registry, timing: timed ? t : nil)
-                    }
-                    switch folded {
-                    case .added: break
-                    case .unplaced: handled = i; return
-                    case let .late(multi):
-                        if seen.insert(.late(multi: multi)).inserted { samples.append((.late(multi: multi), i, BadLineSampler.preview(line))) }
-                    }
-                } catch where error == .notACall {
-                    skipped += 1
-                } catch {
-                    bad[error, default: 0] += 1
-                    if seen.insert(.bad(error)).inserted { samples.append((.bad(error), i, BadLineSampler.preview(line))) }
+                let sample: Sample
+                switch fold.fold(line, source: source, into: &batch, registry: &registry, tally: &tally) {
+                case .added, .skipped: continue
+                case .unplaced: handled = i; return
+                case let .late(multi): sample = .late(multi: multi)
+                case let .bad(error): sample = .bad(error)
                 }
+                if seen.insert(sample).inserted { samples.append((sample, i, BadLineSampler.preview(line))) }
             }
         }
+        countdown = tally.countdown
         chunk.handled = handled
-        chunk.skipped = skipped
-        chunk.bad = bad
+        chunk.skipped = tally.skipped
+        chunk.bad = tally.bad
         chunk.samples = samples
-        chunk.timing = timing
+        chunk.timing = tally.timing
     }
 
     /// Ends a batch once every chunk is back: appends the workers' batches (in any order: what is

@@ -29,6 +29,43 @@ struct LineFold {
         self.now = now
     }
 
+    /// What a line did, as the thread folding it sees it.
+    enum Outcome {
+        case added, unplaced
+        case late(multi: Bool)
+        /// Counted in the tally's `bad`.
+        case bad(ParseFailure)
+        /// No call (`not_a_call`): counted in the tally's `skipped`.
+        case skipped
+    }
+
+    /// Folds one line as `fold` does, and counts it in `tally`: bad lines by reason, lines that are no
+    /// call, and the parse and fold seconds of one line in `Telemetry.Stages.sampleEvery` (timing
+    /// each would cost more than it tells). The ingest thread and the fold workers fold through here.
+    @inline(__always)
+    mutating func fold(_ line: UnsafeBufferPointer<UInt8>, source: Int, into batch: inout WindowBatch,
+                       registry: inout ModelRegistry, tally: inout LineTally) -> Outcome {
+        tally.countdown -= 1
+        let timed = tally.countdown == 0
+        if timed { tally.countdown = Telemetry.Stages.sampleEvery }
+        do throws(ParseFailure) {
+            let folded = try withUnsafeMutablePointer(to: &tally.timing) { t throws(ParseFailure) in
+                try fold(line, source: source, into: &batch, registry: &registry, timing: timed ? t : nil)
+            }
+            switch folded {
+            case .added: return .added
+            case .unplaced: return .unplaced
+            case let .late(multi): return .late(multi: multi)
+            }
+        } catch where error == .notACall {
+            tally.skipped += 1
+            return .skipped
+        } catch {
+            tally.bad[error, default: 0] += 1
+            return .bad(error)
+        }
+    }
+
     /// Parses and folds one line of source `source`; throws what makes it a bad line (`not_a_call`
     /// for a line that is no call). `timing`: adds the parse and fold seconds of this line to it.
     @inline(__always)
@@ -57,4 +94,14 @@ struct LineFold {
         }
         return batch.late > late ? .late(multi: false) : .added
     }
+}
+
+/// The lines a thread folded beside what went into its batch (`LineFold.fold(_:source:into:registry:tally:)`).
+struct LineTally {
+    var skipped: Int64 = 0
+    var bad: [ParseFailure: Int64] = [:]
+    /// Parse and fold seconds of the lines timed.
+    var timing = (parse: 0.0, fold: 0.0)
+    /// Lines to the next one timed; not the first line (a batch starts with cold caches).
+    var countdown = Telemetry.Stages.sampleEvery / 2
 }
